@@ -1,0 +1,96 @@
+/**
+ * Every reason a check can end with: one closed set of stable, machine-readable codes used
+ * in the deny body, the log line and the `reason` metric label. The table below is the only
+ * place a code becomes an HTTP status and an RFC 6750 error.
+ *
+ * @example
+ * ```ts
+ * throw new DenyError('token_expired', 'token expired 42s ago');
+ * ```
+ */
+
+/** What the client sees in `WWW-Authenticate` (RFC 6750 §3.1), or nothing. */
+export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined;
+
+interface ReasonInfo {
+  status: number;
+  bearerError: BearerError;
+  /** Send `WWW-Authenticate` (401s, and 403s from RFC 6750 §3.1). */
+  challenge: boolean;
+  /** Safe public description when the thrower gives none. */
+  description: string;
+}
+
+const r = (status: number, bearerError: BearerError, description: string): ReasonInfo => ({
+  status,
+  bearerError,
+  challenge: status === 401 || (status === 403 && bearerError !== undefined),
+  description,
+});
+
+/**
+ * Reason code → status. 401 for a missing or unusable token, 403 for a valid token that may
+ * not do this (Envoy's jwt_authn maps audience mismatches to 403 too: a new token for the same
+ * audience would not help), 503 when the answer cannot be known (never an allow), 400 for a
+ * request we cannot read.
+ */
+export const REASONS = {
+  allowed: r(200, undefined, 'allowed'),
+  anonymous: r(200, undefined, 'no token; anonymous access allowed'),
+  check_disabled: r(200, undefined, 'checks disabled for this route'),
+  unmatched_allowed: r(200, undefined, 'no policy matched; unmatched requests are allowed'),
+
+  token_missing: r(401, undefined, 'a bearer token is required'),
+  token_ambiguous: r(401, 'invalid_request', 'more than one token in the request'),
+  token_too_large: r(401, 'invalid_token', 'token exceeds the size limit'),
+  token_malformed: r(401, 'invalid_token', 'token is not a compact JWS'),
+  header_invalid: r(401, 'invalid_token', 'token header is not valid base64url JSON'),
+  payload_invalid: r(401, 'invalid_token', 'token payload is not valid base64url JSON'),
+  alg_none: r(401, 'invalid_token', 'unsigned tokens are not accepted'),
+  alg_not_allowed: r(401, 'invalid_token', 'token algorithm is not allowed for this issuer'),
+  header_key_source_forbidden: r(401, 'invalid_token', 'token header may not name its own key (jku, x5u, jwk, x5c)'),
+  header_crit_unsupported: r(401, 'invalid_token', 'token header has an unsupported critical parameter'),
+  typ_invalid: r(401, 'invalid_token', 'token type is not accepted'),
+  issuer_missing: r(401, 'invalid_token', 'token has no iss claim'),
+  issuer_untrusted: r(401, 'invalid_token', 'token issuer is not trusted here'),
+  kid_unknown: r(401, 'invalid_token', 'no key matches the token'),
+  signature_invalid: r(401, 'invalid_token', 'token signature is invalid'),
+  token_expired: r(401, 'invalid_token', 'token is expired'),
+  token_not_yet_valid: r(401, 'invalid_token', 'token is not yet valid'),
+  token_too_old: r(401, 'invalid_token', 'token was issued too long ago'),
+  claim_missing: r(401, 'invalid_token', 'token lacks a required claim'),
+  claim_invalid: r(401, 'invalid_token', 'token has an invalid claim'),
+  audience_mismatch: r(403, 'invalid_token', 'token audience is not accepted here'),
+
+  rule_failed: r(403, 'insufficient_scope', 'token does not grant access to this resource'),
+  header_value_invalid: r(403, undefined, 'a claim cannot be forwarded safely'),
+  no_policy: r(403, undefined, 'no policy covers this request'),
+
+  request_invalid: r(400, undefined, 'the check request could not be read'),
+  keys_unavailable: r(503, undefined, 'signing keys are unavailable; try again later'),
+  not_ready: r(503, undefined, 'no policy snapshot is loaded yet'),
+  internal_error: r(503, undefined, 'internal error'),
+} as const satisfies Record<string, ReasonInfo>;
+
+export type ReasonCode = keyof typeof REASONS;
+
+/** The reasons that end in an allow; every other code is a denial. */
+export const ALLOW_REASONS: ReadonlySet<ReasonCode> = new Set(['allowed', 'anonymous', 'check_disabled', 'unmatched_allowed']);
+
+/**
+ * A denial raised anywhere in the check pipeline. `description` is safe to show the client;
+ * `detail` goes to the log only (it may name keys, URLs or claim values).
+ */
+export class DenyError extends Error {
+  readonly code: ReasonCode;
+  readonly description: string;
+  readonly detail: string | undefined;
+
+  constructor(code: ReasonCode, description?: string, detail?: string) {
+    super(`${code}: ${description ?? REASONS[code].description}`);
+    this.name = 'DenyError';
+    this.code = code;
+    this.description = description ?? REASONS[code].description;
+    this.detail = detail;
+  }
+}
