@@ -1,0 +1,38 @@
+/**
+ * Turns snapshot JSON text into a {@link Snapshot}, refusing anything an older or newer
+ * compiler, a truncated write or a hand edit could have produced: wrong schema version, missing
+ * sections, or content whose sha256 differs from the one it declares.
+ *
+ * @example
+ * ```ts
+ * const snapshot = parseSnapshot(await readFile('snapshot.json', 'utf8'));
+ * ```
+ */
+import { snapshotDigest } from './digest.ts';
+import { SNAPSHOT_SCHEMA_VERSION, type Snapshot } from './types.ts';
+
+/** A snapshot that must not be enforced; the message says why. */
+export class SnapshotError extends Error {
+  override name = 'SnapshotError';
+}
+
+export function parseSnapshot(text: string): Snapshot {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new SnapshotError(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SnapshotError('not a JSON object');
+  const s = value as Partial<Snapshot>;
+  if (s.schemaVersion !== SNAPSHOT_SCHEMA_VERSION) {
+    throw new SnapshotError(`schemaVersion ${String(s.schemaVersion)} is not supported (expected ${SNAPSHOT_SCHEMA_VERSION})`);
+  }
+  if (typeof s.settings !== 'object' || s.settings === null) throw new SnapshotError('settings missing');
+  if (typeof s.issuers !== 'object' || s.issuers === null || Array.isArray(s.issuers)) throw new SnapshotError('issuers missing');
+  if (!Array.isArray(s.policies)) throw new SnapshotError('policies missing');
+  if (typeof s.generation !== 'number' || typeof s.sha256 !== 'string') throw new SnapshotError('generation or sha256 missing');
+  const actual = snapshotDigest(s as Snapshot);
+  if (actual !== s.sha256) throw new SnapshotError(`sha256 mismatch: content hashes to ${actual}, snapshot says ${s.sha256}`);
+  return s as Snapshot;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * `jwtgate`: the composition root, and the only code that imports the compiler, the operator
+ * and the authz service together.
+ *
+ * @example
+ * ```sh
+ * jwtgate serve --policies examples/policies
+ * jwtgate compile examples/policies > snapshot.json
+ * jwtgate check --policies examples/policies --url https://api.example.com/api/orders --token "$TOKEN"
+ * ```
+ */
+import { Command, Option } from 'commander';
+import { serveCommand } from './serve.ts';
+import { compileCommand } from './compile-command.ts';
+import { checkCommand } from './check-command.ts';
+import { signCommand } from './sign-command.ts';
+
+const program = new Command('jwtgate')
+  .description('JWT authentication and claim-based authorization for Envoy ext_authz')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('serve envoy.service.auth.v3.Authorization/Check from a manifests folder or a snapshot file (both hot-reloaded)')
+  .addOption(new Option('--policies <dir>', 'folder of JWTIssuer/JWTPolicy/ClusterJWTPolicy manifests (standalone mode)').conflicts('snapshot'))
+  .addOption(new Option('--snapshot <file>', 'compiled snapshot JSON (e.g. a mounted ConfigMap)'))
+  .option('--grpc-port <port>', 'gRPC port (env JWTGATE_GRPC_PORT, default 9001)')
+  .option('--http-port <port>', 'metrics and health port (env JWTGATE_HTTP_PORT, default 9002)')
+  .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
+  .action(serveCommand);
+
+program
+  .command('compile')
+  .description('compile a manifests folder; prints the snapshot, or the diagnostics and exits 1 on errors')
+  .argument('<dir>', 'folder of manifests')
+  .option('-o, --output <file>', 'write the snapshot to a file instead of stdout')
+  .option('--generation <n>', 'generation to stamp on the snapshot', '1')
+  .action(compileCommand);
+
+program
+  .command('check')
+  .description('decide one request against a manifests folder and explain the decision step by step')
+  .requiredOption('--policies <dir>', 'folder of manifests')
+  .requiredOption('--url <url>', 'request URL, e.g. https://api.example.com/api/orders?x=1')
+  .option('--method <method>', 'HTTP method', 'GET')
+  .option('--token <jwt>', 'bearer token sent as Authorization: Bearer <jwt>')
+  .option('-H, --header <header...>', 'extra request header "name: value" (repeatable)')
+  .option('--namespace <ns>', 'destination namespace, as the proxy would report it')
+  .action(checkCommand);
+
+program
+  .command('sign')
+  .description('mint a test token with a private JWK (e.g. examples/keys/demo-private.jwk.json)')
+  .requiredOption('--key <file>', 'private key as a JWK JSON file')
+  .option('--claims <json>', 'claims as a JSON object', '{}')
+  .option('--ttl <seconds>', 'lifetime; sets iat and exp', '3600')
+  .action(signCommand);
+
+await program.parseAsync();
