@@ -10,7 +10,7 @@
  */
 import { readAttributes, type CheckRequestLike, type HttpRequestAttributes } from './request/attributes.ts';
 import { normalizePath } from './match/normalize-path.ts';
-import { extractToken } from './extract/extract-token.ts';
+import { extractToken, type ExtractedToken } from './extract/extract-token.ts';
 import { verifyToken, type VerifiedToken } from './verify/verify-token.ts';
 import type { TokenCache } from './verify/token-cache.ts';
 import { applyClaimMappings, readClaim } from './authorize/claims.ts';
@@ -88,9 +88,10 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
 
   const payloadJson = policy.forward.payloadHeader === undefined ? undefined : JSON.stringify(claims);
   const headers = claimHeaders(claims, policy.forward, payloadJson);
+  // All sources at once: stripping them one by one would put a second cookie token back.
   const stripped = policy.forward.stripToken
-    ? verified.tokens.map((t) => stripToken(t.source, { headers: attrs.headers, token: t.token }))
-    : [];
+    ? stripToken(verified.tokens.flatMap((t) => t.sources), { headers: attrs.headers, query })
+    : { headersToSet: [], headersToRemove: [], queryParametersToRemove: [] };
   const metadata: Record<string, unknown> = { policy: policy.id, issuer: token.issuerId, sub: claims.sub };
   for (const path of policy.forward.metadataClaims) {
     const value = readClaim(claims, path);
@@ -101,9 +102,9 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
     message: `allow; set ${headers.set.map((h) => h.name).join(', ') || 'no headers'}${policy.forward.stripToken ? '; token stripped' : ''}`,
   });
   return allow(ctx, 'allowed', {
-    headersToSet: [...headers.set, ...stripped.flatMap((s) => s.headersToSet)],
-    headersToRemove: [...headers.remove, ...stripped.flatMap((s) => s.headersToRemove)],
-    queryParametersToRemove: stripped.flatMap((s) => s.queryParametersToRemove),
+    headersToSet: [...headers.set, ...stripped.headersToSet],
+    headersToRemove: [...headers.remove, ...stripped.headersToRemove],
+    queryParametersToRemove: stripped.queryParametersToRemove,
     metadata,
   });
 }
@@ -111,7 +112,7 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
 interface Authenticated {
   /** The token whose claims rules and headers read: the only one for anyOf, the first issuer's for allOf. */
   primary: { token: VerifiedToken; claims: Record<string, unknown> };
-  tokens: { token: string; source: TokenSource }[];
+  tokens: ExtractedToken[];
 }
 
 /** Extracts and verifies the policy's token(s); undefined = anonymous request on an optional route. */

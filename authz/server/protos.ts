@@ -75,5 +75,12 @@ export const authorizationService: ServiceDefinition = requireService('envoy.ser
  */
 export const healthService: ServiceDefinition = requireService('grpc.health.v1.Health');
 
-/** The service name Envoy calls and health checks may ask about. */
+/**
+ * The service name Envoy calls, and one of the names the health service answers for.
+ *
+ * @example
+ * ```ts
+ * client.health(AUTHORIZATION_SERVICE_NAME); // 'SERVING'
+ * ```
+ */
 export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';

@@ -1,0 +1,229 @@
+/**
+ * Picks the one policy that decides a request. Built once per snapshot (regexes compiled, routes
+ * indexed), then only read; a lookup costs a host-index walk plus the candidates of the matching
+ * hosts, never a scan of every policy.
+ *
+ * Precedence — the first rule that separates two candidates decides:
+ * 1. Scope: a `ClusterJWTPolicy` with enforcement `override` beats a namespaced `JWTPolicy`,
+ *    which beats a `ClusterJWTPolicy` with enforcement `default`.
+ * 2. Host: an exact host beats a wildcard, a longer wildcard suffix beats a shorter one
+ *    (`*.eu.example.com` before `*.example.com`), and both beat a target without hosts.
+ * 3. Path: exact beats prefix, a longer prefix beats a shorter one, prefix beats regex, and all
+ *    beat a target without paths. A prefix is segment-aware: `/api` matches `/api` and `/api/x`
+ *    but not `/apix`; a prefix ending in '/' (`/api/`) matches any path that starts with it.
+ *    Paths are compared after {@link normalizePath} and are case-sensitive.
+ * 4. Method: a target listing the method beats a target without methods. Methods are compared in
+ *    upper case, so `delete` cannot slip past a rule written for `DELETE`.
+ * 5. Policy id (code-unit order), then target order: deterministic; the compiler already refuses
+ *    two policies with identical routes.
+ *
+ * Tenancy: a namespaced policy applies when the request's destination namespace is its own, or,
+ * when the namespace is unknown (a gateway that only knows the host), when it names the host
+ * explicitly (the compiler gives each host to one namespace); a namespaced target without hosts
+ * never applies to a request whose namespace is unknown. A cluster policy with a `namespaces`
+ * list applies only to requests whose namespace is known and listed; without a list, everywhere.
+ *
+ * @example
+ * ```ts
+ * const router = buildRouter(snapshot.policies);
+ * const hit = router.match({ host: 'api.example.com', path: '/api/users', method: 'GET', namespace: 'shop' });
+ * hit?.policy.id; // 'JWTPolicy/shop/api'
+ * ```
+ */
+import type { HostPattern, PathMatch, SnapshotPolicy, Target } from '../snapshot/types.ts';
+import { HostIndex } from './host-index.ts';
+
+export interface RouteRequest {
+  /** Host without port. */
+  host: string;
+  /** Path from {@link normalizePath}. */
+  path: string;
+  method: string;
+  /** Destination namespace, when the proxy told us; undefined in host-only gateway mode. */
+  namespace?: string;
+}
+
+export interface RouteMatch {
+  policy: SnapshotPolicy;
+  /** The target of the policy that matched. */
+  target: Target;
+}
+
+export interface Router {
+  /** The deciding policy for a request, or undefined when none applies. */
+  match(request: RouteRequest): RouteMatch | undefined;
+}
+
+/** One (policy, target, host, path) combination, as stored in the index. */
+interface Candidate {
+  policy: SnapshotPolicy;
+  target: Target;
+  /** Undefined = any method. */
+  methods: ReadonlySet<string> | undefined;
+  /** Undefined = every namespace (or the policy is namespaced and indexed per namespace). */
+  namespaces: ReadonlySet<string> | undefined;
+  /** Only for regex paths: compiled once at build time. */
+  regex?: RegExp;
+  /** Tie-breaker after the policy id. */
+  order: number;
+}
+
+/** The candidates of one host pattern, grouped by path kind. */
+interface PathBucket {
+  exact: Map<string, Candidate[]>;
+  prefix: Map<string, Candidate[]>;
+  regex: Candidate[];
+  anyPath: Candidate[];
+}
+
+/** The three scopes, most authoritative first. */
+interface Tiers {
+  override: HostIndex<PathBucket>;
+  /** Namespaced policies, per namespace (namespace known). */
+  byNamespace: Map<string, HostIndex<PathBucket>>;
+  /** Namespaced policies with explicit hosts (namespace unknown). */
+  byHostOnly: HostIndex<PathBucket>;
+  fallback: HostIndex<PathBucket>;
+}
+
+/**
+ * Indexes `policies` for {@link Router.match}. Throws a `SyntaxError` naming the policy when a
+ * path regex does not compile (the compiler refuses those first; a hand-edited snapshot must not
+ * load).
+ *
+ * @example
+ * ```ts
+ * const router = buildRouter([policy]);
+ * router.match({ host: 'a.example.com', path: '/', method: 'GET' });
+ * ```
+ */
+export function buildRouter(policies: readonly SnapshotPolicy[]): Router {
+  const tiers: Tiers = {
+    override: new HostIndex(),
+    byNamespace: new Map(),
+    byHostOnly: new HostIndex(),
+    fallback: new HostIndex(),
+  };
+  const sorted = [...policies].sort((a, b) => compareStrings(a.id, b.id));
+  let order = 0;
+  for (const policy of sorted) {
+    for (const target of policy.targets) {
+      const methods = target.methods.length === 0 ? undefined : new Set(target.methods.map((m) => m.toUpperCase()));
+      const hosts: (HostPattern | undefined)[] = target.hosts.length === 0 ? [undefined] : target.hosts;
+      const paths: (PathMatch | undefined)[] = target.paths.length === 0 ? [undefined] : target.paths;
+      for (const host of hosts) {
+        for (const path of paths) {
+          const candidate = createCandidate(policy, target, methods, path, order++);
+          for (const index of indexesFor(tiers, policy, host)) addCandidate(index, host, path, candidate);
+        }
+      }
+    }
+  }
+  for (const index of allIndexes(tiers)) {
+    for (const bucket of index.values()) sortBucket(bucket);
+  }
+  return { match: (request) => matchRequest(tiers, request) };
+}
+
+function createCandidate(
+  policy: SnapshotPolicy,
+  target: Target,
+  methods: ReadonlySet<string> | undefined,
+  path: PathMatch | undefined,
+  order: number,
+): Candidate {
+  const namespaces =
+    policy.scope.kind === 'cluster' && policy.scope.namespaces !== undefined ? new Set(policy.scope.namespaces) : undefined;
+  const candidate: Candidate = { policy, target, methods, namespaces, order };
+  if (path?.kind === 'regex') {
+    try {
+      candidate.regex = new RegExp(`^(?:${path.value})$`, 'u');
+    } catch (error) {
+      throw new SyntaxError(`${policy.id}: path regex ${JSON.stringify(path.value)} does not compile`, { cause: error });
+    }
+  }
+  return candidate;
+}
+
+/** The indexes a policy's (host) route goes into, from its scope and the tenancy rules. */
+function indexesFor(tiers: Tiers, policy: SnapshotPolicy, host: HostPattern | undefined): HostIndex<PathBucket>[] {
+  const { scope } = policy;
+  if (scope.kind === 'cluster') return [scope.enforcement === 'override' ? tiers.override : tiers.fallback];
+  let own = tiers.byNamespace.get(scope.namespace);
+  if (own === undefined) {
+    own = new HostIndex();
+    tiers.byNamespace.set(scope.namespace, own);
+  }
+  return host === undefined ? [own] : [own, tiers.byHostOnly];
+}
+
+function allIndexes(tiers: Tiers): HostIndex<PathBucket>[] {
+  return [tiers.override, tiers.byHostOnly, tiers.fallback, ...tiers.byNamespace.values()];
+}
+
+function addCandidate(index: HostIndex<PathBucket>, host: HostPattern | undefined, path: PathMatch | undefined, candidate: Candidate): void {
+  const bucket = index.upsert(host, () => ({ exact: new Map(), prefix: new Map(), regex: [], anyPath: [] }));
+  if (path === undefined) bucket.anyPath.push(candidate);
+  else if (path.kind === 'regex') bucket.regex.push(candidate);
+  else {
+    const byPath = bucket[path.kind];
+    const list = byPath.get(path.value);
+    if (list === undefined) byPath.set(path.value, [candidate]);
+    else list.push(candidate);
+  }
+}
+
+/** Within one host and path: listed methods first, then policy id, then declaration order. */
+function sortBucket(bucket: PathBucket): void {
+  const byMethodThenOrder = (a: Candidate, b: Candidate): number =>
+    (a.methods === undefined ? 1 : 0) - (b.methods === undefined ? 1 : 0) || a.order - b.order;
+  for (const list of bucket.exact.values()) list.sort(byMethodThenOrder);
+  for (const list of bucket.prefix.values()) list.sort(byMethodThenOrder);
+  bucket.regex.sort(byMethodThenOrder);
+  bucket.anyPath.sort(byMethodThenOrder);
+}
+
+function matchRequest(tiers: Tiers, request: RouteRequest): RouteMatch | undefined {
+  const method = request.method.toUpperCase();
+  const namespaced =
+    request.namespace === undefined ? tiers.byHostOnly : tiers.byNamespace.get(request.namespace);
+  for (const index of [tiers.override, namespaced, tiers.fallback]) {
+    if (index === undefined) continue;
+    for (const bucket of index.lookup(request.host)) {
+      const hit = matchBucket(bucket, request.path, method, request.namespace);
+      if (hit !== undefined) return { policy: hit.policy, target: hit.target };
+    }
+  }
+  return undefined;
+}
+
+function matchBucket(bucket: PathBucket, path: string, method: string, namespace: string | undefined): Candidate | undefined {
+  const accepts = (c: Candidate): boolean =>
+    (c.methods === undefined || c.methods.has(method)) &&
+    (c.namespaces === undefined || (namespace !== undefined && c.namespaces.has(namespace)));
+  const exact = bucket.exact.get(path)?.find(accepts);
+  if (exact !== undefined) return exact;
+  for (const prefix of prefixesOf(path)) {
+    const hit = bucket.prefix.get(prefix)?.find(accepts);
+    if (hit !== undefined) return hit;
+  }
+  return bucket.regex.find((c) => accepts(c) && (c.regex as RegExp).test(path)) ?? bucket.anyPath.find(accepts);
+}
+
+/**
+ * Every prefix value that matches `path`, longest first: the path itself, then for each '/'
+ * from the right the part up to and including it (`/a/`) and the part before it (`/a`).
+ * A path has few segments, so this is cheaper than testing every prefix rule.
+ */
+function* prefixesOf(path: string): Generator<string> {
+  yield path;
+  for (let slash = path.lastIndexOf('/'); slash >= 0; slash = path.lastIndexOf('/', slash - 1)) {
+    if (slash + 1 < path.length) yield path.slice(0, slash + 1);
+    if (slash > 0) yield path.slice(0, slash);
+    if (slash === 0) break;
+  }
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

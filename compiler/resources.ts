@@ -1,0 +1,153 @@
+/**
+ * The compiler's inputs: jwtgate resources as Kubernetes stores them, the Secrets and Namespaces
+ * they refer to, and the typed specs a resource has once it passed its CRD schema (defaults
+ * applied). Field names mirror crds/*.yaml, which is the source of truth.
+ *
+ * @example
+ * ```ts
+ * const r: Resource = { apiVersion: API_VERSION, kind: 'JWTIssuer',
+ *   metadata: { name: 'idp', namespace: 'shop' }, spec: { issuer: 'https://idp.example', … } };
+ * ```
+ */
+import type { Algorithm } from '../authz/snapshot/types.ts';
+
+/** The API group and version of every jwtgate resource. */
+export const API_VERSION = 'jwtgate.dev/v1alpha1';
+
+/** The kinds the compiler reads, with whether they live in a namespace. */
+export const RESOURCE_KINDS = { JWTIssuer: true, JWTPolicy: true, ClusterJWTPolicy: false } as const;
+export type ResourceKind = keyof typeof RESOURCE_KINDS;
+
+/** The namespace Kubernetes assumes when a namespaced manifest names none. */
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  /** RFC 3339; orders host claims between namespaces (first claim wins). */
+  creationTimestamp?: string;
+  generation?: number;
+  [field: string]: unknown;
+}
+
+/** A jwtgate resource as read from a manifest or from the API server; `spec` is not trusted yet. */
+export interface Resource {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: unknown;
+  /** The manifest file it came from (standalone mode), for diagnostics. */
+  file?: string;
+}
+
+/** A Kubernetes Secret, its values already base64-decoded. */
+export interface SecretInput {
+  namespace: string;
+  name: string;
+  data: Record<string, Uint8Array>;
+}
+
+/** A Kubernetes Namespace's labels, for ClusterJWTPolicy namespaceSelectors. */
+export interface NamespaceInput {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+  format: 'JWKS' | 'PEM' | 'HMAC';
+}
+
+/** JWTIssuer.spec after schema defaults. */
+export interface JWTIssuerSpec {
+  issuer: string;
+  audiences?: string[];
+  algorithms: Algorithm[];
+  jwksUri?: string;
+  discovery?: { url?: string };
+  jwks?: { keys: Record<string, unknown>[] };
+  secretRef?: SecretKeyRef;
+  clockSkewSeconds: number;
+  maxTokenAgeSeconds?: number;
+  requireExpiration: boolean;
+  requiredClaims?: string[];
+  tokenType?: string;
+  remote: { refreshSeconds: number; cooldownSeconds: number; timeoutMs: number };
+  claimMappings?: { from: string; to: string }[];
+}
+
+export interface PathSpec {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+export interface TargetSpec {
+  hosts?: string[];
+  paths?: PathSpec[];
+  methods?: string[];
+}
+
+export interface TokenSourceSpec {
+  header?: { name: string; prefix?: string };
+  query?: string;
+  cookie?: string;
+}
+
+export interface IssuerRefSpec {
+  name: string;
+  /** Only on ClusterJWTPolicy, where it is required. */
+  namespace?: string;
+  audiences?: string[];
+  skipAudienceCheck?: boolean;
+  tokenSources?: TokenSourceSpec[];
+}
+
+export interface RuleSpec {
+  claim: string;
+  equals?: unknown;
+  in?: unknown[];
+  notIn?: unknown[];
+  exists?: boolean;
+  containsAll?: string[];
+  containsAny?: string[];
+  regex?: string;
+  description?: string;
+}
+
+/** JWTPolicy.spec after schema defaults. */
+export interface JWTPolicySpec {
+  targets: TargetSpec[];
+  mode: 'Required' | 'Optional' | 'Disabled';
+  issuers?: { anyOf?: IssuerRefSpec[]; allOf?: IssuerRefSpec[] };
+  tokenSources: TokenSourceSpec[];
+  rules?: RuleSpec[];
+  forward: {
+    claimsToHeaders?: { claim: string; header: string; encoding: 'json' | 'csv' | 'base64json' }[];
+    payloadHeader?: string;
+    token: 'Strip' | 'Keep';
+    metadataClaims?: string[];
+  };
+  deny: { realm: string; exposeReason: boolean; headers?: { name: string; value: string }[] };
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** metav1.LabelSelector. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+/** ClusterJWTPolicy.spec after schema defaults. */
+export interface ClusterJWTPolicySpec extends JWTPolicySpec {
+  namespaceSelector?: LabelSelector;
+  enforcement: 'Default' | 'Override';
+}

@@ -1,0 +1,140 @@
+/**
+ * The CRD schemas as validators: reads crds/*.yaml (the single source of truth) and compiles
+ * each kind's openAPIV3Schema with ajv, so standalone manifests are held to exactly what the
+ * API server enforces. CEL rules cannot run here; cross-field-rules.ts re-checks them.
+ *
+ * @example
+ * ```ts
+ * const errors = schemaErrors('JWTPolicy', manifest); // defaults are written into `manifest`
+ * // [{ field: 'spec.targets', message: 'is required' }]
+ * ```
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parse } from 'yaml';
+import type { ResourceKind } from './resources.ts';
+
+/** Where the CustomResourceDefinitions live, relative to this module. */
+export const CRD_DIR = join(import.meta.dirname, '..', 'crds');
+
+/** The parts of a CustomResourceDefinition the compiler reads. */
+export interface CustomResourceDefinition {
+  metadata: { name: string };
+  spec: {
+    group: string;
+    scope: 'Namespaced' | 'Cluster';
+    names: { kind: string; shortNames?: string[] };
+    versions: { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }[];
+  };
+}
+
+/** A schema violation, located by a Kubernetes-style field path. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Kubernetes schema extensions ajv does not know; they carry no JSON Schema meaning. */
+const KUBERNETES_KEYWORDS = [
+  'x-kubernetes-validations',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-embedded-resource',
+  'x-kubernetes-list-type',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-map-type',
+];
+
+/**
+ * Reads every CustomResourceDefinition in {@link CRD_DIR}, sorted by file name.
+ *
+ * @example
+ * ```ts
+ * readCrds().map((crd) => crd.spec.names.kind); // ['ClusterJWTPolicy', 'JWTIssuer', 'JWTPolicy']
+ * ```
+ */
+export function readCrds(): CustomResourceDefinition[] {
+  return readdirSync(CRD_DIR)
+    .filter((file) => file.endsWith('.yaml'))
+    .sort()
+    .map((file) => parse(readFileSync(join(CRD_DIR, file), 'utf8')) as CustomResourceDefinition);
+}
+
+// ajv-formats is CommonJS: under Node's ESM loader its default import is the plugin itself.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+const validators = compileValidators();
+
+function compileValidators(): Map<string, ValidateFunction> {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTypes: false });
+  addFormats(ajv, ['date-time', 'int64']);
+  for (const keyword of KUBERNETES_KEYWORDS) ajv.addKeyword({ keyword });
+  const compiled = new Map<string, ValidateFunction>();
+  for (const crd of readCrds()) {
+    const schema = structuredClone(crd.spec.versions[0]?.schema.openAPIV3Schema);
+    if (schema === undefined) throw new TypeError(`CRD ${crd.metadata.name} has no schema`);
+    compiled.set(crd.spec.names.kind, ajv.compile(closeObjects(schema)));
+  }
+  return compiled;
+}
+
+/**
+ * Adds to the schema what the API server enforces beyond JSON Schema. Unknown fields: the API
+ * server prunes them and `kubectl apply` (strict field validation, the default since Kubernetes
+ * 1.27) refuses them; standalone mode refuses them too, so a typo such as `audience:` is an
+ * error rather than a silently missing check. `x-kubernetes-list-type: set`: items are unique.
+ */
+function closeObjects(schema: Record<string, unknown>): Record<string, unknown> {
+  const isOpen = schema['x-kubernetes-preserve-unknown-fields'] === true || 'additionalProperties' in schema;
+  if (schema.properties !== undefined && !isOpen) schema.additionalProperties = false;
+  if (schema['x-kubernetes-list-type'] === 'set') schema.uniqueItems = true;
+  for (const value of Object.values(schema)) {
+    if (value !== null && typeof value === 'object') closeObjects(value as Record<string, unknown>);
+  }
+  return schema;
+}
+
+/**
+ * Validates a whole object (`apiVersion`, `kind`, `metadata`, `spec`, `status`) against its
+ * kind's schema, writing schema defaults into it, and returns every violation.
+ *
+ * @example
+ * ```ts
+ * schemaErrors('JWTIssuer', { apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTIssuer',
+ *   metadata: { name: 'x' }, spec: { issuer: 'https://idp' } });
+ * // [{ field: 'spec.algorithms', message: 'is required' }]
+ * ```
+ */
+export function schemaErrors(kind: ResourceKind, object: unknown): FieldError[] {
+  const validate = validators.get(kind);
+  if (validate === undefined) throw new TypeError(`no CRD for kind ${kind}`);
+  if (validate(object)) return [];
+  return (validate.errors ?? []).map(toFieldError);
+}
+
+function toFieldError(error: ErrorObject): FieldError {
+  const base = fieldPath(error.instancePath);
+  const join = (child: string): string => (base === '' ? child : `${base}.${child}`);
+  switch (error.keyword) {
+    case 'required':
+      return { field: join(String(error.params.missingProperty)), message: 'is required' };
+    case 'additionalProperties':
+      return { field: join(String(error.params.additionalProperty)), message: 'unknown field' };
+    case 'enum':
+      return { field: base, message: `must be one of ${(error.params.allowedValues as unknown[]).map(String).join(', ')}` };
+    default:
+      return { field: base, message: error.message ?? error.keyword };
+  }
+}
+
+/** `/spec/targets/0/paths/1/regex` → `spec.targets[0].paths[1].regex` (JSON Pointer, RFC 6901). */
+function fieldPath(pointer: string): string {
+  let path = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const segment = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    path += /^\d+$/.test(segment) ? `[${segment}]` : path === '' ? segment : `.${segment}`;
+  }
+  return path;
+}

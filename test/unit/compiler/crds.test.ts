@@ -1,0 +1,99 @@
+// The CRDs themselves: structural-schema hygiene (types, descriptions, CEL cost bounds), the
+// names kubectl users type, and the invariants that keep them in step with the code.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ajv } from 'ajv';
+import { ALGORITHMS } from '../../../authz/snapshot/types.ts';
+import { CROSS_FIELD_MESSAGES } from '../../../compiler/cross-field-rules.ts';
+import { readCrds, type CustomResourceDefinition } from '../../../compiler/schema.ts';
+
+type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; items?: Schema };
+
+const crds = new Map(readCrds().map((crd) => [crd.spec.names.kind, crd]));
+const schemaOf = (kind: string): Schema => crds.get(kind)?.spec.versions[0]?.schema.openAPIV3Schema as Schema;
+
+/** Every schema node with its path. */
+function* walk(schema: Schema, path: string): Generator<[string, Schema]> {
+  yield [path, schema];
+  for (const [name, child] of Object.entries(schema.properties ?? {})) yield* walk(child, `${path}.${name}`);
+  if (schema.items !== undefined) yield* walk(schema.items, `${path}[]`);
+  if (typeof schema.additionalProperties === 'object') yield* walk(schema.additionalProperties as Schema, `${path}{}`);
+}
+
+test('names, scope, versions, subresources and printer columns', () => {
+  const expected = { JWTIssuer: ['Namespaced', 'jwti'], JWTPolicy: ['Namespaced', 'jwtp'], ClusterJWTPolicy: ['Cluster', 'cjwtp'] };
+  assert.deepEqual([...crds.keys()].sort(), Object.keys(expected).sort());
+  for (const [kind, [scope, shortName]] of Object.entries(expected)) {
+    const crd = crds.get(kind) as CustomResourceDefinition & { spec: { versions: Record<string, unknown>[]; names: { categories: string[] } } };
+    assert.equal(crd.spec.group, 'jwtgate.dev');
+    assert.equal(crd.spec.scope, scope);
+    assert.deepEqual(crd.spec.names.shortNames, [shortName]);
+    assert.deepEqual(crd.spec.names.categories, ['jwtgate']);
+    const [version] = crd.spec.versions;
+    assert.equal(crd.spec.versions.length, 1);
+    assert.deepEqual([version?.name, version?.served, version?.storage], ['v1alpha1', true, true]);
+    assert.deepEqual(version?.subresources, { status: {} });
+    const columns = (version?.additionalPrinterColumns as { name: string }[]).map((c) => c.name);
+    assert.ok(columns.includes('Ready') && columns.includes('Age'), `${kind} columns ${columns.join(',')}`);
+    assert.ok(columns.includes(kind === 'JWTIssuer' ? 'Issuer' : 'Issuers'));
+  }
+});
+
+test('schemas are valid JSON Schema and structural, with a description and CEL cost bounds everywhere', () => {
+  const ajv = new Ajv({ strict: false });
+  for (const kind of crds.keys()) {
+    assert.equal(ajv.validateSchema(schemaOf(kind)), true, `${kind}: ${ajv.errorsText()}`);
+    for (const [path, node] of walk(schemaOf(kind), kind)) {
+      const untyped = node['x-kubernetes-preserve-unknown-fields'] === true || node['x-kubernetes-int-or-string'] === true;
+      assert.ok(untyped || typeof node.type === 'string', `${path} has no type`);
+      assert.ok(typeof node.description === 'string' && node.description.length > 0, `${path} has no description`);
+      if (node.type === 'array') assert.ok(typeof node.maxItems === 'number', `${path} has no maxItems`);
+      // apiVersion and kind are the API server's own; CEL rules only read spec.
+      if (node.type === 'string' && path.includes('.spec.')) {
+        assert.ok(typeof node.maxLength === 'number' || Array.isArray(node.enum) || node.format === 'date-time', `${path} has no maxLength`);
+      }
+      if (node.properties !== undefined) assert.ok(!('additionalProperties' in node), `${path}: properties and additionalProperties are exclusive`);
+    }
+  }
+});
+
+test('the algorithm enum is exactly the snapshot contract\'s ALGORITHMS', () => {
+  const algorithms = schemaOf('JWTIssuer').properties?.spec?.properties?.algorithms?.items?.enum;
+  assert.deepEqual(algorithms, [...ALGORITHMS]);
+});
+
+test('every CEL rule has its TypeScript twin with the same message, and no twin is orphaned', () => {
+  const messages = new Set<string>();
+  for (const kind of crds.keys()) {
+    for (const [, node] of walk(schemaOf(kind), kind)) {
+      for (const rule of (node['x-kubernetes-validations'] ?? []) as { rule: string; message: string }[]) messages.add(rule.message);
+    }
+  }
+  assert.deepEqual([...messages].sort(), Object.values(CROSS_FIELD_MESSAGES).sort());
+});
+
+test('ClusterJWTPolicy carries JWTPolicy\'s spec fields unchanged, plus selector, enforcement and issuer namespaces', () => {
+  const namespaced = JSON.parse(JSON.stringify(schemaOf('JWTPolicy').properties?.spec)) as Schema;
+  // A JSON copy, not structuredClone: YAML aliases (`*issuerRef`) share objects, which must not stay shared.
+  const cluster = JSON.parse(JSON.stringify(schemaOf('ClusterJWTPolicy').properties?.spec)) as Schema;
+  const clusterFields = cluster.properties as Record<string, Schema>;
+  assert.ok(clusterFields.namespaceSelector !== undefined && clusterFields.enforcement !== undefined);
+  delete clusterFields.namespaceSelector;
+  delete clusterFields.enforcement;
+  for (const list of ['anyOf', 'allOf']) {
+    const ref = clusterFields.issuers?.properties?.[list]?.items as Schema;
+    assert.deepEqual(ref.required, ['name', 'namespace']);
+    delete ref.properties?.namespace;
+    ref.required = ['name'];
+    (ref.properties?.name as Schema).description = "Name of a JWTIssuer in this policy's namespace.";
+  }
+  cluster.description = namespaced.description;
+  assert.deepEqual(cluster, namespaced);
+});
+
+test('all three kinds share one status schema (conditions + observedGeneration)', () => {
+  const [first, ...rest] = [...crds.keys()].map((kind) => schemaOf(kind).properties?.status);
+  for (const status of rest) assert.deepEqual(status, first);
+  assert.deepEqual(Object.keys(first?.properties ?? {}).sort(), ['conditions', 'observedGeneration']);
+  assert.deepEqual(first?.properties?.conditions?.items?.required, ['type', 'status', 'lastTransitionTime', 'reason', 'message']);
+});
