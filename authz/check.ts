@@ -84,7 +84,7 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
     ctx.trace.push({ step: 'authorize', message: `rule failed: ${outcome.why}` });
     throw new DenyError('rule_failed', outcome.rule.description ?? REASONS.rule_failed.description, outcome.why);
   }
-  ctx.trace.push({ step: 'authorize', message: policy.rules.length === 0 ? 'no rules' : `all ${policy.rules.length} rules pass` });
+  ctx.trace.push({ step: 'authorize', message: policy.rules.length === 0 ? 'no rules' : `${policy.rules.length} rule(s) pass` });
 
   const payloadJson = policy.forward.payloadHeader === undefined ? undefined : JSON.stringify(claims);
   const headers = claimHeaders(claims, policy.forward, payloadJson);

@@ -59,13 +59,19 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-/** Compiles the folder on every change; each diagnostic is logged, good resources are enforced. */
+/**
+ * Compiles the folder on every change; each diagnostic is logged and good resources are
+ * enforced (an invalid resource is left out, as the apiserver would refuse it). A file that
+ * cannot even be parsed, typically caught mid-edit, refuses the whole reload instead: the
+ * snapshot in force keeps serving rather than losing that file's policies.
+ */
 function folderLoader(dir: string, store: RuntimeStore, log: Logger): () => Promise<void> {
   let generation = 0;
   return async () => {
     try {
-      const { snapshot, diagnostics } = await compileFolder(dir, ++generation);
+      const { snapshot, diagnostics, unreadable } = await compileFolder(dir, ++generation);
       for (const d of diagnostics) log[d.severity === 'error' ? 'error' : 'warn']({ resource: d.resource, field: d.field, reason: d.reason }, formatDiagnostic(d));
+      if (unreadable > 0 && store.current !== undefined) throw new Error(`${unreadable} manifest document(s) could not be parsed`);
       await store.apply(snapshot);
     } catch (err) {
       store.refuse(dir, err);

@@ -9,19 +9,27 @@
  */
 import { loadManifests } from '../compiler/load-manifests.ts';
 import { compile, type Diagnostic } from '../compiler/compile.ts';
+import { DIAGNOSTIC_REASONS } from '../compiler/diagnostics.ts';
 import type { Snapshot } from '../authz/snapshot/types.ts';
 
 export interface FolderResult {
   snapshot: Snapshot;
   diagnostics: Diagnostic[];
   errors: number;
+  /** Files or documents that could not be parsed at all (as opposed to invalid resources). */
+  unreadable: number;
 }
 
 export async function compileFolder(dir: string, generation: number): Promise<FolderResult> {
   const loaded = await loadManifests(dir);
   const compiled = compile({ ...loaded, generation, now: new Date() });
   const diagnostics = [...loaded.diagnostics, ...compiled.diagnostics];
-  return { snapshot: compiled.snapshot, diagnostics, errors: diagnostics.filter((d) => d.severity === 'error').length };
+  return {
+    snapshot: compiled.snapshot,
+    diagnostics,
+    errors: diagnostics.filter((d) => d.severity === 'error').length,
+    unreadable: loaded.diagnostics.filter((d) => d.reason === DIAGNOSTIC_REASONS.ParseError).length,
+  };
 }
 
 /** `error JWTPolicy demo/orders (policies/orders.yaml) spec.rules[0].regex: InvalidRegex: …` */
