@@ -10,6 +10,8 @@
 import { loadManifests } from '../compiler/load-manifests.ts';
 import { compile, type Diagnostic } from '../compiler/compile.ts';
 import { DIAGNOSTIC_REASONS } from '../compiler/diagnostics.ts';
+
+export { formatDiagnostic } from '../compiler/diagnostics.ts';
 import type { Snapshot } from '../authz/snapshot/types.ts';
 
 export interface FolderResult {
@@ -30,11 +32,4 @@ export async function compileFolder(dir: string, generation: number): Promise<Fo
     errors: diagnostics.filter((d) => d.severity === 'error').length,
     unreadable: loaded.diagnostics.filter((d) => d.reason === DIAGNOSTIC_REASONS.ParseError).length,
   };
-}
-
-/** `error JWTPolicy demo/orders (policies/orders.yaml) spec.rules[0].regex: InvalidRegex: …` */
-export function formatDiagnostic(d: Diagnostic): string {
-  const r = d.resource;
-  const where = `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}${r.file ? ` (${r.file})` : ''}`;
-  return `${d.severity} ${where}${d.field ? ` ${d.field}` : ''}: ${d.reason}: ${d.message}`;
 }

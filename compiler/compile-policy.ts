@@ -15,6 +15,8 @@ import type {
   ClaimPath, ClaimHeader, DenySettings, ForwardSettings, IssuerRequirement, PolicyScope, Rule, SnapshotIssuer,
   SnapshotPolicy, Target, TokenSource,
 } from '../authz/snapshot/types.ts';
+import { normalizePath } from '../authz/match/normalize-path.ts';
+import { DenyError } from '../authz/reasons.ts';
 import { DIAGNOSTIC_REASONS, type DiagnosticReason, type Report, type ResourceRef } from './diagnostics.ts';
 import { checkRegex } from './check-regex.ts';
 import { issuerId } from './compile-issuer.ts';
@@ -108,8 +110,8 @@ function compileTargets(spec: JWTPolicySpec, fail: Fail): Target[] {
   return spec.targets.map((target, t) => ({
     hosts: target.hosts ?? [],
     paths: (target.paths ?? []).map((path, p) => {
-      if (path.exact !== undefined) return { kind: 'exact', value: path.exact };
-      if (path.prefix !== undefined) return { kind: 'prefix', value: path.prefix };
+      if (path.exact !== undefined) return { kind: 'exact', value: checkPath(path.exact, `spec.targets[${t}].paths[${p}].exact`, fail) };
+      if (path.prefix !== undefined) return { kind: 'prefix', value: checkPath(path.prefix, `spec.targets[${t}].paths[${p}].prefix`, fail) };
       const regex = path.regex as string;
       const checked = checkRegex(regex);
       if (!checked.ok) fail(`spec.targets[${t}].paths[${p}].regex`, DIAGNOSTIC_REASONS.InvalidRegex, checked.problem);
@@ -117,6 +119,26 @@ function compileTargets(spec: JWTPolicySpec, fail: Fail): Target[] {
     }),
     methods: target.methods ?? [],
   }));
+}
+
+/**
+ * Requests are matched on their normalized path (authz/match/normalize-path.ts), so a rule
+ * written in another form (`/api/./x`, `/api//x`, `%7E`) would silently never match: refuse it
+ * and name the form that would.
+ */
+function checkPath(value: string, field: string, fail: Fail): string {
+  try {
+    const normal = normalizePath(value);
+    if (normal.query !== '' || value.includes('?') || value.includes('#')) {
+      fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" has a query or fragment; paths are matched without them`);
+    } else if (normal.path !== value) {
+      fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" is not in normal form; requests are matched after normalization, write "${normal.path}"`);
+    }
+  } catch (err) {
+    const why = err instanceof DenyError ? err.detail ?? err.description : String(err);
+    fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" can never match a request: ${why}`);
+  }
+  return value;
 }
 
 function compileTokenSource(source: TokenSourceSpec): TokenSource {

@@ -27,6 +27,8 @@ export const DIAGNOSTIC_REASONS = {
   InvalidSpec: 'InvalidSpec',
   /** A claim path cannot be split (empty or reserved segment, bad escape). */
   InvalidClaimPath: 'InvalidClaimPath',
+  /** An exact or prefix path that requests could never carry after normalization (dot-segments, `//`, encoded `/`). */
+  InvalidPath: 'InvalidPath',
   /** A regular expression does not compile or may backtrack catastrophically. */
   InvalidRegex: 'InvalidRegex',
   /** A header name is reserved for the proxy or the protocol. */

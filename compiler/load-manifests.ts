@@ -75,8 +75,8 @@ export function parseManifests(text: string, file: string): LoadedManifests {
     const where: ResourceRef = { kind: 'Document', name: `#${index + 1}`, file };
     const error = document.errors[0];
     if (error !== undefined) {
-      const line = error.linePos?.[0].line;
-      loaded.diagnostics.push({ resource: where, severity: 'error', reason: DIAGNOSTIC_REASONS.ParseError, message: `${line === undefined ? '' : `line ${line}: `}${error.message.split('\n')[0]}` });
+      // The first line of yaml's message already says where ("… at line 3, column 18:").
+      loaded.diagnostics.push({ resource: where, severity: 'error', reason: DIAGNOSTIC_REASONS.ParseError, message: error.message.split('\n')[0] ?? error.code });
       return;
     }
     const value: unknown = document.toJS();

@@ -109,9 +109,7 @@ function readPemKeys(text: string, now: Date, report: Report): CandidateKey[] {
   let index = 0;
   for (const [block, type] of blocks) {
     const label = `PEM block ${index++} (${type})`;
-    const drop = (reason: typeof DIAGNOSTIC_REASONS.WeakKey | typeof DIAGNOSTIC_REASONS.InvalidKey, message: string): void => {
-      report({ severity: 'warning', field: 'spec.secretRef', reason, message: `${label}: ${message}; dropped` });
-    };
+    const drop = (reason: DropReason, message: string): void => { reportDropped(report, 'spec.secretRef', reason, label, message); };
     if (type?.includes('PRIVATE KEY') === true) { drop(DIAGNOSTIC_REASONS.WeakKey, 'a private key does not belong here'); continue; }
     try {
       if (type === 'CERTIFICATE') {
@@ -132,6 +130,13 @@ function readPemKeys(text: string, now: Date, report: Report): CandidateKey[] {
     }
   }
   return keys;
+}
+
+type DropReason = typeof DIAGNOSTIC_REASONS.WeakKey | typeof DIAGNOSTIC_REASONS.InvalidKey | typeof DIAGNOSTIC_REASONS.AlgorithmMismatch;
+
+/** A key is left out but the issuer may live on: a warning, not an error. */
+function reportDropped(report: Report, field: string, reason: DropReason, label: string, message: string): void {
+  report({ severity: 'warning', field, reason, message: `${label}: ${message}; dropped` });
 }
 
 /** RFC 7638 §3: SHA-256 over the required members, in lexicographic order, base64url. */
@@ -166,9 +171,7 @@ export function keyServes(jwk: Jwk, alg: Algorithm): boolean {
 /** Drops unusable keys (warnings), then refuses the set when an algorithm has no key (error). */
 function screenKeys(candidates: CandidateKey[], algorithms: Algorithm[], field: string, report: Report): Jwk[] | undefined {
   const keys: Jwk[] = [];
-  const drop = (reason: typeof DIAGNOSTIC_REASONS.WeakKey | typeof DIAGNOSTIC_REASONS.InvalidKey | typeof DIAGNOSTIC_REASONS.AlgorithmMismatch, label: string, message: string): void => {
-    report({ severity: 'warning', field, reason, message: `${label}: ${message}; dropped` });
-  };
+  const drop = (reason: DropReason, label: string, message: string): void => { reportDropped(report, field, reason, label, message); };
   for (const { jwk, label } of candidates) {
     const named = jwk.kid === undefined ? label : `${label} (kid "${jwk.kid}")`;
     const weakness = keyWeakness(jwk);

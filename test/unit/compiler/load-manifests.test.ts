@@ -1,0 +1,49 @@
+// Reading a manifests folder: recursion, multi-document YAML, JSON, Lists, Secrets,
+// Namespaces, unknown kinds, parse errors and the default namespace.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { compile } from '../../../compiler/compile.ts';
+import { formatDiagnostic } from '../../../compiler/diagnostics.ts';
+import { loadManifests, parseManifests } from '../../../compiler/load-manifests.ts';
+import { NOW } from './builders.ts';
+
+const DIR = join(import.meta.dirname, '../../fixtures/manifests/folder');
+const loaded = await loadManifests(DIR);
+
+test('resources come from every .yaml/.yml/.json file below the folder, each with its file', () => {
+  assert.deepEqual(loaded.resources.map((r) => [r.kind, r.metadata.namespace, r.metadata.name, r.file]), [
+    ['JWTIssuer', 'shop', 'idp', join(DIR, 'issuers.yaml')],
+    ['JWTPolicy', 'default', 'public', join(DIR, 'nested/no-namespace.yaml')],
+    ['JWTPolicy', 'shop', 'orders', join(DIR, 'policies.yml')],
+    ['JWTPolicy', 'shop', 'broken', join(DIR, 'policies.yml')],
+  ]);
+});
+
+test('Secrets (data and stringData) and Namespaces (also from a List) are collected', () => {
+  assert.deepEqual(loaded.secrets.map((s) => [s.namespace, s.name, Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v).toString()]))]), [
+    ['shop', 'hmac', { encoded: 'hello', plain: 'world' }],
+  ]);
+  assert.deepEqual(loaded.namespaces, [{ name: 'shop', labels: { team: 'shop' } }, { name: 'other', labels: {} }]);
+});
+
+test('parse errors and unknown kinds are reported; hidden folders and other files are skipped', () => {
+  assert.deepEqual(loaded.diagnostics.map((d) => [d.severity, d.reason, d.resource.kind, d.resource.name, d.resource.file]), [
+    ['error', 'ParseError', 'Document', '#1', join(DIR, 'broken.yaml')],
+    ['warning', 'UnknownKind', 'Deployment', 'web', join(DIR, 'issuers.yaml')],
+  ]);
+});
+
+test('the broken policy is reported with file, resource and field; the rest compiles', () => {
+  const { snapshot, diagnostics } = compile({ ...loaded, now: NOW });
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), [
+    `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.issuer: unknown field [InvalidSpec]`,
+  ]);
+  assert.deepEqual(snapshot.policies.map((p) => p.id), ['JWTPolicy/default/public', 'JWTPolicy/shop/orders']);
+});
+
+test('bad Secret data and non-mapping documents are errors', () => {
+  const parsed = parseManifests('apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: "not base64!"}\n---\n- a list\n', 'x.yaml');
+  assert.deepEqual(parsed.secrets, []);
+  assert.deepEqual(parsed.diagnostics.map((d) => [d.reason, d.field, d.resource.name]), [['InvalidSpec', 'data.k', 's'], ['ParseError', undefined, '#2']]);
+});
