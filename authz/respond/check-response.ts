@@ -236,9 +236,15 @@ function toDenyResponse(decision: DenyDecision): CheckResponse {
     body.error_description = description;
     body.reason = decision.reason;
   }
+  // Envoy's access log can record why a request was denied (%DYNAMIC_METADATA(envoy.filters.http.ext_authz:reason)%).
+  const metadata: Record<string, unknown> = { reason: decision.reason };
+  if (decision.policyId !== undefined) metadata.policy = decision.policyId;
+  if (decision.issuerId !== undefined) metadata.issuer = decision.issuerId;
+  if (decision.subject !== undefined) metadata.sub = decision.subject;
   return {
     status: { code: grpcCodeFor(info.status), message: decision.reason },
     denied_response: { status: { code: statusName }, headers, body: JSON.stringify(body) },
+    dynamic_metadata: toStruct(metadata),
   };
 }
 
@@ -247,7 +253,8 @@ function toDenyResponse(decision: DenyDecision): CheckResponse {
  * semantics, so a client can never smuggle its own copy upstream) plus `dynamic_metadata`; a
  * deny becomes `denied_response` with the status from {@link REASONS}, `WWW-Authenticate` when the
  * reason calls for a challenge, and a JSON body `{ error, error_description?, reason? }` where
- * the last two appear only when the policy exposes reasons (`DenySettings.exposeReason`).
+ * the last two appear only when the policy exposes reasons (`DenySettings.exposeReason`); its
+ * `dynamic_metadata` names the reason, policy, issuer and subject for Envoy's access log.
  *
  * The gRPC status is always set (Envoy treats a missing status as OK): 0 for an allow,
  * 7 PERMISSION_DENIED for 401/403/other 4xx, 3 INVALID_ARGUMENT for 400, 14 UNAVAILABLE for 503,

@@ -94,6 +94,12 @@ test('rule_failed: 403 with error="insufficient_scope"', () => {
   assert.equal(JSON.parse(res.denied_response!.body).error, 'insufficient_scope');
 });
 
+test('deny: dynamic metadata names the reason, policy, issuer and subject for access logs', () => {
+  const res = toCheckResponse(deny('rule_failed', { policyId: 'JWTPolicy/shop/orders', issuerId: 'shop/idp', subject: 'alice' }));
+  assert.deepEqual(res.dynamic_metadata, toStruct({ reason: 'rule_failed', policy: 'JWTPolicy/shop/orders', issuer: 'shop/idp', sub: 'alice' }));
+  assert.deepEqual(toCheckResponse(deny('token_missing')).dynamic_metadata, toStruct({ reason: 'token_missing' }));
+});
+
 test('no_policy: 403 without a challenge', () => {
   const denied = toCheckResponse(deny('no_policy')).denied_response!;
   assert.equal(denied.status.code, 'Forbidden');

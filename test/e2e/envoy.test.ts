@@ -1,0 +1,346 @@
+// End to end through a real Envoy: client → Envoy (ext_authz gRPC) → `jwtgate serve --policies`
+// → echo upstream, all on 127.0.0.1. Proves what users see on the wire (statuses, challenges,
+// headers set, overwritten and stripped, query tokens removed, fail-closed when jwtgate is down,
+// no lost request across a hot reload), the Envoy facts jwtgate relies on (recorded by a stub
+// authorization server), and that examples/envoy/envoy.yaml is a valid bootstrap.
+// Needs Envoy from test/peers/envoy/install.sh; JWTGATE_SKIP_ENVOY=1 skips this file.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { authorizationService } from '../../authz/server/protos.ts';
+import type { CheckRequestLike } from '../../authz/request/attributes.ts';
+import type { DecodedCheckResponse } from '../support/grpc-client.ts';
+import { startEchoServer, type EchoedRequest, type EchoServer } from '../support/echo-server.ts';
+import { locateEnvoy, startEnvoy, validateEnvoyConfig, type EnvoyProcess } from '../support/envoy.ts';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
+import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+
+const SKIP = process.env.JWTGATE_SKIP_ENVOY === '1' ? 'JWTGATE_SKIP_ENVOY=1: real-Envoy tests skipped' : false;
+const HOST = 'orders.test';
+const EXAMPLE_BOOTSTRAP = fileURLToPath(new URL('../../examples/envoy/envoy.yaml', import.meta.url));
+
+interface ProxyResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One HTTP/1.1 request on its own connection (no keep-alive pool: a pooled socket that Envoy
+ * closed would fail the next request for reasons of the test's own making). Headers are
+ * [name, value] lines in order, so a name may repeat; `host` defaults to {@link HOST}.
+ */
+function send(baseUrl: string, path: string, headers: [string, string][] = []): Promise<ProxyResponse> {
+  const lines = headers.some(([name]) => name.toLowerCase() === 'host') ? headers : [['host', HOST] as [string, string], ...headers];
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${baseUrl}${path}`, { method: 'GET', agent: false, headers: lines.flat() }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What the upstream received, after asserting the request was allowed through. */
+function upstreamSaw(response: ProxyResponse): EchoedRequest {
+  assert.equal(response.status, 200, `expected the request to reach upstream, got ${response.status} ${response.body}`);
+  return JSON.parse(response.body) as EchoedRequest;
+}
+
+/** A denial's status, challenge and JSON body as Envoy relays them from jwtgate. */
+function denial(response: ProxyResponse): { status: number; challenge: string | undefined; body: Record<string, unknown> } {
+  assert.equal(response.headers['content-type'], 'application/json', `not a jwtgate denial: ${response.status} ${response.body}`);
+  const challenge = response.headers['www-authenticate'];
+  return { status: response.status, challenge: Array.isArray(challenge) ? challenge.join() : challenge, body: JSON.parse(response.body) as Record<string, unknown> };
+}
+
+const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
+
+function issuerManifest(jwksUri: string): string {
+  return `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: idp, namespace: shop }
+spec:
+  issuer: ${TEST_ISSUER}
+  audiences: ['${TEST_AUDIENCE}']
+  jwksUri: ${jwksUri}
+  algorithms: [RS256]
+  clockSkewSeconds: 0
+`;
+}
+
+/** The orders API: scope rule, claim headers, token from the header or `access_token`, stripped. */
+function ordersManifest(scope: string): string {
+  return `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: orders, namespace: shop }
+spec:
+  targets: [{ hosts: [${HOST}], paths: [{ prefix: /orders }] }]
+  issuers: { anyOf: [{ name: idp }] }
+  tokenSources:
+    - header: { name: Authorization, prefix: 'Bearer ' }
+    - query: access_token
+  rules:
+    - claim: scope
+      containsAll: ['${scope}']
+  forward:
+    claimsToHeaders:
+      - { claim: sub, header: x-user-id }
+      - { claim: roles, header: x-user-roles, encoding: csv }
+  deny: { realm: orders }
+`;
+}
+
+const KEEP_MANIFEST = `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: legacy, namespace: shop }
+spec:
+  targets: [{ hosts: [${HOST}], paths: [{ prefix: /legacy }] }]
+  issuers: { anyOf: [{ name: idp }] }
+  forward:
+    token: Keep
+    claimsToHeaders: [{ claim: sub, header: x-user-id }]
+`;
+
+describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
+  let dir: string;
+  let idp: JwksServer;
+  let key: TestKey;
+  let svc: ServeProcess;
+  let echo: EchoServer;
+  let envoy: EnvoyProcess;
+  const appliedCount = () => svc.logs.filter((l) => l.msg === 'snapshot applied').length;
+
+  before(async () => {
+    key = await generateTestKey('RS256', 'k1');
+    idp = await startJwksServer({ jwks: jwksOf(key) });
+    dir = await mkdtemp(join(tmpdir(), 'jwtgate-envoy-e2e-'));
+    await writeFile(join(dir, 'issuer.yaml'), issuerManifest(idp.jwksUrl));
+    await writeFile(join(dir, 'orders.yaml'), ordersManifest('orders:read'));
+    await writeFile(join(dir, 'legacy.yaml'), KEEP_MANIFEST);
+    svc = await startServeProcess(['--policies', dir]);
+    await svc.waitForLog((l) => l.msg === 'snapshot applied');
+    echo = await startEchoServer();
+    envoy = await startEnvoy({ authzPort: svc.grpcPort, upstreamPort: echo.port });
+  });
+
+  after(async () => {
+    await envoy?.stop();
+    await svc?.stop();
+    await echo?.close();
+    await idp?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a valid token reaches upstream with the mapped claim headers, the token stripped', async () => {
+    const token = await signToken(key, standardClaims({ scope: 'orders:read', roles: ['buyer', 'admin'] }));
+    const seen = upstreamSaw(await send(envoy.url, '/orders/42?x=1', [bearer(token)]));
+    assert.equal(seen.path, '/orders/42?x=1');
+    assert.deepEqual(seen.headers['x-user-id'], ['alice']);
+    assert.deepEqual(seen.headers['x-user-roles'], ['buyer,admin']);
+    assert.equal(seen.headers.authorization, undefined);
+  });
+
+  test('client-sent copies of a mapped header are overwritten, and removed when the claim is absent', async () => {
+    const withRoles = await signToken(key, standardClaims({ scope: 'orders:read', roles: ['buyer'] }));
+    const forged: [string, string][] = [['x-user-id', 'mallory'], ['X-User-Id', 'root'], ['x-user-roles', 'admin']];
+    const seen = upstreamSaw(await send(envoy.url, '/orders', [bearer(withRoles), ...forged]));
+    assert.deepEqual(seen.headers['x-user-id'], ['alice']);
+    assert.deepEqual(seen.headers['x-user-roles'], ['buyer']);
+
+    const withoutRoles = await signToken(key, standardClaims({ scope: 'orders:read' }));
+    const bare = upstreamSaw(await send(envoy.url, '/orders', [bearer(withoutRoles), ...forged]));
+    assert.deepEqual(bare.headers['x-user-id'], ['alice']);
+    assert.equal(bare.headers['x-user-roles'], undefined, 'a forged header for a missing claim must not pass');
+  });
+
+  test('forward.token: Keep leaves the Authorization header for the upstream', async () => {
+    const token = await signToken(key, standardClaims());
+    const seen = upstreamSaw(await send(envoy.url, '/legacy/report', [bearer(token)]));
+    assert.deepEqual(seen.headers.authorization, [`Bearer ${token}`]);
+    assert.deepEqual(seen.headers['x-user-id'], ['alice']);
+  });
+
+  test('a token in the query is removed from the path sent upstream, other parameters kept in order', async () => {
+    const token = await signToken(key, standardClaims({ scope: 'orders:read' }));
+    const seen = upstreamSaw(await send(envoy.url, `/orders/7?a=1&access_token=${token}&b=2`));
+    assert.equal(seen.path, '/orders/7?a=1&b=2');
+    assert.deepEqual(seen.headers['x-user-id'], ['alice']);
+  });
+
+  test('a missing token gets 401 with a bare challenge and the JSON body, and never reaches upstream', async () => {
+    const reached = echo.requests;
+    const d = denial(await send(envoy.url, '/orders'));
+    assert.equal(d.status, 401);
+    assert.equal(d.challenge, 'Bearer realm="orders"');
+    assert.deepEqual(d.body, { error: 'unauthorized', error_description: 'a bearer token is required', reason: 'token_missing' });
+    assert.equal(echo.requests, reached);
+  });
+
+  test('an invalid token gets 401 with error="invalid_token"', async () => {
+    const stranger = await generateTestKey('RS256', 'k1');
+    const d = denial(await send(envoy.url, '/orders', [bearer(await signToken(stranger, standardClaims({ scope: 'orders:read' })))]));
+    assert.equal(d.status, 401);
+    assert.match(d.challenge ?? '', /^Bearer realm="orders", error="invalid_token", error_description="[^"]+"$/);
+    assert.equal(d.body.error, 'invalid_token');
+    assert.equal(d.body.reason, 'signature_invalid');
+  });
+
+  test('a valid token that fails the rules gets 403 with error="insufficient_scope"', async () => {
+    const reached = echo.requests;
+    const d = denial(await send(envoy.url, '/orders', [bearer(await signToken(key, standardClaims({ scope: 'profile' })))]));
+    assert.equal(d.status, 403);
+    assert.match(d.challenge ?? '', /^Bearer realm="orders", error="insufficient_scope"/);
+    assert.equal(d.body.error, 'insufficient_scope');
+    assert.equal(d.body.reason, 'rule_failed');
+    assert.equal(echo.requests, reached);
+  });
+
+  test('the /public route, with ext_authz disabled per route, passes without asking jwtgate', async () => {
+    const seen = upstreamSaw(await send(envoy.url, '/public/catalog?page=2'));
+    assert.equal(seen.path, '/public/catalog?page=2');
+    // The control: any other route without a policy is asked, and jwtgate denies it by default.
+    const d = denial(await send(envoy.url, '/elsewhere'));
+    assert.equal(d.status, 403);
+    assert.equal(d.body.reason, 'no_policy');
+  });
+
+  test('a snapshot reload under a steady stream of requests loses none: each answer is the old or the new policy', async () => {
+    const token = await signToken(key, standardClaims({ scope: 'orders:read' }));
+    const TOTAL = 300;
+    const RELOAD_AT = 100;
+    /** Requests from here on start only once the new snapshot is in force. */
+    const SETTLED_FROM = 200;
+    const before = appliedCount();
+    let applied = false;
+    const reloaded = svc.waitForLog((l) => l.msg === 'snapshot applied' && appliedCount() > before).then(() => { applied = true; });
+    const results: { index: number; status: number; reason?: unknown; afterReload: boolean }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < TOTAL) {
+        const index = next++;
+        if (index === RELOAD_AT) await writeFile(join(dir, 'orders.yaml'), ordersManifest('orders:write'));
+        if (index >= SETTLED_FROM) await reloaded;
+        const afterReload = applied;
+        const response = await send(envoy.url, '/orders/stream', [bearer(token)]);
+        const reason = response.status === 403 ? denial(response).body.reason : undefined;
+        results.push({ index, status: response.status, reason, afterReload });
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+
+    assert.equal(results.length, TOTAL);
+    const unexpected = results.filter((r) => !(r.status === 200 || (r.status === 403 && r.reason === 'rule_failed')));
+    assert.deepEqual(unexpected, [], 'every answer is 200 (old policy) or 403 rule_failed (new policy)');
+    assert.ok(results.filter((r) => r.index < RELOAD_AT).every((r) => r.status === 200), 'the old policy allowed');
+    assert.deepEqual(results.filter((r) => r.afterReload && r.status !== 403), [], 'once applied, the new policy decides');
+    assert.ok(results.filter((r) => r.afterReload).length >= TOTAL - SETTLED_FROM);
+  });
+
+  test('with jwtgate stopped Envoy fails closed: 403 by default, 503 with status_on_error', async () => {
+    const token = await signToken(key, standardClaims({ scope: 'orders:write' }));
+    assert.equal(upstreamSaw(await send(envoy.url, '/orders', [bearer(token)])).path, '/orders');
+    await svc.stop();
+    const reached = echo.requests;
+
+    const down = await send(envoy.url, '/orders', [bearer(token)]);
+    assert.equal(down.status, 403, 'Envoy answers a failed ext_authz call with 403 unless status_on_error is set');
+    assert.equal(down.body, '');
+    assert.equal(down.headers['www-authenticate'], undefined);
+
+    const strict = await startEnvoy({ authzPort: svc.grpcPort, upstreamPort: echo.port, statusOnError: 503 });
+    try {
+      assert.equal((await send(strict.url, '/orders', [bearer(token)])).status, 503);
+    } finally {
+      await strict.stop();
+    }
+    assert.equal(echo.requests, reached, 'nothing reached upstream while jwtgate was down');
+  });
+});
+
+describe('Envoy ext_authz contract, recorded by a stub authorization server', { skip: SKIP }, () => {
+  let server: Server;
+  let echo: EchoServer;
+  let envoy: EnvoyProcess;
+  const recorded: CheckRequestLike[] = [];
+  /** What the stub answers next; `{}` is a CheckResponse with no status at all. */
+  let reply: Partial<DecodedCheckResponse> = {};
+
+  before(async () => {
+    server = new Server();
+    server.addService(authorizationService, {
+      Check: (call: ServerUnaryCall<CheckRequestLike, object>, callback: sendUnaryData<object>) => {
+        recorded.push(call.request);
+        callback(null, reply);
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+    echo = await startEchoServer();
+    envoy = await startEnvoy({ authzPort: port, upstreamPort: echo.port });
+  });
+
+  after(async () => {
+    await envoy?.stop();
+    await echo?.close();
+    server?.forceShutdown();
+  });
+
+  /** The HTTP request attributes of the one Check call `path` caused. */
+  async function attributesOf(path: string, headers: [string, string][] = []) {
+    recorded.length = 0;
+    const response = await send(envoy.url, path, headers);
+    assert.equal(recorded.length, 1);
+    return { response, http: recorded[0]!.attributes!.request!.http! };
+  }
+
+  test('repeated request headers arrive joined with a comma, names lower-cased', async () => {
+    reply = {};
+    const { http } = await attributesOf('/x', [['X-Dup', 'a'], ['x-dup', 'b'], ['X-Mixed-Case', 'v']]);
+    assert.equal(http.headers!['x-dup'], 'a,b');
+    assert.equal(http.headers!['x-mixed-case'], 'v');
+    assert.equal(http.host, HOST);
+    assert.equal(http.header_map?.headers?.length ?? 0, 0, 'the headers map is used, not header_map');
+  });
+
+  test('path is the raw request target, query included', async () => {
+    reply = {};
+    const { http } = await attributesOf('/a/b?q=1&r=%2F&access_token=t');
+    assert.equal(http.path, '/a/b?q=1&r=%2F&access_token=t');
+    assert.equal(http.headers![':path'], '/a/b?q=1&r=%2F&access_token=t');
+    assert.equal(http.method, 'GET');
+  });
+
+  test('a CheckResponse without a status is an allow', async () => {
+    reply = {};
+    assert.equal((await attributesOf('/x')).response.status, 200);
+  });
+
+  test('a denial without an HTTP status is a 403 that carries our headers and body', async () => {
+    reply = {
+      status: { code: 7, message: 'denied' },
+      denied_response: { status: undefined as never, headers: [{ header: { key: 'x-why', value: 'stub' }, append: { value: false }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }], body: 'no' },
+    };
+    const { response } = await attributesOf('/x');
+    assert.equal(response.status, 403);
+    assert.equal(response.headers['x-why'], 'stub');
+    assert.equal(response.body, 'no');
+  });
+});
+
+describe('examples/envoy/envoy.yaml', { skip: SKIP }, () => {
+  test('is a bootstrap Envoy accepts (--mode validate)', async () => {
+    await validateEnvoyConfig(await locateEnvoy(), EXAMPLE_BOOTSTRAP);
+  });
+});
