@@ -10,11 +10,11 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { authorizationService } from '../../authz/server/protos.ts';
 import type { CheckRequestLike } from '../../authz/request/attributes.ts';
-import type { DecodedCheckResponse } from '../support/grpc-client.ts';
 import { startEchoServer, type EchoedRequest, type EchoServer } from '../support/echo-server.ts';
 import { locateEnvoy, startEnvoy, validateEnvoyConfig, type EnvoyProcess } from '../support/envoy.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
@@ -60,8 +60,7 @@ function upstreamSaw(response: ProxyResponse): EchoedRequest {
 /** A denial's status, challenge and JSON body as Envoy relays them from jwtgate. */
 function denial(response: ProxyResponse): { status: number; challenge: string | undefined; body: Record<string, unknown> } {
   assert.equal(response.headers['content-type'], 'application/json', `not a jwtgate denial: ${response.status} ${response.body}`);
-  const challenge = response.headers['www-authenticate'];
-  return { status: response.status, challenge: Array.isArray(challenge) ? challenge.join() : challenge, body: JSON.parse(response.body) as Record<string, unknown> };
+  return { status: response.status, challenge: response.headers['www-authenticate'], body: JSON.parse(response.body) as Record<string, unknown> };
 }
 
 const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
@@ -217,16 +216,19 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
 
   test('a snapshot reload under a steady stream of requests loses none: each answer is the old or the new policy', async () => {
     const token = await signToken(key, standardClaims({ scope: 'orders:read' }));
+    // A steady stream: 4 clients, each pausing PACE_MS between requests, so the reload (150 ms
+    // watch debounce + compile) lands while requests are in flight.
     const TOTAL = 300;
-    const RELOAD_AT = 100;
-    /** Requests from here on start only once the new snapshot is in force. */
-    const SETTLED_FROM = 200;
+    const PACE_MS = 10;
+    const RELOAD_AT = 50;
+    /** A safety net for slow machines: requests from here on start only once the reload is seen. */
+    const SETTLED_FROM = 250;
     const before = appliedCount();
     let applied = false;
     const reloaded = svc.waitForLog((l) => l.msg === 'snapshot applied' && appliedCount() > before).then(() => { applied = true; });
     const results: { index: number; status: number; reason?: unknown; afterReload: boolean }[] = [];
     let next = 0;
-    const worker = async () => {
+    const client = async () => {
       while (next < TOTAL) {
         const index = next++;
         if (index === RELOAD_AT) await writeFile(join(dir, 'orders.yaml'), ordersManifest('orders:write'));
@@ -235,9 +237,10 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
         const response = await send(envoy.url, '/orders/stream', [bearer(token)]);
         const reason = response.status === 403 ? denial(response).body.reason : undefined;
         results.push({ index, status: response.status, reason, afterReload });
+        await sleep(PACE_MS);
       }
     };
-    await Promise.all(Array.from({ length: 4 }, worker));
+    await Promise.all(Array.from({ length: 4 }, client));
 
     assert.equal(results.length, TOTAL);
     const unexpected = results.filter((r) => !(r.status === 200 || (r.status === 403 && r.reason === 'rule_failed')));
@@ -248,19 +251,19 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
   });
 
   test('with jwtgate stopped Envoy fails closed: 403 by default, 503 with status_on_error', async () => {
-    const token = await signToken(key, standardClaims({ scope: 'orders:write' }));
-    assert.equal(upstreamSaw(await send(envoy.url, '/orders', [bearer(token)])).path, '/orders');
+    const token = await signToken(key, standardClaims());
+    assert.equal(upstreamSaw(await send(envoy.url, '/legacy', [bearer(token)])).path, '/legacy');
     await svc.stop();
     const reached = echo.requests;
 
-    const down = await send(envoy.url, '/orders', [bearer(token)]);
+    const down = await send(envoy.url, '/legacy', [bearer(token)]);
     assert.equal(down.status, 403, 'Envoy answers a failed ext_authz call with 403 unless status_on_error is set');
     assert.equal(down.body, '');
     assert.equal(down.headers['www-authenticate'], undefined);
 
     const strict = await startEnvoy({ authzPort: svc.grpcPort, upstreamPort: echo.port, statusOnError: 503 });
     try {
-      assert.equal((await send(strict.url, '/orders', [bearer(token)])).status, 503);
+      assert.equal((await send(strict.url, '/legacy', [bearer(token)])).status, 503);
     } finally {
       await strict.stop();
     }
@@ -273,8 +276,8 @@ describe('Envoy ext_authz contract, recorded by a stub authorization server', { 
   let echo: EchoServer;
   let envoy: EnvoyProcess;
   const recorded: CheckRequestLike[] = [];
-  /** What the stub answers next; `{}` is a CheckResponse with no status at all. */
-  let reply: Partial<DecodedCheckResponse> = {};
+  /** The CheckResponse (proto field names) the stub answers next; `{}` has no status at all. */
+  let reply: object = {};
 
   before(async () => {
     server = new Server();
@@ -330,7 +333,7 @@ describe('Envoy ext_authz contract, recorded by a stub authorization server', { 
   test('a denial without an HTTP status is a 403 that carries our headers and body', async () => {
     reply = {
       status: { code: 7, message: 'denied' },
-      denied_response: { status: undefined as never, headers: [{ header: { key: 'x-why', value: 'stub' }, append: { value: false }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }], body: 'no' },
+      denied_response: { headers: [{ header: { key: 'x-why', value: 'stub' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }], body: 'no' },
     };
     const { response } = await attributesOf('/x');
     assert.equal(response.status, 403);

@@ -111,7 +111,6 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     const server = `https://127.0.0.1:${apiPort}`;
     processes.push(spawnLogged(bin['kube-apiserver'], join(dir, 'kube-apiserver.log'), [
       `--etcd-servers=${etcdUrl}`,
-      `--cert-dir=${dir}`,
       `--tls-cert-file=${pki.servingCert}`,
       `--tls-private-key-file=${pki.servingKey}`,
       `--client-ca-file=${pki.caFile}`,

@@ -1,0 +1,93 @@
+// The CRDs in crds/ against a real kube-apiserver: they install, accept the examples, and their
+// schema and CEL rules refuse invalid manifests at apply time, naming the field.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { startKubeCluster, type KubeCluster, type KubectlResult } from '../support/kube-cluster.ts';
+
+const CRDS_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/policies/', import.meta.url));
+const CRD_NAMES = ['jwtissuers.jwtgate.dev', 'jwtpolicies.jwtgate.dev', 'clusterjwtpolicies.jwtgate.dev'];
+
+// Skipping is opt-in only: without the env var, missing peer binaries fail the run.
+const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
+
+/** Fails with everything kubectl said, so a CRD/apiserver error is readable in the test output. */
+function assertSucceeded(result: KubectlResult, what: string): void {
+  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
+}
+
+/** Server-side applies `manifest` and asserts the apiserver refused it with `expected` in stderr. */
+async function assertRefused(cluster: KubeCluster, manifest: string, expected: RegExp): Promise<void> {
+  const result = await cluster.kubectl(['apply', '--server-side', '-f', '-'], manifest);
+  assert.notEqual(result.code, 0, `expected a refusal, kubectl said: ${result.stdout}`);
+  assert.match(result.stderr, expected);
+}
+
+describe('CRDs on a real kube-apiserver', { skip, timeout: 120_000 }, () => {
+  let cluster: KubeCluster;
+
+  before(async () => {
+    cluster = await startKubeCluster();
+  });
+  after(() => cluster?.stop());
+
+  test('apply and become Established', async () => {
+    assertSucceeded(await cluster.kubectl(['apply', '-f', CRDS_DIR]), 'kubectl apply -f crds/');
+    const names = CRD_NAMES.map((name) => `crd/${name}`);
+    assertSucceeded(await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', ...names]), 'waiting for Established');
+  });
+
+  test('the example policies are accepted by server-side apply', async () => {
+    assertSucceeded(await cluster.kubectl(['create', 'namespace', 'demo']), 'create namespace demo');
+    assertSucceeded(await cluster.kubectl(['apply', '--server-side', '-f', EXAMPLES_DIR]), 'apply examples/policies/');
+    const listed = await cluster.kubectl(['get', 'jwtissuers,jwtpolicies', '-n', 'demo', '-o', 'name']);
+    assertSucceeded(listed, 'get');
+    assert.deepEqual(listed.stdout.trim().split('\n').sort(), [
+      'jwtissuer.jwtgate.dev/demo-idp',
+      'jwtpolicy.jwtgate.dev/catalog',
+      'jwtpolicy.jwtgate.dev/healthz',
+      'jwtpolicy.jwtgate.dev/orders-api',
+    ]);
+  });
+
+  test('a JWTIssuer with two key sources is refused, naming spec', async () => {
+    await assertRefused(cluster, `
+apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: two-sources, namespace: demo }
+spec:
+  issuer: https://idp.example.com
+  algorithms: [RS256]
+  jwksUri: https://idp.example.com/jwks
+  discovery: {}
+`, /spec: Invalid value: "object": exactly one key source must be set/);
+  });
+
+  test('a rule with two operators is refused, naming spec.rules[0]', async () => {
+    await assertRefused(cluster, `
+apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: two-operators, namespace: demo }
+spec:
+  targets: [{ hosts: [api.example.com] }]
+  issuers: { anyOf: [{ name: demo-idp }] }
+  rules:
+    - claim: sub
+      equals: alice
+      regex: '^a'
+`, /spec\.rules\[0\]: Invalid value: "object": exactly one operator must be set/);
+  });
+
+  test('an algorithm outside the enum is refused by the schema, naming the field', async () => {
+    await assertRefused(cluster, `
+apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: bad-alg, namespace: demo }
+spec:
+  issuer: https://idp.example.com
+  algorithms: [none]
+  jwksUri: https://idp.example.com/jwks
+`, /spec\.algorithms\[0\]: Unsupported value: "none"/);
+  });
+});
