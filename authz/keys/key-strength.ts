@@ -17,7 +17,7 @@ export const MIN_HMAC_BYTES = 32;
 /** Why a key must not be used for verification, or undefined when it is acceptable. */
 export function keyWeakness(jwk: Jwk): string | undefined {
   if (jwk.use !== undefined && jwk.use !== 'sig') return `key use is "${jwk.use}", not "sig"`;
-  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return 'key_ops does not include "verify"';
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return 'key_ops does not include "verify"';
   if ('d' in jwk || 'p' in jwk || 'q' in jwk) return 'a private key was published; refusing it';
   switch (jwk.kty) {
     case 'RSA': {

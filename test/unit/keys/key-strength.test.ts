@@ -27,6 +27,7 @@ describe('keyWeakness', () => {
     ['RSA without n', { kty: 'RSA', e: 'AQAB' }, /lacks n or e/],
     ['an encryption key', { ...rsa2048, use: 'enc' }, /use is "enc"/],
     ['key_ops without verify', { ...rsa2048, key_ops: ['encrypt'] }, /key_ops/],
+    ['key_ops as a string, not an array (RFC 7517 §4.3)', { ...rsa2048, key_ops: 'verify' as unknown as string[] }, /key_ops/],
     ['a published private key', { ...rsa2048, d: 'secret' }, /private key/],
     ['EC secp256k1', { kty: 'EC', crv: 'secp256k1', x: 'x', y: 'y' }, /curve secp256k1/],
     ['OKP X25519', { kty: 'OKP', crv: 'X25519', x: 'x' }, /curve X25519/],
