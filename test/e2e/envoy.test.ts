@@ -214,6 +214,18 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     assert.equal(d.body.reason, 'no_policy');
   });
 
+  test('encoded dot-segments and slashes cannot reach a protected path through the unchecked /public route', async () => {
+    // Without path_with_escaped_slashes_action, Envoy routes `/public/..%2forders` to /public
+    // (no ext_authz) and forwards it as is: an upstream that decodes %2F serves /orders unchecked.
+    const reached = echo.requests;
+    for (const path of ['/public/%2e%2e/orders', '/public/..\\orders', '/public/..%2forders', '/public%2F..%2Forders', '/public/..%5corders']) {
+      const response = await send(envoy.url, path);
+      if (response.status === 307) assert.equal(response.headers.location, '/orders', path);
+      else assert.equal(denial(response).body.reason, 'token_missing', path);
+    }
+    assert.equal(echo.requests, reached);
+  });
+
   test('a snapshot reload under a steady stream of requests loses none: each answer is the old or the new policy', async () => {
     const token = await signToken(key, standardClaims({ scope: 'orders:read' }));
     // A steady stream: 4 clients, each pausing PACE_MS between requests, so the reload (150 ms

@@ -161,8 +161,11 @@ function envoyBootstrap(options: EnvoyOptions): Record<string, unknown> {
             typed_config: {
               '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'ingress',
+              // The hardening examples/envoy/envoy.yaml recommends: jwtgate, the router and the
+              // upstream must all see one path, or a route with ext_authz off becomes a way in.
               normalize_path: true,
               merge_slashes: true,
+              path_with_escaped_slashes_action: 'UNESCAPE_AND_REDIRECT',
               route_config: {
                 virtual_hosts: [{
                   name: 'all',

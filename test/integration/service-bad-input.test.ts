@@ -1,0 +1,195 @@
+// End to end, the bad-input table: every hostile or broken token sent through the real
+// `jwtgate serve` CLI over real gRPC gets its exact reason code, HTTP status and RFC 6750
+// challenge; header-named keys (jku, x5u, jwk, x5c) cause no fetch; the service keeps serving
+// and counts each reason in /metrics.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPublicKey, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
+import {
+  craftToken, generateTestKey, jwksOf, segment, signHmacWith, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey,
+} from '../support/tokens.ts';
+
+const HOST = 'orders.test';
+const REALM = 'orders';
+
+function manifests(jwksUri: string): string {
+  return `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: idp, namespace: shop }
+spec:
+  issuer: ${TEST_ISSUER}
+  audiences: ['${TEST_AUDIENCE}']
+  jwksUri: ${jwksUri}
+  algorithms: [RS256]
+  clockSkewSeconds: 0
+  remote: { cooldownSeconds: 1, timeoutMs: 1500 }
+---
+apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: orders, namespace: shop }
+spec:
+  targets: [{ hosts: [${HOST}], paths: [{ prefix: /orders }] }]
+  issuers: { anyOf: [{ name: idp }] }
+  forward:
+    claimsToHeaders: [{ claim: sub, header: x-user-id }]
+  deny: { realm: ${REALM} }
+`;
+}
+
+/** What a denial must look like on the wire: reason, HTTP status name, RFC 6750 `error` (or none). */
+interface Expected {
+  reason: string;
+  status: 'Unauthorized' | 'Forbidden';
+  bearerError: 'invalid_token' | 'invalid_request' | undefined;
+}
+const unauthorized = (reason: string): Expected => ({ reason, status: 'Unauthorized', bearerError: 'invalid_token' });
+
+const request = (headers: Record<string, string> = {}) => httpCheckRequest({ method: 'GET', host: HOST, path: '/orders/1', headers });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const now = () => Math.floor(Date.now() / 1000);
+
+function denied(response: DecodedCheckResponse): { status: string; headers: Record<string, string>; body: Record<string, unknown> } {
+  assert.equal(response.http_response, 'denied_response', `expected a denial, got ${JSON.stringify(response)}`);
+  const d = response.denied_response!;
+  return { status: String(d.status?.code), headers: headerRecord(d.headers ?? []), body: JSON.parse(d.body ?? '{}') as Record<string, unknown> };
+}
+
+describe('jwtgate serve refuses bad input with the exact reason', () => {
+  let dir: string;
+  let idp: JwksServer;
+  /** Serves the attacker's key at the URL the hostile headers name; it must never be asked. */
+  let attacker: JwksServer;
+  let key: TestKey;
+  let attackerKey: TestKey;
+  let svc: ServeProcess;
+  let client: GrpcTestClient;
+  /** How many denials of each reason this file caused, to compare with /metrics at the end. */
+  const seen = new Map<string, number>();
+
+  /** A valid token for the policy, unique per call (a fresh `jti`) so the token cache never answers. */
+  const sign = (claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
+    signToken(key, standardClaims({ jti: randomUUID(), ...claims }), header);
+
+  /** Sends one Check and asserts the whole denial: reason, status, challenge. */
+  async function expectDenied(headers: Record<string, string>, expected: Expected, label: string): Promise<ReturnType<typeof denied>> {
+    const d = denied(await client.check(request(headers)));
+    assert.deepEqual({ reason: d.body.reason, status: d.status }, { reason: expected.reason, status: expected.status }, label);
+    const challenge = `Bearer realm="${REALM}"${expected.bearerError === undefined ? '' : `, error="${expected.bearerError}"`}`;
+    assert.ok(d.headers['www-authenticate']?.startsWith(challenge), `${label}: ${d.headers['www-authenticate']} should start with ${challenge}`);
+    seen.set(expected.reason, (seen.get(expected.reason) ?? 0) + 1);
+    return d;
+  }
+
+  before(async () => {
+    [key, attackerKey] = await Promise.all([generateTestKey('RS256', 'k1'), generateTestKey('RS256', 'attacker')]);
+    idp = await startJwksServer({ jwks: jwksOf(key) });
+    attacker = await startJwksServer({ jwks: jwksOf(attackerKey) });
+    dir = await mkdtemp(join(tmpdir(), 'jwtgate-bad-input-'));
+    await writeFile(join(dir, 'all.yaml'), manifests(idp.jwksUrl));
+    svc = await startServeProcess(['--policies', dir]);
+    await svc.waitForLog((l) => l.msg === 'snapshot applied');
+    client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
+  });
+
+  after(async () => {
+    client?.close();
+    await svc?.stop();
+    await idp?.close();
+    await attacker?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the baseline token is allowed, so each row below fails for its own reason', async () => {
+    const response = await client.check(request(bearer(await sign())));
+    assert.equal(response.http_response, 'ok_response');
+    assert.equal(headerRecord(response.ok_response!.headers ?? [])['x-user-id'], 'alice');
+  });
+
+  test('no token → 401 token_missing, a challenge without error= (RFC 6750 §3.1)', async () => {
+    const d = await expectDenied({}, { reason: 'token_missing', status: 'Unauthorized', bearerError: undefined }, 'no token');
+    assert.equal(d.headers['www-authenticate'], `Bearer realm="${REALM}"`);
+  });
+
+  test('malformed tokens → 401 with their own reason', async () => {
+    const good = await sign();
+    const [h, p, s] = good.split('.') as [string, string, string];
+    const rows: [string, string, string][] = [
+      ['1 part', segment({ alg: 'RS256', kid: 'k1' }), 'token_malformed'],
+      ['2 parts', `${h}.${p}`, 'token_malformed'],
+      ['4 parts', `${good}.${s}`, 'token_malformed'],
+      ['non-base64url character in the header', `${h.slice(0, -1)}*.${p}.${s}`, 'token_malformed'],
+      ['non-base64url character in the payload', `${h}.${p.slice(0, -1)}+.${s}`, 'token_malformed'],
+      ['impossible base64url length (4n+1) in the header', `${padTo4nPlus1(h)}.${p}.${s}`, 'header_invalid'],
+      ['impossible base64url length (4n+1) in the payload', `${h}.${padTo4nPlus1(p)}.${s}`, 'payload_invalid'],
+      ['bad JSON in the header', craftToken('{"alg":"RS256",', standardClaims()), 'header_invalid'],
+      ['bad JSON in the payload', craftToken({ alg: 'RS256', kid: 'k1' }, '{"iss":'), 'payload_invalid'],
+    ];
+    for (const [label, token, reason] of rows) await expectDenied(bearer(token), unauthorized(reason), label);
+  });
+
+  test('alg none in any letter case → 401 alg_none', async () => {
+    for (const alg of ['none', 'None', 'NONE']) await expectDenied(bearer(craftToken({ alg }, standardClaims(), '')), unauthorized('alg_none'), alg);
+  });
+
+  test('HS256 signed with the issuer\'s RSA public key as the HMAC secret → 401 alg_not_allowed (RFC 8725 §2.1)', async () => {
+    const pem = createPublicKey({ key: key.jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    await expectDenied(bearer(await signHmacWith(pem, standardClaims({ jti: randomUUID() }), 'k1')), unauthorized('alg_not_allowed'), 'HS256 with the PEM');
+  });
+
+  test('claims and keys → their own reason and status', async () => {
+    const rows: [string, Promise<string>, Expected][] = [
+      ['unknown kid', sign({}, { kid: 'nope' }), unauthorized('kid_unknown')],
+      ['expired', sign({ exp: now() - 10 }), unauthorized('token_expired')],
+      ['not yet valid', sign({ nbf: now() + 120 }), unauthorized('token_not_yet_valid')],
+      ['wrong iss', sign({ iss: 'https://evil.test' }), unauthorized('issuer_untrusted')],
+      // A valid token for another audience: a new token would not help, so 403 (reasons.ts).
+      ['wrong aud', sign({ aud: 'api://billing' }), { reason: 'audience_mismatch', status: 'Forbidden', bearerError: 'invalid_token' }],
+      ['oversized', sign({ padding: 'x'.repeat(9000) }), unauthorized('token_too_large')],
+    ];
+    for (const [label, token, expected] of rows) await expectDenied(bearer(await token), expected, label);
+  });
+
+  test('jku, x5u, jwk and x5c headers → 401 header_key_source_forbidden, and nothing is fetched', async () => {
+    const fetched = { idp: idp.requests.jwks, attacker: attacker.requests.jwks };
+    const certificate = ['MIIBszCCAVmgAwIBAgIUTestOnlyNotARealCertificate'];
+    const headers: Record<string, unknown>[] = [
+      { jku: attacker.jwksUrl },
+      { x5u: attacker.jwksUrl },
+      { jwk: attackerKey.jwk },
+      { x5c: certificate },
+    ];
+    for (const header of headers) {
+      // Signed by the attacker's key, which the named source really serves: the classic injection.
+      const token = await signToken(attackerKey, standardClaims({ jti: randomUUID() }), header);
+      await expectDenied(bearer(token), unauthorized('header_key_source_forbidden'), Object.keys(header)[0]!);
+    }
+    assert.deepEqual({ idp: idp.requests.jwks, attacker: attacker.requests.jwks }, fetched);
+    assert.equal(attacker.requests.jwks, 0);
+  });
+
+  test('two different tokens (a second authorization value joined with a comma) → 401 token_ambiguous', async () => {
+    const [first, second] = await Promise.all([sign(), sign({ sub: 'mallory' })]);
+    await expectDenied({ authorization: `Bearer ${first}, Bearer ${second}` }, { reason: 'token_ambiguous', status: 'Unauthorized', bearerError: 'invalid_request' }, 'two tokens');
+  });
+
+  test('afterwards the service still answers, health is SERVING, and /metrics counts every reason seen', async () => {
+    assert.equal((await client.check(request(bearer(await sign())))).http_response, 'ok_response');
+    assert.equal(await client.health(''), 'SERVING');
+    const metrics = await (await fetch(`http://127.0.0.1:${svc.httpPort}/metrics`)).text();
+    assert.ok(seen.size >= 15, `expected the whole table to have run, saw ${[...seen.keys()].join(', ')}`);
+    for (const [reason, count] of seen) {
+      assert.match(metrics, new RegExp(`^jwtgate_checks_total\\{decision="deny",reason="${reason}"\\} ${count}$`, 'm'), reason);
+    }
+  });
+});
+
+/** Adds characters until the segment's length is 4n+1, a length no byte string encodes to (RFC 4648 §5). */
+function padTo4nPlus1(value: string): string {
+  return value + 'A'.repeat((5 - (value.length % 4)) % 4);
+}

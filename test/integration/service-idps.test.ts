@@ -1,0 +1,223 @@
+// End to end with real identity providers: one `jwtgate serve` child process, one issuer per
+// algorithm (RS256, PS256, ES256 and EdDSA on their own JWKS servers, HS256 from a Secret
+// manifest), a real OpenID Connect provider through discovery, key rotation and an IdP outage,
+// every decision read from a real gRPC Check.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
+import { OIDC_AUDIENCE, startOidcProvider, type OidcProvider } from '../support/oidc.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, type TestAlgorithm, type TestKey } from '../support/tokens.ts';
+
+const HOST = 'api.test';
+const NAMESPACE = 'shop';
+/** The issuers' `remote.cooldownSeconds`: an unknown kid may refetch once per second. */
+const COOLDOWN_MS = 1000;
+const REMOTE_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const satisfies TestAlgorithm[];
+const ALGORITHMS = [...REMOTE_ALGORITHMS, 'HS256'] as const satisfies TestAlgorithm[];
+type RemoteAlgorithm = (typeof REMOTE_ALGORITHMS)[number];
+
+/** Per-algorithm names: issuer `iss`, resource name, policy path prefix. */
+const issuerUrl = (alg: TestAlgorithm) => `https://${alg.toLowerCase()}.idp.test`;
+const issuerName = (alg: TestAlgorithm) => `idp-${alg.toLowerCase()}`;
+const pathOf = (alg: TestAlgorithm) => `/${alg.toLowerCase()}`;
+
+/** A JWTIssuer manifest; `keySource` is the one key-source line (jwksUri, discovery, secretRef). */
+function issuerManifest(name: string, issuer: string, algorithm: string, audience: string, keySource: string, extra = ''): string {
+  return `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: ${name}, namespace: ${NAMESPACE} }
+spec:
+  issuer: '${issuer}'
+  audiences: ['${audience}']
+  algorithms: [${algorithm}]
+  ${keySource}
+  clockSkewSeconds: 0
+  remote: { cooldownSeconds: ${COOLDOWN_MS / 1000}, timeoutMs: 1500 }
+${extra}`;
+}
+
+/** A JWTPolicy for one issuer on `prefix`, forwarding `sub` as `x-user-id`. */
+function policyManifest(name: string, issuer: string, prefix: string, rules = ''): string {
+  return `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: ${name}, namespace: ${NAMESPACE} }
+spec:
+  targets: [{ hosts: [${HOST}], paths: [{ prefix: ${prefix} }] }]
+  issuers: { anyOf: [{ name: ${issuer} }] }
+${rules}  forward:
+    claimsToHeaders: [{ claim: sub, header: x-user-id }]
+`;
+}
+
+/** The HMAC secret as the Secret's `data` carries it: standard base64 of the raw bytes. */
+function hmacSecretManifest(key: TestKey): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: hmac-secret, namespace: ${NAMESPACE} }
+type: Opaque
+data:
+  secret: ${Buffer.from(String(key.jwk.k), 'base64url').toString('base64')}
+`;
+}
+
+const request = (path: string, token: string) => httpCheckRequest({ method: 'GET', host: HOST, path, headers: { authorization: `Bearer ${token}` } });
+
+function denied(response: DecodedCheckResponse): { status: string; body: Record<string, unknown> } {
+  assert.equal(response.http_response, 'denied_response', `expected a denial, got ${JSON.stringify(response)}`);
+  const d = response.denied_response!;
+  return { status: String(d.status?.code), body: JSON.parse(d.body ?? '{}') as Record<string, unknown> };
+}
+
+/** The `x-user-id` an allow sets; fails on a denial. */
+function allowedUser(response: DecodedCheckResponse): string | undefined {
+  assert.equal(response.http_response, 'ok_response', `expected an allow, got ${JSON.stringify(response.denied_response?.body ?? response)}`);
+  return headerRecord(response.ok_response!.headers ?? [])['x-user-id'];
+}
+
+describe('jwtgate serve with real identity providers', () => {
+  let dir: string;
+  let svc: ServeProcess;
+  let client: GrpcTestClient;
+  let op: OidcProvider;
+  const keys = new Map<TestAlgorithm, TestKey>();
+  const servers = new Map<RemoteAlgorithm, JwksServer>();
+
+  /**
+   * A token for the `alg` issuer from `key` (default: the published one). Each carries a fresh
+   * `jti`: RS256 and EdDSA signatures are deterministic, so without it two tokens minted in the
+   * same second would be identical and the second check could be answered by the verified-token
+   * cache instead of the keys under test.
+   */
+  const tokenFor = (alg: TestAlgorithm, key: TestKey = keys.get(alg)!, sub = `user-${alg}`) =>
+    signToken(key, standardClaims({ iss: issuerUrl(alg), sub, jti: randomUUID() }), alg === 'HS256' ? { kid: undefined } : {});
+  const check = async (alg: TestAlgorithm, token: string | Promise<string>) => client.check(request(`${pathOf(alg)}/items`, await token));
+  const readyIssuers = async () => {
+    const res = await fetch(`http://127.0.0.1:${svc.httpPort}/readyz`);
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { detail: { issuers: Record<string, { ready: boolean; keyCount: number; lastError?: string }> } }).detail.issuers;
+  };
+
+  before(async () => {
+    for (const alg of ALGORITHMS) keys.set(alg, await generateTestKey(alg, `${alg.toLowerCase()}-1`));
+    for (const alg of REMOTE_ALGORITHMS) servers.set(alg, await startJwksServer({ jwks: jwksOf(keys.get(alg)!) }));
+    op = await startOidcProvider();
+    dir = await mkdtemp(join(tmpdir(), 'jwtgate-idps-'));
+    for (const alg of REMOTE_ALGORITHMS) {
+      await writeFile(join(dir, `${alg}.yaml`), `${issuerManifest(issuerName(alg), issuerUrl(alg), alg, TEST_AUDIENCE, `jwksUri: ${servers.get(alg)!.jwksUrl}`)}---\n${policyManifest(alg.toLowerCase(), issuerName(alg), pathOf(alg))}`);
+    }
+    await writeFile(join(dir, 'hs256.yaml'), [
+      hmacSecretManifest(keys.get('HS256')!),
+      issuerManifest(issuerName('HS256'), issuerUrl('HS256'), 'HS256', TEST_AUDIENCE, 'secretRef: { name: hmac-secret, key: secret, format: HMAC }'),
+      policyManifest('hs256', issuerName('HS256'), pathOf('HS256')),
+    ].join('---\n'));
+    await writeFile(join(dir, 'oidc.yaml'), [
+      issuerManifest('idp-oidc', op.issuer, 'RS256', OIDC_AUDIENCE, 'discovery: {}', '  tokenType: at+jwt\n'),
+      policyManifest('oidc', 'idp-oidc', '/oidc', '  rules: [{ claim: scope, containsAll: [orders:read] }]\n'),
+    ].join('---\n'));
+    svc = await startServeProcess(['--policies', dir]);
+    await svc.waitForLog((l) => l.msg === 'snapshot applied');
+    client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
+  });
+
+  after(async () => {
+    client?.close();
+    await svc?.stop();
+    for (const server of servers.values()) await server.close();
+    await op?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('compiles every manifest without an error diagnostic', () => {
+    const errors = svc.logs.filter((l) => typeof l.level === 'number' && l.level >= 50);
+    assert.deepEqual(errors, []);
+  });
+
+  test('/readyz reports each issuer with its key count, fetched once at load', async () => {
+    const issuers = await readyIssuers();
+    const summary = Object.fromEntries(Object.entries(issuers).map(([id, s]) => [id, { ready: s.ready, keyCount: s.keyCount }]));
+    assert.deepEqual(summary, {
+      'shop/idp-rs256': { ready: true, keyCount: 1 },
+      'shop/idp-ps256': { ready: true, keyCount: 1 },
+      'shop/idp-es256': { ready: true, keyCount: 1 },
+      'shop/idp-eddsa': { ready: true, keyCount: 1 },
+      'shop/idp-hs256': { ready: true, keyCount: 1 },
+      'shop/idp-oidc': { ready: true, keyCount: 1 },
+    });
+    for (const alg of REMOTE_ALGORITHMS) assert.equal(servers.get(alg)!.requests.jwks, 1, alg);
+    assert.equal(await client.health(''), 'SERVING');
+  });
+
+  for (const alg of ALGORITHMS) {
+    test(`${alg}: a token signed with the issuer's key is allowed and its sub forwarded`, async () => {
+      assert.equal(allowedUser(await check(alg, tokenFor(alg))), `user-${alg}`);
+    });
+
+    test(`${alg}: a token signed with another ${alg} key under the same kid (none for HS256) is refused with signature_invalid`, async () => {
+      const impostor = await generateTestKey(alg, keys.get(alg)!.kid);
+      const d = denied(await check(alg, tokenFor(alg, impostor)));
+      assert.equal(d.body.reason, 'signature_invalid');
+      assert.equal(d.status, 'Unauthorized');
+    });
+  }
+
+  test('a token of one issuer is not accepted on another issuer\'s route', async () => {
+    assert.equal(denied(await check('PS256', tokenFor('RS256'))).body.reason, 'issuer_untrusted');
+  });
+
+  test('OIDC discovery: a real at+jwt access token with orders:read is allowed', async () => {
+    const token = await op.getAccessToken('orders:read');
+    const response = await client.check(request('/oidc/orders', token));
+    assert.equal(allowedUser(response), 'jwtgate-test'); // client_credentials: sub is the client id
+  });
+
+  test('OIDC discovery: a real access token with only orders:write gets 403 rule_failed', async () => {
+    const d = denied(await client.check(request('/oidc/orders', await op.getAccessToken('orders:write'))));
+    assert.equal(d.body.reason, 'rule_failed');
+    assert.equal(d.status, 'Forbidden');
+  });
+
+  test('rotation: a new kid is fetched on first sight; once the old key is gone and keys were refetched, its kid is refused', async () => {
+    const idp = servers.get('RS256')!;
+    const [old, next] = [keys.get('RS256')!, await generateTestKey('RS256', 'rs256-2')];
+    idp.setKeys(jwksOf(old, next));
+    await sleep(COOLDOWN_MS + 200); // past the cooldown that follows the load-time fetch
+    const before = idp.requests.jwks;
+    assert.equal(allowedUser(await check('RS256', tokenFor('RS256', next, 'rotated'))), 'rotated');
+    assert.equal(idp.requests.jwks, before + 1, 'the unknown kid triggered exactly one refetch');
+    assert.equal(allowedUser(await check('RS256', tokenFor('RS256', old))), 'user-RS256');
+
+    // refreshSeconds cannot go below 10 (CRD minimum), so an unknown kid drives the refetch.
+    idp.setKeys(jwksOf(next));
+    await sleep(COOLDOWN_MS + 200);
+    const stranger = await generateTestKey('RS256', 'rs256-never-published');
+    assert.equal(denied(await check('RS256', tokenFor('RS256', stranger))).body.reason, 'kid_unknown');
+    assert.equal(idp.requests.jwks, before + 2, 'the stranger kid triggered one more refetch');
+    assert.equal(denied(await check('RS256', tokenFor('RS256', old))).body.reason, 'kid_unknown');
+    assert.equal(allowedUser(await check('RS256', tokenFor('RS256', next, 'rotated'))), 'rotated');
+    assert.equal((await readyIssuers())['shop/idp-rs256']?.keyCount, 1);
+    keys.set('RS256', next); // the published key from now on
+  });
+
+  test('IdP down after load: a failed refetch answers 503 keys_unavailable, and known kids still verify with the last good keys', async () => {
+    const idp = servers.get('RS256')!;
+    idp.failWith('status500');
+    await sleep(COOLDOWN_MS + 200);
+    const before = idp.requests.jwks;
+    const stranger = await generateTestKey('RS256', 'rs256-during-outage');
+    const d = denied(await check('RS256', tokenFor('RS256', stranger)));
+    assert.deepEqual([d.body.reason, d.status], ['keys_unavailable', 'ServiceUnavailable']);
+    assert.equal(idp.requests.jwks, before + 1, 'the IdP was asked and failed');
+
+    assert.equal(allowedUser(await check('RS256', tokenFor('RS256', keys.get('RS256')!, 'still-works'))), 'still-works');
+    const status = (await readyIssuers())['shop/idp-rs256'];
+    assert.equal(status?.keyCount, 1);
+    assert.match(status?.lastError ?? '', /500/);
+  });
+});
