@@ -28,6 +28,8 @@ const VENV_PYTHON = join(PEERS_DIR, 'envoy-venv', 'bin', 'python');
 /** Path answered by Envoy itself (a direct response, ext_authz off) to tell that it is up. */
 const READY_PATH = '/__envoy_ready';
 const START_TIMEOUT_MS = 15_000;
+/** Envoy drains and exits at once on SIGTERM; past this it is killed. */
+const STOP_TIMEOUT_MS = 5_000;
 
 /**
  * The bootstrap's knobs.
@@ -274,10 +276,16 @@ export async function startEnvoy(options: EnvoyOptions): Promise<EnvoyProcess> {
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   const exited = once(child, 'exit');
   const log = () => stderr;
+  // Never outlive the test process, even when a failing test skips its `after` hook.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.off('exit', killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
       await exited;
+      clearTimeout(force);
     }
     await rm(dir, { recursive: true, force: true });
   };
