@@ -63,6 +63,15 @@ function denial(response: ProxyResponse): { status: number; challenge: string | 
   return { status: response.status, challenge: response.headers['www-authenticate'], body: JSON.parse(response.body) as Record<string, unknown> };
 }
 
+/** Envoy's `http.ingress.ext_authz.*` counters, from its admin API. */
+async function extAuthzStats(envoy: EnvoyProcess): Promise<Record<string, number>> {
+  const text = await (await fetch(`${envoy.adminUrl}/stats?filter=${encodeURIComponent('^http\\.ingress\\.ext_authz\\.')}`)).text();
+  return Object.fromEntries(text.trim().split('\n').map((line) => {
+    const [name = '', value = ''] = line.split(': ');
+    return [name.replace('http.ingress.ext_authz.', ''), Number(value)];
+  }));
+}
+
 const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
 
 function issuerManifest(jwksUri: string): string {
@@ -226,6 +235,17 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     assert.equal(echo.requests, reached);
   });
 
+  test('Envoy took every jwtgate answer as meant: none invalid, no header or metadata dropped', async () => {
+    const stats = await extAuthzStats(envoy);
+    assert.ok((stats.ok ?? 0) > 0 && (stats.denied ?? 0) > 0, JSON.stringify(stats));
+    assert.equal(stats.error, 0);
+    assert.equal(stats.invalid, 0);
+    assert.equal(stats.omitted_response_headers, 0);
+    assert.equal(stats.ignored_dynamic_metadata, 0);
+    assert.equal(stats.failure_mode_allowed, 0);
+  });
+
+  // From here on orders.yaml requires orders:write; the tests after this one use /legacy.
   test('a snapshot reload under a steady stream of requests loses none: each answer is the old or the new policy', async () => {
     const token = await signToken(key, standardClaims({ scope: 'orders:read' }));
     // A steady stream: 4 clients, each pausing PACE_MS between requests, so the reload (150 ms
@@ -272,6 +292,9 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     assert.equal(down.status, 403, 'Envoy answers a failed ext_authz call with 403 unless status_on_error is set');
     assert.equal(down.body, '');
     assert.equal(down.headers['www-authenticate'], undefined);
+    const stats = await extAuthzStats(envoy);
+    assert.equal(stats.error, 1, 'counted as an ext_authz error, not a denial');
+    assert.equal(stats.failure_mode_allowed, 0);
 
     const strict = await startEnvoy({ authzPort: svc.grpcPort, upstreamPort: echo.port, statusOnError: 503 });
     try {

@@ -1,0 +1,83 @@
+/**
+ * One fetch of a remote issuer's public keys for the control plane: OIDC discovery when
+ * configured (the document must name the issuer, authz/keys/discover-jwks-uri.ts), the JWK set
+ * with the same URL rules and weak-key screening the data plane applies, plus the response's
+ * `Cache-Control` so the operator can refresh on the IdP's schedule.
+ *
+ * @example
+ * ```ts
+ * const { jwks, maxAge } = await fetchRemoteKeys(snapshot.issuers['shop/idp']!);
+ * ```
+ */
+import { discoverJwksUri } from '../../authz/keys/discover-jwks-uri.ts';
+import { KeyFetchError, MAX_KEY_DOCUMENT_BYTES, checkKeyUrl } from '../../authz/keys/fetch-json.ts';
+import { selectUsableKeys, type RejectedKey } from '../../authz/keys/usable-keys.ts';
+import type { JwkSet, SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import { parseMaxAge } from './refresh-delay.ts';
+
+export interface FetchedKeys {
+  /** The usable keys; never empty (an empty set is a {@link KeyFetchError}). */
+  jwks: JwkSet;
+  /** Keys refused by screening (weak, secret, wrong use). */
+  rejected: RejectedKey[];
+  /** The JWKS response's Cache-Control max-age, when it had one. */
+  maxAge?: number;
+}
+
+/**
+ * Fetches and screens the keys of a `jwksUri` or `discovery` issuer. Throws a
+ * {@link KeyFetchError} for every failure (the caller keeps its last good keys), and a
+ * TypeError for a static issuer, which has nothing to fetch.
+ *
+ * @example
+ * ```ts
+ * await fetchRemoteKeys(issuer).catch((e: KeyFetchError) => e.result); // 'timeout'
+ * ```
+ */
+export async function fetchRemoteKeys(issuer: SnapshotIssuer): Promise<FetchedKeys> {
+  const source = issuer.keySource;
+  if (source.kind === 'static') throw new TypeError(`issuer ${issuer.id} has static keys`);
+  const signal = AbortSignal.timeout(issuer.remote.timeoutMs);
+  try {
+    const jwksUrl = source.kind === 'discovery'
+      ? await discoverJwksUri(checkKeyUrl(source.discoveryUrl), issuer.issuer, { signal })
+      : checkKeyUrl(source.jwksUri);
+    const { body, cacheControl } = await getJson(jwksUrl, signal);
+    const usable = selectUsableKeys(body, { allowSecrets: false });
+    if (usable === undefined) throw new KeyFetchError('invalid', `${jwksUrl.href} is not a JWK set`);
+    if (usable.jwks.keys.length === 0) throw new KeyFetchError('invalid', `${jwksUrl.href} has no usable key`);
+    const maxAge = parseMaxAge(cacheControl);
+    return { jwks: usable.jwks, rejected: usable.rejected, ...(maxAge === undefined ? {} : { maxAge }) };
+  } catch (error) {
+    if (error instanceof KeyFetchError) throw error;
+    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+      throw new KeyFetchError('timeout', `keys of ${issuer.id} did not arrive within ${issuer.remote.timeoutMs} ms`, { cause: error });
+    }
+    throw new KeyFetchError('network_error', `keys of ${issuer.id} could not be fetched: ${(error as Error)?.message}`, { cause: error });
+  }
+}
+
+/**
+ * GET with the data plane's rules (no redirects, bounded body). It stays apart from
+ * authz/keys/fetch-json.ts only because that helper does not hand back response headers and
+ * the operator needs Cache-Control.
+ */
+async function getJson(url: URL, signal: AbortSignal): Promise<{ body: unknown; cacheControl: string | null }> {
+  const response = await fetch(url, { redirect: 'manual', signal, headers: { accept: 'application/json' } });
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new KeyFetchError('http_error', `${url.href} answered HTTP ${response.status}`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_KEY_DOCUMENT_BYTES) throw new KeyFetchError('too_large', `${url.href} body exceeds ${MAX_KEY_DOCUMENT_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return { body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown, cacheControl: response.headers.get('cache-control') };
+  } catch (cause) {
+    throw new KeyFetchError('invalid', `${url.href} did not return JSON`, { cause });
+  }
+}
