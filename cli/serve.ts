@@ -1,20 +1,24 @@
 /**
  * `jwtgate serve`: starts the authz service, then feeds it snapshots from a manifests folder
- * (standalone mode, compiled here) or a snapshot file, reloading on every change. A change that
- * cannot be read is refused and the snapshot in force keeps serving.
+ * (standalone mode, compiled here), a snapshot file, or the snapshot the operator publishes in
+ * the Kubernetes API (`--kube`), reloading on every change. A change that cannot be read is
+ * refused and the snapshot in force keeps serving.
  *
  * @example
  * ```sh
  * jwtgate serve --policies examples/policies --grpc-port 9001 --http-port 9002
+ * jwtgate serve --kube --namespace jwtgate-system
  * ```
  */
 import { readFile } from 'node:fs/promises';
+import { KubeConfig } from '@kubernetes/client-node';
 import { resolveServiceConfig } from '../authz/config.ts';
 import { createLogger, type Logger } from '../authz/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import { startService } from '../authz/service.ts';
 import { parseSnapshot } from '../authz/snapshot/parse-snapshot.ts';
+import { watchKubeSnapshot } from '../authz/snapshot/kube-source.ts';
 import { watchPath } from '../authz/snapshot/watch-path.ts';
 import { compileFolder, formatDiagnostic } from './standalone.ts';
 
@@ -24,10 +28,16 @@ interface ServeOptions {
   grpcPort?: string;
   httpPort?: string;
   listenAddress?: string;
+  kube?: boolean;
+  namespace?: string;
+  kubeconfig?: string;
 }
 
+/** Where `--kube` looks when `--namespace` is not given: the Pod's own namespace (downward API), else the chart's. */
+const DEFAULT_NAMESPACE = 'jwtgate-system';
+
 export async function serveCommand(options: ServeOptions): Promise<void> {
-  if (!options.policies && !options.snapshot) throw new Error('serve needs --policies DIR or --snapshot FILE');
+  if (!options.policies && !options.snapshot && !options.kube) throw new Error('serve needs --policies DIR, --snapshot FILE or --kube');
   const config = resolveServiceConfig(process.env, {
     grpcPort: options.grpcPort === undefined ? undefined : Number(options.grpcPort),
     httpPort: options.httpPort === undefined ? undefined : Number(options.httpPort),
@@ -38,11 +48,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   const store = new RuntimeStore({ log, metrics });
   const service = await startService({ config, log, metrics, store });
 
-  const reload = options.policies
-    ? folderLoader(options.policies, store, log)
-    : fileLoader(options.snapshot!, store);
-  await reload();
-  const stopWatching = watchPath(options.policies ?? options.snapshot!, () => void reload());
+  const stopWatching = options.kube ? await watchCluster(options, store, log) : await watchFiles(options, store, log);
 
   if (options.policies) printHowToTry(options.policies, service.grpcPort, service.httpPort);
 
@@ -51,12 +57,34 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    stopWatching();
+    await stopWatching();
     await service.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Loads the folder or file once, then again on every change; resolves with the function that stops watching. */
+async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => void> {
+  const reload = options.policies
+    ? folderLoader(options.policies, store, log)
+    : fileLoader(options.snapshot!, store);
+  await reload();
+  return watchPath(options.policies ?? options.snapshot!, () => void reload());
+}
+
+/**
+ * Follows the published snapshot with the Pod's ServiceAccount in a cluster, or `--kubeconfig`
+ * (else `$KUBECONFIG`, else `~/.kube/config`) outside one.
+ */
+async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => Promise<void>> {
+  const kubeConfig = new KubeConfig();
+  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  const namespace = options.namespace ?? process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
+  const source = await watchKubeSnapshot({ kubeConfig, namespace, store, log });
+  return () => source.stop();
 }
 
 /**

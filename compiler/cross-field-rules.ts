@@ -28,7 +28,6 @@ export const CROSS_FIELD_MESSAGES = {
   oneIssuerList: 'exactly one of anyOf or allOf must be set',
   audiencesOrWaiver: 'audiences and skipAudienceCheck: true are mutually exclusive',
   oneTokenSource: 'exactly one of header, query or cookie must be set',
-  oneOperator: 'exactly one operator must be set: equals, in, notIn, exists, containsAll, containsAny or regex',
   onePathMatch: 'exactly one of exact, prefix or regex must be set',
   selectorValues: 'values must be non-empty for In and NotIn and absent for Exists and DoesNotExist',
 } as const;
@@ -92,10 +91,6 @@ function checkPolicy(spec: JWTPolicySpec & Partial<ClusterJWTPolicySpec>, fail: 
     checkIssuerRefs(spec.issuers.allOf, 'spec.issuers.allOf', fail);
   }
   checkTokenSources(spec.tokenSources, 'spec.tokenSources', fail);
-  spec.rules?.forEach((rule, i) => {
-    const operators = [rule.equals, rule.in, rule.notIn, rule.exists, rule.containsAll, rule.containsAny, rule.regex];
-    if (!exactlyOne(...operators.map((op) => op !== undefined))) fail(`spec.rules[${i}]`, M.oneOperator);
-  });
   spec.namespaceSelector?.matchExpressions?.forEach((req, i) => {
     const needsValues = req.operator === 'In' || req.operator === 'NotIn';
     if (needsValues !== (req.values !== undefined && req.values.length > 0)) {

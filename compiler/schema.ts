@@ -68,7 +68,7 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 const validators = compileValidators();
 
 function compileValidators(): Map<string, ValidateFunction> {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTypes: false });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTypes: false, verbose: true });
   addFormats(ajv, ['date-time', 'int64']);
   for (const keyword of KUBERNETES_KEYWORDS) ajv.addKeyword({ keyword });
   const compiled = new Map<string, ValidateFunction>();
@@ -111,7 +111,8 @@ export function schemaErrors(kind: ResourceKind, object: unknown): FieldError[] 
   const validate = validators.get(kind);
   if (validate === undefined) throw new TypeError(`no CRD for kind ${kind}`);
   if (validate(object)) return [];
-  return (validate.errors ?? []).map(toFieldError);
+  // A failed `oneOf` also reports why each branch failed; its own error says it all.
+  return (validate.errors ?? []).filter((e) => !e.schemaPath.includes('/oneOf/')).map(toFieldError);
 }
 
 function toFieldError(error: ErrorObject): FieldError {
@@ -122,6 +123,11 @@ function toFieldError(error: ErrorObject): FieldError {
       return { field: join(String(error.params.missingProperty)), message: 'is required' };
     case 'additionalProperties':
       return { field: join(String(error.params.additionalProperty)), message: 'unknown field' };
+    case 'oneOf': {
+      // Our CRDs use oneOf only as "exactly one of these fields" (`- required: [x]` branches).
+      const names = ((error.schema ?? []) as { required?: string[] }[]).flatMap((b) => b.required ?? []);
+      return { field: base, message: `exactly one of ${names.join(', ')} must be set` };
+    }
     case 'enum':
       return { field: base, message: `must be one of ${(error.params.allowedValues as unknown[]).map(String).join(', ')}` };
     default:

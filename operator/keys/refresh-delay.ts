@@ -45,7 +45,7 @@ export function parseMaxAge(header: string | null | undefined): number | undefin
 
 /**
  * Seconds until the next refresh: `maxAge` when known, else `defaultSeconds`, clamped to
- * [{@link MIN_REFRESH_SECONDS}, {@link MAX_REFRESH_SECONDS}].
+ * [`minSeconds` (default {@link MIN_REFRESH_SECONDS}), {@link MAX_REFRESH_SECONDS}].
  *
  * @example
  * ```ts
@@ -53,6 +53,6 @@ export function parseMaxAge(header: string | null | undefined): number | undefin
  * refreshDelaySeconds(undefined, 300); // 300
  * ```
  */
-export function refreshDelaySeconds(maxAge: number | undefined, defaultSeconds: number): number {
-  return Math.min(MAX_REFRESH_SECONDS, Math.max(MIN_REFRESH_SECONDS, maxAge ?? defaultSeconds));
+export function refreshDelaySeconds(maxAge: number | undefined, defaultSeconds: number, minSeconds: number = MIN_REFRESH_SECONDS): number {
+  return Math.min(MAX_REFRESH_SECONDS, Math.max(minSeconds, maxAge ?? defaultSeconds));
 }

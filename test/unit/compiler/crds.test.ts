@@ -43,7 +43,10 @@ test('schemas are valid JSON Schema and structural, with a description and CEL c
   const ajv = new Ajv({ strict: false });
   for (const kind of crds.keys()) {
     assert.equal(ajv.validateSchema(schemaOf(kind)), true, `${kind}: ${ajv.errorsText()}`);
+    // The apiserver refuses anything but `type` on metadata (it is implicitly specified).
+    assert.deepEqual(schemaOf(kind).properties?.metadata, { type: 'object' }, `${kind}.metadata`);
     for (const [path, node] of walk(schemaOf(kind), kind)) {
+      if (path === `${kind}.metadata`) continue;
       const untyped = node['x-kubernetes-preserve-unknown-fields'] === true || node['x-kubernetes-int-or-string'] === true;
       assert.ok(untyped || typeof node.type === 'string', `${path} has no type`);
       assert.ok(typeof node.description === 'string' && node.description.length > 0, `${path} has no description`);

@@ -1,0 +1,110 @@
+/**
+ * One resource kind kept in memory by a `@kubernetes/client-node` informer that never gives up.
+ * The informer re-lists by itself on `410 Gone` and reconnects after a watch timeout, but it
+ * STOPS on any other error (apiserver unreachable, 5xx, auth): this wrapper restarts it with
+ * exponential backoff, resuming from the last resourceVersion, so nothing is lost while the
+ * apiserver is away (a too-old version answers 410, and the informer re-lists).
+ *
+ * @example
+ * ```ts
+ * const secrets = watchResource({ kubeConfig, name: 'secrets', path: '/api/v1/secrets',
+ *   list: () => core.listSecretForAllNamespaces(), onChange: () => queue.add('snapshot'), log });
+ * await secrets.synced;
+ * secrets.cache.get('idp-keys', 'shop');
+ * ```
+ */
+import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { Logger } from '../authz/log.ts';
+import { backoffMs, type BackoffSettings } from './backoff.ts';
+
+export interface WatchResourceOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  /** For logs. */
+  name: string;
+  /** The collection's API path, e.g. `/apis/jwtgate.dev/v1alpha1/jwtissuers`. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  /** Any add, update or delete; must only enqueue work (level-based reconcile reads the cache). */
+  onChange: (object: T) => void;
+  log: Logger;
+  backoff?: BackoffSettings;
+}
+
+export interface WatchedResource<T extends KubernetesObject> {
+  cache: ObjectCache<T>;
+  /** Resolves after the first complete list. */
+  synced: Promise<void>;
+  /** Restarts after an error so far (for tests and metrics). */
+  readonly restarts: number;
+  stop(): Promise<void>;
+}
+
+/** After this long without an error, the next error starts the backoff from the beginning again. */
+const HEALTHY_AFTER_MS = 60_000;
+
+/**
+ * Starts the informer.
+ *
+ * @example
+ * ```ts
+ * const ns = watchResource({ kubeConfig, name: 'namespaces', path: '/api/v1/namespaces',
+ *   list: () => core.listNamespace(), onChange: enqueue, log });
+ * ```
+ */
+export function watchResource<T extends KubernetesObject>(options: WatchResourceOptions<T>): WatchedResource<T> {
+  const { log, name } = options;
+  const informer = makeInformer<T>(options.kubeConfig, options.path, options.list, options.labelSelector);
+  let stopped = false;
+  let failures = 0;
+  let restarts = 0;
+  let lastErrorAt = 0;
+  let erroredSinceStart = false;
+  let retry: NodeJS.Timeout | undefined;
+  let markSynced: () => void = () => {};
+  const synced = new Promise<void>((resolve) => { markSynced = resolve; });
+
+  const scheduleRestart = (error: unknown): void => {
+    erroredSinceStart = true;
+    if (stopped) return;
+    const now = Date.now();
+    failures = now - lastErrorAt > HEALTHY_AFTER_MS ? 1 : failures + 1;
+    lastErrorAt = now;
+    const delay = backoffMs(failures, options.backoff ?? { baseMs: 500, maxMs: 30_000 });
+    log.warn({ resource: name, attempt: failures, retryInMs: delay, err: describe(error) }, 'informer stopped; restarting');
+    clearTimeout(retry);
+    retry = setTimeout(() => { restarts += 1; void start(); }, delay);
+  };
+  const start = async (): Promise<void> => {
+    if (stopped) return;
+    erroredSinceStart = false;
+    try {
+      await informer.start();
+    } catch (error) {
+      // List and watch failures arrive through 'error'; anything thrown here (an auth plugin, a
+      // bad kubeconfig) takes the same restart path.
+      scheduleRestart(error);
+      return;
+    }
+    if (!erroredSinceStart) markSynced();
+  };
+  informer.on('change', options.onChange);
+  informer.on('error', scheduleRestart);
+  void start();
+
+  return {
+    cache: informer,
+    synced,
+    get restarts() { return restarts; },
+    async stop() {
+      stopped = true;
+      clearTimeout(retry);
+      await informer.stop();
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
