@@ -11,14 +11,13 @@
  * - deny-missing: no token; the 401 path.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildRouter } from '../authz/match/router.ts';
-import type { SnapshotPolicy } from '../authz/snapshot/types.ts';
-import { createGrpcClient, httpCheckRequest } from '../test/support/grpc-client.ts';
-import { startServeProcess, type ServeProcess } from '../test/support/serve-process.ts';
+import type { JwkSet, SnapshotPolicy } from '../authz/snapshot/types.ts';
+import { httpCheckRequest } from '../test/support/grpc-client.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../test/support/manifests.ts';
+import type { ServeProcess } from '../test/support/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../test/support/standalone-service.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../test/support/tokens.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
@@ -30,23 +29,21 @@ interface Result { name: string; rps: number; p50: number; p95: number; p99: num
 async function main(): Promise<void> {
   const rsa = await generateTestKey('RS256', 'rsa');
   const ec = await generateTestKey('ES256', 'ec');
-  const dir = await mkdtemp(join(tmpdir(), 'jwtgate-bench-'));
-  await writeFile(join(dir, 'bench.yaml'), manifests(JSON.stringify(jwksOf(rsa, ec))));
+  const files = { 'bench.yaml': manifests(jwksOf(rsa, ec)) };
   const rsToken = await signToken(rsa, standardClaims({ scope: 'read', exp: Math.floor(Date.now() / 1000) + 3600 }));
   const esToken = await signToken(ec, standardClaims({ scope: 'read', exp: Math.floor(Date.now() / 1000) + 3600 }));
 
   console.log(`jwtgate check benchmark: ${REQUESTS} checks per scenario, ${CONCURRENCY} in flight, Node ${process.version}\n`);
   const results: Result[] = [];
-  const cached = await startServeProcess(['--policies', dir], { JWTGATE_LOG_LEVEL: 'info', JWTGATE_ALLOW_LOG_SAMPLE: '0' });
+  const cached = await startStandalone(files, { JWTGATE_LOG_LEVEL: 'info', JWTGATE_ALLOW_LOG_SAMPLE: '0' });
   results.push(await scenario('baseline (disabled route)', cached, '/public', {}));
   results.push(await scenario('rs256-cached', cached, '/api', { authorization: `Bearer ${rsToken}` }));
   results.push(await scenario('deny-missing (401)', cached, '/api', {}));
-  await cached.stop();
-  const uncached = await startServeProcess(['--policies', dir], { JWTGATE_LOG_LEVEL: 'info', JWTGATE_ALLOW_LOG_SAMPLE: '0', JWTGATE_TOKEN_CACHE_SIZE: '0' });
+  await cached.close();
+  const uncached = await startStandalone(files, { JWTGATE_LOG_LEVEL: 'info', JWTGATE_ALLOW_LOG_SAMPLE: '0', JWTGATE_TOKEN_CACHE_SIZE: '0' });
   results.push(await scenario('rs256-uncached', uncached, '/api', { authorization: `Bearer ${rsToken}` }));
   results.push(await scenario('es256-uncached', uncached, '/api', { authorization: `Bearer ${esToken}` }));
-  await uncached.stop();
-  await rm(dir, { recursive: true, force: true });
+  await uncached.close();
 
   const base = results[0]!;
   console.log('scenario                     checks/s   ratio   p50 ms   p95 ms   p99 ms   server CPU us/check   ratio   server RSS MB');
@@ -56,8 +53,7 @@ async function main(): Promise<void> {
   routeLookup();
 }
 
-async function scenario(name: string, svc: ServeProcess, path: string, headers: Record<string, string>): Promise<Result> {
-  const client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
+async function scenario(name: string, { svc, client }: StandaloneService, path: string, headers: Record<string, string>): Promise<Result> {
   const request = httpCheckRequest({ method: 'GET', host: HOST, path, headers });
   for (let i = 0; i < 2000; i++) await client.check(request); // warm-up: JIT, connections, caches
   const latencies = new Float64Array(REQUESTS);
@@ -74,7 +70,6 @@ async function scenario(name: string, svc: ServeProcess, path: string, headers: 
   }));
   const elapsed = (performance.now() - started) / 1000;
   const cpuUs = ((serverCpuMs(svc) - cpuBefore) * 1000) / REQUESTS;
-  client.close();
   latencies.sort();
   const at = (q: number) => latencies[Math.min(REQUESTS - 1, Math.floor(q * REQUESTS))]!;
   return { name, rps: REQUESTS / elapsed, p50: at(0.5), p95: at(0.95), p99: at(0.99), cpuUs, rssMb: serverRssMb(svc) };
@@ -125,32 +120,17 @@ function policy(i: number): SnapshotPolicy {
   };
 }
 
-function manifests(jwks: string): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTIssuer
-metadata: { name: idp, namespace: bench }
-spec:
-  issuer: ${TEST_ISSUER}
-  audiences: ['${TEST_AUDIENCE}']
-  jwks: ${jwks}
-  algorithms: [RS256, ES256]
----
-apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: api, namespace: bench }
-spec:
-  targets: [{ hosts: [${HOST}], paths: [{ prefix: /api }] }]
-  issuers: { anyOf: [{ name: idp }] }
-  rules: [{ claim: scope, containsAll: [read] }]
-  forward: { claimsToHeaders: [{ claim: sub, header: x-user-id }] }
----
-apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: public, namespace: bench }
-spec:
-  mode: Disabled
-  targets: [{ hosts: [${HOST}], paths: [{ prefix: /public }] }]
-`;
+function manifests(jwks: JwkSet): string {
+  return joinManifests(
+    jwtIssuer({ name: 'idp', namespace: 'bench', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], jwks, algorithms: ['RS256', 'ES256'] } }),
+    jwtPolicy({ name: 'api', namespace: 'bench', spec: {
+      targets: [{ hosts: [HOST], paths: [{ prefix: '/api' }] }],
+      issuers: { anyOf: [{ name: 'idp' }] },
+      rules: [{ claim: 'scope', containsAll: ['read'] }],
+      forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+    } }),
+    jwtPolicy({ name: 'public', namespace: 'bench', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/public' }] }] } }),
+  );
 }
 
 await main();

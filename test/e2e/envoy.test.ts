@@ -7,9 +7,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
@@ -18,7 +15,9 @@ import type { CheckRequestLike } from '../../authz/request/attributes.ts';
 import { startEchoServer, type EchoedRequest, type EchoServer } from '../support/echo-server.ts';
 import { locateEnvoy, startEnvoy, validateEnvoyConfig, type EnvoyProcess } from '../support/envoy.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { jwtIssuer, jwtPolicy } from '../support/manifests.ts';
+import type { ServeProcess } from '../support/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
 
 const SKIP = process.env.JWTGATE_SKIP_ENVOY === '1' ? 'JWTGATE_SKIP_ENVOY=1: real-Envoy tests skipped' : false;
@@ -75,53 +74,35 @@ async function extAuthzStats(envoy: EnvoyProcess): Promise<Record<string, number
 const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
 
 function issuerManifest(jwksUri: string): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTIssuer
-metadata: { name: idp, namespace: shop }
-spec:
-  issuer: ${TEST_ISSUER}
-  audiences: ['${TEST_AUDIENCE}']
-  jwksUri: ${jwksUri}
-  algorithms: [RS256]
-  clockSkewSeconds: 0
-`;
+  return jwtIssuer({ name: 'idp', namespace: 'shop', spec: {
+    issuer: TEST_ISSUER,
+    audiences: [TEST_AUDIENCE],
+    jwksUri,
+    algorithms: ['RS256'],
+    clockSkewSeconds: 0,
+  } });
 }
 
 /** The orders API: scope rule, claim headers, token from the header or `access_token`, stripped. */
 function ordersManifest(scope: string): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: orders, namespace: shop }
-spec:
-  targets: [{ hosts: [${HOST}], paths: [{ prefix: /orders }] }]
-  issuers: { anyOf: [{ name: idp }] }
-  tokenSources:
-    - header: { name: Authorization, prefix: 'Bearer ' }
-    - query: access_token
-  rules:
-    - claim: scope
-      containsAll: ['${scope}']
-  forward:
-    claimsToHeaders:
-      - { claim: sub, header: x-user-id }
-      - { claim: roles, header: x-user-roles, encoding: csv }
-  deny: { realm: orders }
-`;
+  return jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
+    targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
+    issuers: { anyOf: [{ name: 'idp' }] },
+    tokenSources: [{ header: { name: 'Authorization', prefix: 'Bearer ' } }, { query: 'access_token' }],
+    rules: [{ claim: 'scope', containsAll: [scope] }],
+    forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }, { claim: 'roles', header: 'x-user-roles', encoding: 'csv' }] },
+    deny: { realm: 'orders' },
+  } });
 }
 
-const KEEP_MANIFEST = `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: legacy, namespace: shop }
-spec:
-  targets: [{ hosts: [${HOST}], paths: [{ prefix: /legacy }] }]
-  issuers: { anyOf: [{ name: idp }] }
-  forward:
-    token: Keep
-    claimsToHeaders: [{ claim: sub, header: x-user-id }]
-`;
+const KEEP_MANIFEST = jwtPolicy({ name: 'legacy', namespace: 'shop', spec: {
+  targets: [{ hosts: [HOST], paths: [{ prefix: '/legacy' }] }],
+  issuers: { anyOf: [{ name: 'idp' }] },
+  forward: { token: 'Keep', claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+} });
 
 describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
-  let dir: string;
+  let standalone: StandaloneService;
   let idp: JwksServer;
   let key: TestKey;
   let svc: ServeProcess;
@@ -132,22 +113,21 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
   before(async () => {
     key = await generateTestKey('RS256', 'k1');
     idp = await startJwksServer({ jwks: jwksOf(key) });
-    dir = await mkdtemp(join(tmpdir(), 'jwtgate-envoy-e2e-'));
-    await writeFile(join(dir, 'issuer.yaml'), issuerManifest(idp.jwksUrl));
-    await writeFile(join(dir, 'orders.yaml'), ordersManifest('orders:read'));
-    await writeFile(join(dir, 'legacy.yaml'), KEEP_MANIFEST);
-    svc = await startServeProcess(['--policies', dir]);
-    await svc.waitForLog((l) => l.msg === 'snapshot applied');
+    standalone = await startStandalone({
+      'issuer.yaml': issuerManifest(idp.jwksUrl),
+      'orders.yaml': ordersManifest('orders:read'),
+      'legacy.yaml': KEEP_MANIFEST,
+    });
+    svc = standalone.svc;
     echo = await startEchoServer();
     envoy = await startEnvoy({ authzPort: svc.grpcPort, upstreamPort: echo.port });
   });
 
   after(async () => {
     await envoy?.stop();
-    await svc?.stop();
+    await standalone?.close();
     await echo?.close();
     await idp?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   test('a valid token reaches upstream with the mapped claim headers, the token stripped', async () => {
@@ -263,7 +243,7 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     const client = async () => {
       while (next < TOTAL) {
         const index = next++;
-        if (index === RELOAD_AT) await writeFile(join(dir, 'orders.yaml'), ordersManifest('orders:write'));
+        if (index === RELOAD_AT) await standalone.writeFile('orders.yaml', ordersManifest('orders:write'));
         if (index >= SETTLED_FROM) await reloaded;
         const afterReload = applied;
         const response = await send(envoy.url, '/orders/stream', [bearer(token)]);

@@ -5,11 +5,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { headerRecord, httpCheckRequest, type GrpcTestClient } from '../support/grpc-client.ts';
+import { denied, type Denial } from '../support/decisions.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
+import type { ServeProcess } from '../support/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import {
   craftToken, generateTestKey, jwksOf, segment, signHmacWith, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey,
@@ -19,27 +19,22 @@ const HOST = 'orders.test';
 const REALM = 'orders';
 
 function manifests(jwksUri: string): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTIssuer
-metadata: { name: idp, namespace: shop }
-spec:
-  issuer: ${TEST_ISSUER}
-  audiences: ['${TEST_AUDIENCE}']
-  jwksUri: ${jwksUri}
-  algorithms: [RS256]
-  clockSkewSeconds: 0
-  remote: { cooldownSeconds: 1, timeoutMs: 1500 }
----
-apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: orders, namespace: shop }
-spec:
-  targets: [{ hosts: [${HOST}], paths: [{ prefix: /orders }] }]
-  issuers: { anyOf: [{ name: idp }] }
-  forward:
-    claimsToHeaders: [{ claim: sub, header: x-user-id }]
-  deny: { realm: ${REALM} }
-`;
+  return joinManifests(
+    jwtIssuer({ name: 'idp', namespace: 'shop', spec: {
+      issuer: TEST_ISSUER,
+      audiences: [TEST_AUDIENCE],
+      jwksUri,
+      algorithms: ['RS256'],
+      clockSkewSeconds: 0,
+      remote: { cooldownSeconds: 1, timeoutMs: 1500 },
+    } }),
+    jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
+      targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
+      issuers: { anyOf: [{ name: 'idp' }] },
+      forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+      deny: { realm: REALM },
+    } }),
+  );
 }
 
 /** What a denial must look like on the wire: reason, HTTP status name, RFC 6750 `error` (or none). */
@@ -54,14 +49,8 @@ const request = (headers: Record<string, string> = {}) => httpCheckRequest({ met
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const now = () => Math.floor(Date.now() / 1000);
 
-function denied(response: DecodedCheckResponse): { status: string; headers: Record<string, string>; body: Record<string, unknown> } {
-  assert.equal(response.http_response, 'denied_response', `expected a denial, got ${JSON.stringify(response)}`);
-  const d = response.denied_response!;
-  return { status: String(d.status?.code), headers: headerRecord(d.headers ?? []), body: JSON.parse(d.body ?? '{}') as Record<string, unknown> };
-}
-
 describe('jwtgate serve refuses bad input with the exact reason', () => {
-  let dir: string;
+  let standalone: StandaloneService;
   let idp: JwksServer;
   /** Serves the attacker's key at the URL the hostile headers name; it must never be asked. */
   let attacker: JwksServer;
@@ -77,7 +66,7 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
     signToken(key, standardClaims({ jti: randomUUID(), ...claims }), header);
 
   /** Sends one Check and asserts the whole denial: reason, status, challenge. */
-  async function expectDenied(headers: Record<string, string>, expected: Expected, label: string): Promise<ReturnType<typeof denied>> {
+  async function expectDenied(headers: Record<string, string>, expected: Expected, label: string): Promise<Denial> {
     const d = denied(await client.check(request(headers)));
     assert.deepEqual({ reason: d.body.reason, status: d.status }, { reason: expected.reason, status: expected.status }, label);
     const challenge = `Bearer realm="${REALM}"${expected.bearerError === undefined ? '' : `, error="${expected.bearerError}"`}`;
@@ -90,19 +79,14 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
     [key, attackerKey] = await Promise.all([generateTestKey('RS256', 'k1'), generateTestKey('RS256', 'attacker')]);
     idp = await startJwksServer({ jwks: jwksOf(key) });
     attacker = await startJwksServer({ jwks: jwksOf(attackerKey) });
-    dir = await mkdtemp(join(tmpdir(), 'jwtgate-bad-input-'));
-    await writeFile(join(dir, 'all.yaml'), manifests(idp.jwksUrl));
-    svc = await startServeProcess(['--policies', dir]);
-    await svc.waitForLog((l) => l.msg === 'snapshot applied');
-    client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
+    standalone = await startStandalone({ 'all.yaml': manifests(idp.jwksUrl) });
+    ({ svc, client } = standalone);
   });
 
   after(async () => {
-    client?.close();
-    await svc?.stop();
+    await standalone?.close();
     await idp?.close();
     await attacker?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   test('the baseline token is allowed, so each row below fails for its own reason', async () => {

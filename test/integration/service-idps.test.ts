@@ -5,12 +5,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { denied } from '../support/decisions.ts';
+import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type IssuerManifestSpec, type PolicyManifestSpec } from '../support/manifests.ts';
+import type { ServeProcess } from '../support/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { OIDC_AUDIENCE, startOidcProvider, type OidcProvider } from '../support/oidc.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, type TestAlgorithm, type TestKey } from '../support/tokens.ts';
@@ -28,52 +28,26 @@ const issuerUrl = (alg: TestAlgorithm) => `https://${alg.toLowerCase()}.idp.test
 const issuerName = (alg: TestAlgorithm) => `idp-${alg.toLowerCase()}`;
 const pathOf = (alg: TestAlgorithm) => `/${alg.toLowerCase()}`;
 
-/** A JWTIssuer manifest; `keySource` is the one key-source line (jwksUri, discovery, secretRef). */
-function issuerManifest(name: string, issuer: string, algorithm: string, audience: string, keySource: string, extra = ''): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTIssuer
-metadata: { name: ${name}, namespace: ${NAMESPACE} }
-spec:
-  issuer: '${issuer}'
-  audiences: ['${audience}']
-  algorithms: [${algorithm}]
-  ${keySource}
-  clockSkewSeconds: 0
-  remote: { cooldownSeconds: ${COOLDOWN_MS / 1000}, timeoutMs: 1500 }
-${extra}`;
+/** A JWTIssuer with the test timings (no clock skew, {@link COOLDOWN_MS}); `spec` says who it is. */
+function issuerManifest(name: string, spec: IssuerManifestSpec): string {
+  return jwtIssuer({ name, namespace: NAMESPACE, spec: { ...spec, clockSkewSeconds: 0, remote: { cooldownSeconds: COOLDOWN_MS / 1000, timeoutMs: 1500 } } });
 }
 
 /** A JWTPolicy for one issuer on `prefix`, forwarding `sub` as `x-user-id`. */
-function policyManifest(name: string, issuer: string, prefix: string, rules = ''): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: ${name}, namespace: ${NAMESPACE} }
-spec:
-  targets: [{ hosts: [${HOST}], paths: [{ prefix: ${prefix} }] }]
-  issuers: { anyOf: [{ name: ${issuer} }] }
-${rules}  forward:
-    claimsToHeaders: [{ claim: sub, header: x-user-id }]
-`;
-}
-
-/** The HMAC secret as the Secret's `data` carries it: standard base64 of the raw bytes. */
-function hmacSecretManifest(key: TestKey): string {
-  return `apiVersion: v1
-kind: Secret
-metadata: { name: hmac-secret, namespace: ${NAMESPACE} }
-type: Opaque
-data:
-  secret: ${Buffer.from(String(key.jwk.k), 'base64url').toString('base64')}
-`;
+function policyManifest(name: string, issuer: string, prefix: string, rules?: PolicyManifestSpec['rules']): string {
+  return jwtPolicy({
+    name,
+    namespace: NAMESPACE,
+    spec: {
+      targets: [{ hosts: [HOST], paths: [{ prefix }] }],
+      issuers: { anyOf: [{ name: issuer }] },
+      rules,
+      forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+    },
+  });
 }
 
 const request = (path: string, token: string) => httpCheckRequest({ method: 'GET', host: HOST, path, headers: { authorization: `Bearer ${token}` } });
-
-function denied(response: DecodedCheckResponse): { status: string; body: Record<string, unknown> } {
-  assert.equal(response.http_response, 'denied_response', `expected a denial, got ${JSON.stringify(response)}`);
-  const d = response.denied_response!;
-  return { status: String(d.status?.code), body: JSON.parse(d.body ?? '{}') as Record<string, unknown> };
-}
 
 /** The `x-user-id` an allow sets; fails on a denial. */
 function allowedUser(response: DecodedCheckResponse): string | undefined {
@@ -82,7 +56,7 @@ function allowedUser(response: DecodedCheckResponse): string | undefined {
 }
 
 describe('jwtgate serve with real identity providers', () => {
-  let dir: string;
+  let standalone: StandaloneService;
   let svc: ServeProcess;
   let client: GrpcTestClient;
   let op: OidcProvider;
@@ -108,30 +82,33 @@ describe('jwtgate serve with real identity providers', () => {
     for (const alg of ALGORITHMS) keys.set(alg, await generateTestKey(alg, `${alg.toLowerCase()}-1`));
     for (const alg of REMOTE_ALGORITHMS) servers.set(alg, await startJwksServer({ jwks: jwksOf(keys.get(alg)!) }));
     op = await startOidcProvider();
-    dir = await mkdtemp(join(tmpdir(), 'jwtgate-idps-'));
+    const files: Record<string, string> = {};
     for (const alg of REMOTE_ALGORITHMS) {
-      await writeFile(join(dir, `${alg}.yaml`), `${issuerManifest(issuerName(alg), issuerUrl(alg), alg, TEST_AUDIENCE, `jwksUri: ${servers.get(alg)!.jwksUrl}`)}---\n${policyManifest(alg.toLowerCase(), issuerName(alg), pathOf(alg))}`);
+      files[`${alg}.yaml`] = joinManifests(
+        issuerManifest(issuerName(alg), { issuer: issuerUrl(alg), audiences: [TEST_AUDIENCE], algorithms: [alg], jwksUri: servers.get(alg)!.jwksUrl }),
+        policyManifest(alg.toLowerCase(), issuerName(alg), pathOf(alg)),
+      );
     }
-    await writeFile(join(dir, 'hs256.yaml'), [
-      hmacSecretManifest(keys.get('HS256')!),
-      issuerManifest(issuerName('HS256'), issuerUrl('HS256'), 'HS256', TEST_AUDIENCE, 'secretRef: { name: hmac-secret, key: secret, format: HMAC }'),
+    files['hs256.yaml'] = joinManifests(
+      // The HMAC secret as the Secret's `data` carries it: the raw bytes of the `oct` JWK's `k`.
+      k8sSecret({ name: 'hmac-secret', namespace: NAMESPACE, data: { secret: Buffer.from(String(keys.get('HS256')!.jwk.k), 'base64url') } }),
+      issuerManifest(issuerName('HS256'), {
+        issuer: issuerUrl('HS256'), audiences: [TEST_AUDIENCE], algorithms: ['HS256'], secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' },
+      }),
       policyManifest('hs256', issuerName('HS256'), pathOf('HS256')),
-    ].join('---\n'));
-    await writeFile(join(dir, 'oidc.yaml'), [
-      issuerManifest('idp-oidc', op.issuer, 'RS256', OIDC_AUDIENCE, 'discovery: {}', '  tokenType: at+jwt\n'),
-      policyManifest('oidc', 'idp-oidc', '/oidc', '  rules: [{ claim: scope, containsAll: [orders:read] }]\n'),
-    ].join('---\n'));
-    svc = await startServeProcess(['--policies', dir]);
-    await svc.waitForLog((l) => l.msg === 'snapshot applied');
-    client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
+    );
+    files['oidc.yaml'] = joinManifests(
+      issuerManifest('idp-oidc', { issuer: op.issuer, audiences: [OIDC_AUDIENCE], algorithms: ['RS256'], discovery: {}, tokenType: 'at+jwt' }),
+      policyManifest('oidc', 'idp-oidc', '/oidc', [{ claim: 'scope', containsAll: ['orders:read'] }]),
+    );
+    standalone = await startStandalone(files);
+    ({ svc, client } = standalone);
   });
 
   after(async () => {
-    client?.close();
-    await svc?.stop();
+    await standalone?.close();
     for (const server of servers.values()) await server.close();
     await op?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   test('compiles every manifest without an error diagnostic', () => {

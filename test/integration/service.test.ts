@@ -3,75 +3,59 @@
 // decisions on the wire, metrics, hot reload (folder and snapshot file) and the SIGTERM drain.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createGrpcClient, headerRecord, httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, headerRecord, httpCheckRequest, structToJson, type GrpcTestClient } from '../support/grpc-client.ts';
+import { denied } from '../support/decisions.ts';
+import { jwtIssuer, jwtPolicy, joinManifests, type IssuerManifestSpec } from '../support/manifests.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { craftToken, generateTestKey, jwksOf, segment, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
 
 const HOST = 'orders.test';
 
-function issuerManifest(jwksUri: string): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTIssuer
-metadata: { name: idp, namespace: shop }
-spec:
-  issuer: ${TEST_ISSUER}
-  audiences: ['${TEST_AUDIENCE}']
-  jwksUri: ${jwksUri}
-  algorithms: [RS256]
-  clockSkewSeconds: 0
-  remote: { cooldownSeconds: 1, timeoutMs: 1500 }
-`;
+/** The one issuer, with `keys` as its key source (a JWKS URL, or an inline set for `compile`). */
+function issuerManifest(keys: Pick<IssuerManifestSpec, 'jwksUri' | 'jwks'>): string {
+  return jwtIssuer({ name: 'idp', namespace: 'shop', spec: {
+    issuer: TEST_ISSUER,
+    audiences: [TEST_AUDIENCE],
+    ...keys,
+    algorithms: ['RS256'],
+    clockSkewSeconds: 0,
+    remote: { cooldownSeconds: 1, timeoutMs: 1500 },
+  } });
 }
 
+/** The orders policy requiring `scope`, and the unchecked /healthz. */
 function policyManifest(scope: string): string {
-  return `apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: orders, namespace: shop }
-spec:
-  targets:
-    - hosts: [${HOST}]
-      paths: [{ prefix: /orders }]
-  issuers: { anyOf: [{ name: idp }] }
-  rules:
-    - claim: scope
-      containsAll: ['${scope}']
-  forward:
-    claimsToHeaders:
-      - { claim: sub, header: x-user-id }
-      - { claim: roles, header: x-user-roles, encoding: csv }
-    metadataClaims: [tenant]
-  deny: { realm: orders }
----
-apiVersion: jwtgate.dev/v1alpha1
-kind: JWTPolicy
-metadata: { name: health, namespace: shop }
-spec:
-  mode: Disabled
-  targets: [{ hosts: [${HOST}], paths: [{ exact: /healthz }] }]
-`;
+  return joinManifests(
+    jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
+      targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
+      issuers: { anyOf: [{ name: 'idp' }] },
+      rules: [{ claim: 'scope', containsAll: [scope] }],
+      forward: {
+        claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }, { claim: 'roles', header: 'x-user-roles', encoding: 'csv' }],
+        metadataClaims: ['tenant'],
+      },
+      deny: { realm: 'orders' },
+    } }),
+    jwtPolicy({ name: 'health', namespace: 'shop', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ exact: '/healthz' }] }] } }),
+  );
 }
 
 const request = (path: string, headers: Record<string, string> = {}) => httpCheckRequest({ method: 'GET', host: HOST, path, headers });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-function denied(response: DecodedCheckResponse): { status: string; headers: Record<string, string>; body: Record<string, unknown> } {
-  assert.equal(response.http_response, 'denied_response', `expected a denial, got ${JSON.stringify(response)}`);
-  const d = response.denied_response!;
-  return { status: String(d.status?.code), headers: headerRecord(d.headers ?? []), body: JSON.parse(d.body ?? '{}') as Record<string, unknown> };
-}
 
 async function metricsText(svc: ServeProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${svc.httpPort}/metrics`)).text();
 }
 
 describe('jwtgate serve --policies (standalone mode)', () => {
-  let dir: string;
+  let standalone: StandaloneService;
   let idp: JwksServer;
   let key: TestKey;
   let svc: ServeProcess;
@@ -80,19 +64,13 @@ describe('jwtgate serve --policies (standalone mode)', () => {
   before(async () => {
     key = await generateTestKey('RS256', 'k1');
     idp = await startJwksServer({ jwks: jwksOf(key) });
-    dir = await mkdtemp(join(tmpdir(), 'jwtgate-serve-'));
-    await writeFile(join(dir, 'issuer.yaml'), issuerManifest(idp.jwksUrl));
-    await writeFile(join(dir, 'policy.yaml'), policyManifest('orders:read'));
-    svc = await startServeProcess(['--policies', dir]);
-    await svc.waitForLog((l) => l.msg === 'snapshot applied');
-    client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
+    standalone = await startStandalone({ 'issuer.yaml': issuerManifest({ jwksUri: idp.jwksUrl }), 'policy.yaml': policyManifest('orders:read') });
+    ({ svc, client } = standalone);
   });
 
   after(async () => {
-    client?.close();
-    await svc?.stop();
+    await standalone?.close();
     await idp?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   test('is ready once the issuer has keys, fetched at load, not on the first request', async () => {
@@ -179,11 +157,11 @@ describe('jwtgate serve --policies (standalone mode)', () => {
     assert.equal(denied(await client.check(request('/orders', bearer(token)))).body.reason, 'rule_failed');
 
     const applied = svc.logs.filter((l) => l.msg === 'snapshot applied').length;
-    await writeFile(join(dir, 'policy.yaml'), policyManifest('orders:write'));
+    await standalone.writeFile('policy.yaml', policyManifest('orders:write'));
     await svc.waitForLog((l) => l.msg === 'snapshot applied' && svc.logs.filter((x) => x.msg === 'snapshot applied').length > applied);
     assert.equal((await client.check(request('/orders', bearer(token)))).http_response, 'ok_response');
 
-    await writeFile(join(dir, 'policy.yaml'), 'kind: JWTPolicy\nspec: [unclosed\n');
+    await standalone.writeFile('policy.yaml', 'kind: JWTPolicy\nspec: [unclosed\n');
     await svc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('snapshot refused'));
     assert.equal((await client.check(request('/orders', bearer(token)))).http_response, 'ok_response');
     assert.match(await metricsText(svc), /jwtgate_snapshot_reloads_total\{result="invalid"\} [1-9]/);
@@ -200,9 +178,8 @@ describe('jwtgate serve --snapshot (compiled file)', () => {
   async function compileTo(scope: string): Promise<string> {
     const manifests = join(dir, `m-${scope.replace(':', '-')}`);
     await rm(manifests, { recursive: true, force: true });
-    await import('node:fs/promises').then((fs) => fs.mkdir(manifests));
-    const jwks = JSON.stringify(jwksOf(key));
-    await writeFile(join(manifests, 'all.yaml'), `${issuerManifest('https://unused.test/jwks').replace(/jwksUri: .*\n/, `jwks: ${jwks}\n`)}---\n${policyManifest(scope)}`);
+    await mkdir(manifests);
+    await writeFile(join(manifests, 'all.yaml'), joinManifests(issuerManifest({ jwks: jwksOf(key) }), policyManifest(scope)));
     const cli = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;
     const { stdout } = await promisify(execFile)(process.execPath, [cli, 'compile', manifests]);
     return stdout;
@@ -244,12 +221,9 @@ describe('graceful shutdown', () => {
   test('SIGTERM lets an in-flight check finish before the process exits', async () => {
     const key = await generateTestKey('RS256', 'k1');
     const idp = await startJwksServer({ jwks: jwksOf(key) });
-    const dir = await mkdtemp(join(tmpdir(), 'jwtgate-drain-'));
-    await writeFile(join(dir, 'all.yaml'), `${issuerManifest(idp.jwksUrl)}---\n${policyManifest('orders:read')}`);
-    const svc = await startServeProcess(['--policies', dir]);
-    const client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
+    const standalone = await startStandalone({ 'all.yaml': joinManifests(issuerManifest({ jwksUri: idp.jwksUrl }), policyManifest('orders:read')) });
+    const { svc, client } = standalone;
     try {
-      await svc.waitForLog((l) => l.msg === 'snapshot applied');
       // An unknown kid makes the check wait on a key refetch that the IdP never answers.
       idp.failWith('hang');
       await new Promise((r) => setTimeout(r, 1100)); // past the 1 s cooldown after the load-time fetch
@@ -262,10 +236,8 @@ describe('graceful shutdown', () => {
       assert.equal(d.status, 'ServiceUnavailable');
       assert.equal(await exit, 0);
     } finally {
-      client.close();
-      await svc.stop();
+      await standalone.close();
       await idp.close();
-      await rm(dir, { recursive: true, force: true });
     }
   });
 });
