@@ -234,8 +234,9 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
   const tryAcquireOrRenew = async (): Promise<void> => {
     const attempt = ++attempts;
     const startedMs = Date.now();
+    // Observations are recorded even while stopping, so a release carries the latest resourceVersion.
     const current = (action: () => void): void => {
-      if (attempt === attempts && !stopped) action();
+      if (attempt === attempts) action();
     };
     const lease = await readLease(api, where);
     current(() => { observed = lease === undefined ? undefined : observeLease(observed, recordOf(lease), lease.metadata?.resourceVersion ?? '', Date.now()); });
@@ -250,7 +251,7 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
       observed = observeLease(observed, recordOf(written), written.metadata?.resourceVersion ?? '', Date.now());
       // The renewal is only as fresh as the moment we sent it: a reply that took longer than the
       // renew deadline proves nothing a rival could not have overtaken.
-      if (Date.now() - startedMs >= renewDeadlineMs) return;
+      if (stopped || Date.now() - startedMs >= renewDeadlineMs) return;
       renewedAtMs = startedMs;
       clearTimeout(deadlineTimer);
       deadlineTimer = setTimeout(() => stepDown('no renewal within the renew deadline'), startedMs + renewDeadlineMs - Date.now());
@@ -285,7 +286,8 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
       await inFlight;
       const wasLeading = leading;
       clearTimeout(deadlineTimer);
-      if (wasLeading && observed?.record.holderIdentity === opts.identity) {
+      // Also when a takeover landed while stopping: holding the lease unannounced would make the successor wait it out.
+      if (observed?.record.holderIdentity === opts.identity) {
         try {
           await writeLease(api, where, { kind: 'update', resourceVersion: observed.resourceVersion, record: releasedRecord(observed.record, new Date()) });
           log.info('released the lease');

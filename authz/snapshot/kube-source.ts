@@ -95,10 +95,17 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
     const secretName = annotations[ANNOTATIONS.secretKeys];
     if (secretName !== undefined) await followSecret(secretName);
 
+    let names: string[];
+    try {
+      names = partNames(published);
+    } catch (err) {
+      store.refuse(source, err);
+      return;
+    }
     let parts: PublishedConfigMap[];
     let secret: PublishedSecret | undefined;
     try {
-      parts = await Promise.all(partNames(published).map(async (part) => toPublishedConfigMap(await core.readNamespacedConfigMap({ name: part, namespace }))));
+      parts = await Promise.all(names.map(async (part) => toPublishedConfigMap(await core.readNamespacedConfigMap({ name: part, namespace }))));
       secret = secretName === undefined ? undefined : toPublishedSecret(await core.readNamespacedSecret({ name: secretName, namespace }));
     } catch (err) {
       store.refuse(source, err);
@@ -136,7 +143,8 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
     reading = (async () => {
       do {
         again = false;
-        await readAndApply();
+        // Never let an unexpected failure end the loop: refuse, and wait for the next change.
+        await readAndApply().catch((err: unknown) => store.refuse(source, err));
       } while (again && !stopped);
       reading = undefined;
     })();

@@ -158,7 +158,15 @@ export function fromPublishedForm(head: PublishedConfigMap, parts: readonly Publ
   }
 
   const secretName = a[ANNOTATIONS.secretKeys];
-  if (secretName === undefined) return parseSnapshot(json);
+  const snapshot = secretName === undefined ? parseSnapshot(json) : withSecretKeys(json, secretName, sha, secret);
+  // The annotation is what replicas and the publisher compare to skip a version: it must be the truth.
+  if (snapshot.sha256 !== sha) {
+    throw new SnapshotError(`sha256 mismatch: annotation ${ANNOTATIONS.sha256} says ${sha}, the snapshot is ${snapshot.sha256}`);
+  }
+  return snapshot;
+}
+
+function withSecretKeys(json: string, secretName: string, sha: string, secret: PublishedSecret | undefined): Snapshot {
   if (secret === undefined || secret.metadata.name !== secretName) throw new SnapshotError(`Secret ${secretName} with the HMAC keys is missing`);
   if (secret.metadata.annotations?.[ANNOTATIONS.sha256] !== sha) throw new SnapshotError(`Secret ${secretName} belongs to another snapshot version`);
   const encoded = secret.data?.['hmac-keys.json'];

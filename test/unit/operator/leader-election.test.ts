@@ -2,8 +2,10 @@
 // (by the local observation time, not the remote clock), and what a candidate does next.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger } from '../../../authz/log.ts';
 import {
-  decideLeaseAction, isLeaseExpired, LEADER_ELECTION_DEFAULTS, observeLease, releasedRecord, type LeaseRecord,
+  decideLeaseAction, isLeaseExpired, LEADER_ELECTION_DEFAULTS, observeLease, releasedRecord, runLeaderElection, type LeaseRecord,
 } from '../../../operator/leader-election.ts';
 
 const held = (holderIdentity: string, overrides: Partial<LeaseRecord> = {}): LeaseRecord => ({
@@ -79,4 +81,11 @@ test('releasing keeps the transition count and leaves a one-second lease with no
     holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 5,
     acquireTime: '2026-01-01T00:00:01.000000Z', renewTime: '2026-01-01T00:00:01.000000Z',
   });
+});
+
+test('timings that could let two replicas lead at once are refused up front', () => {
+  const base = { kubeConfig: new KubeConfig(), namespace: 'n', name: 'l', identity: 'me', log: createLogger('silent'), onStartedLeading() {}, onStoppedLeading() {} };
+  assert.throws(() => runLeaderElection({ ...base, leaseDurationSeconds: 10, renewDeadlineSeconds: 10 }), /leaseDurationSeconds must be greater than renewDeadlineSeconds/);
+  assert.throws(() => runLeaderElection({ ...base, renewDeadlineSeconds: 2, retryPeriodSeconds: 2 }), /renewDeadlineSeconds must be greater than 1.2/);
+  assert.throws(() => runLeaderElection({ ...base, identity: '' }), /identity must not be empty/);
 });

@@ -90,3 +90,11 @@ test('a Secret or a head from another version is refused', () => {
   forged.data!['snapshot.json'] = forged.data!['snapshot.json']!.replace('"realm":"r"', '"realm":"x"');
   assert.throws(() => fromPublishedForm(forged, [], v1.secret), /sha256 mismatch/);
 });
+
+test('a head whose digest annotation does not match its content is refused', () => {
+  const s = snapshot([policy(1)]);
+  const published = toPublishedForm(s, { namespace: 'n' });
+  const relabelled = structuredClone(published.head);
+  relabelled.metadata.annotations![ANNOTATIONS.sha256] = 'f'.repeat(64);
+  assert.throws(() => fromPublishedForm(relabelled, [], undefined), /annotation jwtgate.dev\/sha256 says f{64}/);
+});
