@@ -15,6 +15,7 @@ import { serveCommand } from './serve.ts';
 import { compileCommand } from './compile-command.ts';
 import { checkCommand } from './check-command.ts';
 import { signCommand } from './sign-command.ts';
+import { operatorCommand } from './operator-command.ts';
 
 const program = new Command('jwtgate')
   .description('JWT authentication and claim-based authorization for Envoy ext_authz')
@@ -32,6 +33,15 @@ program
   .option('--http-port <port>', 'metrics and health port (env JWTGATE_HTTP_PORT, default 9002)')
   .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
   .action(serveCommand);
+
+program
+  .command('operator')
+  .description('run the control plane: watch jwtgate resources, publish the snapshot, write status (leader-elected)')
+  .option('--namespace <ns>', 'namespace of the snapshot ConfigMap and the Lease (env POD_NAMESPACE, default jwtgate-system)')
+  .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster or ~/.kube/config)')
+  .option('--http-port <port>', 'metrics and health port (env JWTGATE_OPERATOR_HTTP_PORT, default 9003)')
+  .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
+  .action(operatorCommand);
 
 program
   .command('compile')

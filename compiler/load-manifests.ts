@@ -71,7 +71,10 @@ function isObject(value: unknown): value is Doc {
  */
 export function parseManifests(text: string, file: string): LoadedManifests {
   const loaded: LoadedManifests = { resources: [], secrets: [], diagnostics: [] };
-  parseAllDocuments(text).forEach((document, index) => {
+  // YAML 1.1, as kubectl reads it (sigs.k8s.io/yaml): an unquoted `n:` or `y:` key is a boolean
+  // there, so it must be one here too, or a manifest would mean one thing on a laptop and another
+  // on a cluster.
+  parseAllDocuments(text, { version: '1.1' }).forEach((document, index) => {
     const where: ResourceRef = { kind: 'Document', name: `#${index + 1}`, file };
     const error = document.errors[0];
     if (error !== undefined) {

@@ -121,8 +121,12 @@ function toFieldError(error: ErrorObject): FieldError {
   switch (error.keyword) {
     case 'required':
       return { field: join(String(error.params.missingProperty)), message: 'is required' };
-    case 'additionalProperties':
-      return { field: join(String(error.params.additionalProperty)), message: 'unknown field' };
+    case 'additionalProperties': {
+      const name = String(error.params.additionalProperty);
+      // YAML 1.1 (kubectl's, and ours) reads unquoted y/n/yes/no/on/off keys as booleans.
+      const hint = name === 'true' || name === 'false' ? ' (an unquoted y, n, yes, no, on or off key is a boolean in YAML 1.1: quote it, e.g. "n")' : '';
+      return { field: join(name), message: `unknown field${hint}` };
+    }
     case 'oneOf': {
       // Our CRDs use oneOf only as "exactly one of these fields" (`- required: [x]` branches).
       const names = ((error.schema ?? []) as { required?: string[] }[]).flatMap((b) => b.required ?? []);

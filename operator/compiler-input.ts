@@ -18,7 +18,7 @@ import type { NamespaceInput, Resource, SecretInput } from '../compiler/resource
 export interface ApiObject {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; creationTimestamp?: string | Date; generation?: number; uid?: string };
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; creationTimestamp?: string | Date; generation?: number; uid?: string; resourceVersion?: string };
   spec?: unknown;
   status?: unknown;
 }

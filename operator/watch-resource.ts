@@ -26,7 +26,7 @@ export interface WatchResourceOptions<T extends KubernetesObject> {
   list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
   /** Any add, update or delete; must only enqueue work (level-based reconcile reads the cache). */
-  onChange: (object: T) => void;
+  onChange: (object: T, verb: 'add' | 'update' | 'delete') => void;
   log: Logger;
   backoff?: BackoffSettings;
 }
@@ -88,7 +88,7 @@ export function watchResource<T extends KubernetesObject>(options: WatchResource
     }
     if (!erroredSinceStart) markSynced();
   };
-  informer.on('change', options.onChange);
+  for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, (object) => options.onChange(object, verb));
   informer.on('error', scheduleRestart);
   void start();
 

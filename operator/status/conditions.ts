@@ -75,12 +75,13 @@ export type DesiredCondition = Omit<Condition, 'lastTransitionTime'>;
  * ```ts
  * const a = setStatusCondition([], { type: 'Ready', status: 'False', reason: 'X', message: '' }, t1);
  * const b = setStatusCondition(a, { type: 'Ready', status: 'False', reason: 'Y', message: '' }, t2);
- * b[0].lastTransitionTime === t1.toISOString(); // status did not flip
+ * b[0].lastTransitionTime === a[0].lastTransitionTime; // status did not flip
  * ```
  */
 export function setStatusCondition(conditions: readonly Condition[], desired: DesiredCondition, now: Date): Condition[] {
   const existing = conditions.find((c) => c.type === desired.type);
-  const lastTransitionTime = existing !== undefined && existing.status === desired.status ? existing.lastTransitionTime : now.toISOString();
+  // metav1.Time has second precision; keep the same so kubectl and other tools agree.
+  const lastTransitionTime = existing !== undefined && existing.status === desired.status ? existing.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z');
   const next: Condition = { ...desired, lastTransitionTime };
   return existing === undefined ? [...conditions, next] : conditions.map((c) => (c === existing ? next : c));
 }

@@ -19,7 +19,7 @@ import { rmSync, openSync, closeSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -272,8 +272,11 @@ function renderKubeconfig(server: string, caPem: Buffer, token: string): string 
 
 /** Runs kubectl with only this cluster's kubeconfig, never the developer's own. */
 async function runKubectl(kubectl: string, kubeconfigPath: string, args: string[], input?: string): Promise<KubectlResult> {
-  // --kubeconfig wins over $KUBECONFIG and ~/.kube/config.
-  const child = spawn(kubectl, [`--kubeconfig=${kubeconfigPath}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // --kubeconfig wins over $KUBECONFIG and ~/.kube/config. The discovery cache lives beside it:
+  // the shared ~/.kube/cache is keyed by host:port, and a port reused from an earlier test
+  // cluster would serve a stale API list without our CRDs ("no matches for kind").
+  const cacheDir = join(dirname(kubeconfigPath), 'kubectl-cache');
+  const child = spawn(kubectl, [`--kubeconfig=${kubeconfigPath}`, `--cache-dir=${cacheDir}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });

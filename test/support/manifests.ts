@@ -53,7 +53,8 @@ export interface ManifestInput<Spec> {
 }
 
 function manifest(apiVersion: string, kind: string, name: string, namespace: string, body: Record<string, unknown>): string {
-  return stringify({ apiVersion, kind, metadata: { name, namespace }, ...body });
+  // YAML 1.1 quoting, as kubectl reads manifests: a JWK's `n` and `y` keys must come out quoted.
+  return stringify({ apiVersion, kind, metadata: { name, namespace }, ...body }, { version: '1.1' });
 }
 
 /**

@@ -47,3 +47,20 @@ test('bad Secret data and non-mapping documents are errors', () => {
   assert.deepEqual(parsed.secrets, []);
   assert.deepEqual(parsed.diagnostics.map((d) => [d.reason, d.field, d.resource.name]), [['InvalidSpec', 'data.k', 's'], ['ParseError', undefined, '#2']]);
 });
+
+test('manifests are read as YAML 1.1, like kubectl: an unquoted n key is a boolean, and the error says to quote it', () => {
+  const text = `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: idp, namespace: shop }
+spec:
+  issuer: https://idp.example
+  audiences: [api]
+  algorithms: [RS256]
+  jwks: { keys: [{ kty: RSA, n: AQAB, e: AQAB }] }
+`;
+  const loaded = parseManifests(text, 'issuer.yaml');
+  const { diagnostics } = compile({ resources: loaded.resources, secrets: [] });
+  const unknown = diagnostics.find((d) => d.field === 'spec.jwks.keys[0].false');
+  assert.ok(unknown, JSON.stringify(diagnostics));
+  assert.match(unknown.message, /quote it, e\.g\. "n"/);
+});

@@ -1,0 +1,182 @@
+/**
+ * What each resource's status should say after a reconcile, from the compiler's diagnostics,
+ * the published snapshot and the operator's key state. Pure; condition times are filled in by
+ * next-status.ts.
+ *
+ * ```
+ *  Accepted      False ◀─ schema, cross-field, regex, path, conflict diagnostics (their reason)
+ *  ResolvedRefs  False ◀─ issuer/Secret references and key material; a policy whose issuer has
+ *                         no keys yet (IssuerKeysUnavailable); Unknown while not Accepted
+ *  Ready         True  ◀─ enforced by the published snapshot (and its issuer has keys)
+ *  KeysAvailable        (JWTIssuer) static keys, fetched keys, stale keys, or none
+ * ```
+ *
+ * @example
+ * ```ts
+ * const desired = computeDesiredStatuses({ resources, diagnostics, snapshot, keyState: (id) => store.state(id) });
+ * desired.get('JWTPolicy/shop/api')?.conditions;
+ * ```
+ */
+import type { Snapshot, SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import { DIAGNOSTIC_REASONS, type Diagnostic, type DiagnosticReason } from '../../compiler/diagnostics.ts';
+import type { Resource } from '../../compiler/resources.ts';
+import type { RemoteKeyState } from '../keys/remote-key-store.ts';
+import { CONDITION_REASONS, CONDITION_TYPES, type DesiredCondition } from './conditions.ts';
+
+/** JWTIssuer `status.keys` (crds/jwtissuers.jwtgate.dev.yaml). */
+export interface IssuerKeysSummary {
+  /** Number of usable keys. */
+  count: number;
+  /** Their `kid`s (keys without one are counted only). */
+  keyIds: string[];
+  /** When the keys in use were first fetched (remote issuers). */
+  fetchedAt?: string;
+  /** When the operator last tried to fetch them (remote issuers). */
+  lastFetchTime?: string;
+  /** The last fetch error, cleared by a success. */
+  lastError?: string;
+}
+
+export interface DesiredStatus {
+  observedGeneration?: number;
+  conditions: DesiredCondition[];
+  /** JWTIssuer only. */
+  keys?: IssuerKeysSummary;
+}
+
+export interface StatusInput {
+  resources: readonly Resource[];
+  diagnostics: readonly Diagnostic[];
+  /** The snapshot now published (with cachedKeys embedded). */
+  snapshot: Snapshot;
+  keyState: (issuerId: string) => RemoteKeyState | undefined;
+}
+
+/** Diagnostics about what a resource refers to (issuers, Secrets, key material) rather than its own spec. */
+const REFERENCE_REASONS: ReadonlySet<DiagnosticReason> = new Set([
+  DIAGNOSTIC_REASONS.SecretNotFound, DIAGNOSTIC_REASONS.SecretKeyNotFound, DIAGNOSTIC_REASONS.InvalidKey,
+  DIAGNOSTIC_REASONS.NoUsableKey, DIAGNOSTIC_REASONS.AlgorithmMismatch,
+  DIAGNOSTIC_REASONS.IssuerNotFound, DIAGNOSTIC_REASONS.IssuerNotReady,
+]);
+
+/** Condition messages stay readable in `kubectl describe`; the full list is in the operator log. */
+const MAX_MESSAGE_CHARS = 1024;
+
+/**
+ * The desired status of every resource, keyed by `Kind/namespace/name` (`Kind/name` when
+ * cluster-scoped), the same form as a snapshot policy id.
+ *
+ * @example
+ * ```ts
+ * computeDesiredStatuses(input).get('JWTIssuer/shop/idp')?.keys?.keyIds; // ['k1']
+ * ```
+ */
+export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredStatus> {
+  const byResource = new Map<string, Diagnostic[]>();
+  for (const d of input.diagnostics) {
+    const key = statusKey(d.resource.kind, d.resource.namespace, d.resource.name);
+    byResource.set(key, [...(byResource.get(key) ?? []), d]);
+  }
+  const enforcedPolicies = new Map(input.snapshot.policies.map((p) => [p.id, p]));
+  const out = new Map<string, DesiredStatus>();
+  for (const resource of input.resources) {
+    const { kind, metadata: { namespace, name, generation } } = resource;
+    const key = statusKey(kind, namespace, name);
+    const diagnostics = byResource.get(key) ?? [];
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    const specErrors = errors.filter((d) => !REFERENCE_REASONS.has(d.reason));
+    const refErrors = errors.filter((d) => REFERENCE_REASONS.has(d.reason));
+    const warnings = diagnostics.filter((d) => d.severity === 'warning');
+    const conditions: DesiredCondition[] = [];
+    const condition = (type: string, status: DesiredCondition['status'], reason: string, message: string): void => {
+      conditions.push({ type, status, reason, message: truncate(message), ...(generation === undefined ? {} : { observedGeneration: generation }) });
+    };
+
+    condition(CONDITION_TYPES.Accepted, specErrors.length === 0 ? 'True' : 'False',
+      specErrors[0]?.reason ?? CONDITION_REASONS.Accepted,
+      specErrors.length > 0 ? describe(specErrors) : warnings.length > 0 ? `accepted with warnings: ${describe(warnings)}` : 'the spec is valid');
+
+    const issuerId = `${namespace ?? ''}/${name}`;
+    const issuer = kind === 'JWTIssuer' ? input.snapshot.issuers[issuerId] : undefined;
+    const policy = kind === 'JWTIssuer' ? undefined : enforcedPolicies.get(key);
+    const keyless = kind === 'JWTIssuer'
+      ? (issuer !== undefined && !hasKeys(issuer) ? [issuerId] : [])
+      : (policy?.issuers ?? []).map((r) => r.issuerId).filter((id) => { const i = input.snapshot.issuers[id]; return i !== undefined && !hasKeys(i); });
+
+    if (specErrors.length > 0) condition(CONDITION_TYPES.ResolvedRefs, 'Unknown', CONDITION_REASONS.NotEvaluated, 'references are checked once the spec is accepted');
+    else if (refErrors.length > 0) condition(CONDITION_TYPES.ResolvedRefs, 'False', refErrors[0]!.reason, describe(refErrors));
+    else if (kind !== 'JWTIssuer' && keyless.length > 0) condition(CONDITION_TYPES.ResolvedRefs, 'False', CONDITION_REASONS.IssuerKeysUnavailable, `issuer ${keyless.join(', ')} has no keys yet; its tokens are refused with 503 keys_unavailable`);
+    else condition(CONDITION_TYPES.ResolvedRefs, 'True', CONDITION_REASONS.ResolvedRefs, 'all references resolved');
+
+    const enforced = kind === 'JWTIssuer' ? issuer !== undefined : policy !== undefined;
+    if (!enforced) condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.NotEnforced, errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot');
+    else if (keyless.length > 0) condition(CONDITION_TYPES.Ready, 'False', kind === 'JWTIssuer' ? CONDITION_REASONS.KeysUnavailable : CONDITION_REASONS.IssuerKeysUnavailable, `enforced, but issuer ${keyless.join(', ')} has no keys yet: requests get 503 keys_unavailable`);
+    else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, 'enforced by the published snapshot');
+
+    const status: DesiredStatus = { conditions, ...(generation === undefined ? {} : { observedGeneration: generation }) };
+    if (kind === 'JWTIssuer') {
+      const keys = issuer === undefined ? undefined : summarizeKeys(issuer, input.keyState(issuerId));
+      conditions.push({ ...keysCondition(issuer, input.keyState(issuerId)), ...(generation === undefined ? {} : { observedGeneration: generation }) });
+      if (keys !== undefined) status.keys = keys;
+    }
+    out.set(key, status);
+  }
+  return out;
+}
+
+/**
+ * The key under which {@link computeDesiredStatuses} files a resource.
+ *
+ * @example
+ * ```ts
+ * statusKey('ClusterJWTPolicy', undefined, 'corp'); // 'ClusterJWTPolicy/corp'
+ * ```
+ */
+export function statusKey(kind: string, namespace: string | undefined, name: string): string {
+  return namespace === undefined ? `${kind}/${name}` : `${kind}/${namespace}/${name}`;
+}
+
+function keysCondition(issuer: SnapshotIssuer | undefined, state: RemoteKeyState | undefined): DesiredCondition {
+  const type = CONDITION_TYPES.KeysAvailable;
+  if (issuer === undefined) return { type, status: 'Unknown', reason: CONDITION_REASONS.NotEvaluated, message: 'the issuer is not in the snapshot' };
+  if (issuer.keySource.kind === 'static') {
+    const count = issuer.keySource.jwks.keys.length;
+    return count > 0
+      ? { type, status: 'True', reason: CONDITION_REASONS.StaticKeys, message: `${count} static key(s)` }
+      : { type, status: 'False', reason: CONDITION_REASONS.KeysUnavailable, message: 'no usable static key' };
+  }
+  const count = issuer.cachedKeys?.jwks.keys.length ?? 0;
+  if (count === 0) {
+    return { type, status: 'False', reason: CONDITION_REASONS.KeysUnavailable, message: state?.lastError === undefined ? 'keys not fetched yet' : `no keys: ${state.lastError}` };
+  }
+  if (state?.lastError !== undefined) {
+    return { type, status: 'True', reason: CONDITION_REASONS.KeysStale, message: `the last fetch failed (${state.lastError}); still using ${count} key(s) fetched at ${issuer.cachedKeys?.fetchedAt}` };
+  }
+  return { type, status: 'True', reason: CONDITION_REASONS.KeysFetched, message: `${count} key(s) fetched` };
+}
+
+function summarizeKeys(issuer: SnapshotIssuer, state: RemoteKeyState | undefined): IssuerKeysSummary {
+  const jwks = issuer.keySource.kind === 'static' ? issuer.keySource.jwks : issuer.cachedKeys?.jwks;
+  const keys = jwks?.keys ?? [];
+  return {
+    count: keys.length,
+    // HMAC secrets have kids too, but a kid is not secret; key material never goes to status.
+    keyIds: keys.flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : [])),
+    ...(issuer.cachedKeys === undefined ? {} : { fetchedAt: issuer.cachedKeys.fetchedAt }),
+    ...(state?.lastFetchTime === undefined ? {} : { lastFetchTime: state.lastFetchTime }),
+    ...(state?.lastError === undefined ? {} : { lastError: truncate(state.lastError) }),
+  };
+}
+
+function hasKeys(issuer: SnapshotIssuer): boolean {
+  const jwks = issuer.keySource.kind === 'static' ? issuer.keySource.jwks : issuer.cachedKeys?.jwks;
+  return (jwks?.keys.length ?? 0) > 0;
+}
+
+function describe(diagnostics: readonly Diagnostic[]): string {
+  return diagnostics.map((d) => (d.field === undefined ? d.message : `${d.field}: ${d.message}`)).join('; ');
+}
+
+function truncate(message: string): string {
+  return message.length <= MAX_MESSAGE_CHARS ? message : `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
+}

@@ -1,0 +1,109 @@
+/**
+ * Everything the operator keeps warm, on every replica: informers on the three jwtgate kinds,
+ * on Secrets (only those a JWTIssuer names are ever used) and Namespaces (ClusterJWTPolicy
+ * selectors), and on the published snapshot ConfigMaps, so a head deleted by hand is restored.
+ * Each informer event only calls `onChange` (which enqueues); reconcile reads the caches.
+ *
+ * @example
+ * ```ts
+ * const cluster = watchCluster({ clients, namespace: 'jwtgate-system', onChange: () => queue.add('snapshot'), log });
+ * await cluster.synced;
+ * toCompileInput(cluster.objects());
+ * ```
+ */
+import type { KubernetesListObject, KubernetesObject, V1ConfigMap, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from '../authz/log.ts';
+import { LABELS, SNAPSHOT_NAME, type PublishedConfigMap } from '../authz/snapshot/published-form.ts';
+import type { ResourceKind } from '../compiler/resources.ts';
+import type { ApiObject, ClusterObjects } from './compiler-input.ts';
+import { GROUP, PLURALS, VERSION, type KubeClients } from './kube-clients.ts';
+import { describePublished, type PublishedHead } from './publish-snapshot.ts';
+import { watchResource, type WatchedResource } from './watch-resource.ts';
+
+export interface ClusterWatch {
+  objects(): ClusterObjects;
+  /** The published snapshot as the caches see it (may lag behind a write just made). */
+  published(): PublishedHead | undefined;
+  /** Resolves once every informer has listed. */
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface WatchClusterOptions {
+  clients: KubeClients;
+  /** Where the snapshot is published. */
+  namespace: string;
+  onChange: () => void;
+  log: Logger;
+}
+
+/**
+ * @example
+ * ```ts
+ * const cluster = watchCluster({ clients, namespace, onChange, log });
+ * await cluster.stop();
+ * ```
+ */
+export function watchCluster(options: WatchClusterOptions): ClusterWatch {
+  const { clients, namespace, log } = options;
+  const { kubeConfig } = clients;
+  const specGenerations = new Map<string, number | undefined>();
+
+  // A status write by the operator itself changes no generation; reacting to it would only
+  // run a reconcile that finds nothing to do.
+  const onJwtgateChange = (object: ApiObject, verb: 'add' | 'update' | 'delete'): void => {
+    const uid = object.metadata?.uid ?? '';
+    const generation = object.metadata?.generation;
+    if (verb === 'delete') specGenerations.delete(uid);
+    else if (specGenerations.has(uid) && specGenerations.get(uid) === generation) return;
+    else specGenerations.set(uid, generation);
+    options.onChange();
+  };
+  const jwtgate = (kind: ResourceKind): WatchedResource<KubernetesObject> => watchResource<KubernetesObject>({
+    kubeConfig, log, name: PLURALS[kind],
+    path: `/apis/${GROUP}/${VERSION}/${PLURALS[kind]}`,
+    list: () => clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURALS[kind] }) as Promise<KubernetesListObject<KubernetesObject>>,
+    onChange: (object, verb) => onJwtgateChange(object as ApiObject, verb),
+  });
+  const kinds = (Object.keys(PLURALS) as ResourceKind[]).map(jwtgate);
+
+  const secrets = watchResource<V1Secret>({
+    kubeConfig, log, name: 'secrets', path: '/api/v1/secrets',
+    list: () => clients.core.listSecretForAllNamespaces(),
+    onChange: () => options.onChange(),
+  });
+  const namespaces = watchResource<V1Namespace>({
+    kubeConfig, log, name: 'namespaces', path: '/api/v1/namespaces',
+    list: () => clients.core.listNamespace(),
+    onChange: () => options.onChange(),
+  });
+  const labelSelector = Object.entries(LABELS).map(([k, v]) => `${k}=${v}`).join(',');
+  const configMaps = watchResource<V1ConfigMap>({
+    kubeConfig, log, name: 'snapshot-configmaps', path: `/api/v1/namespaces/${namespace}/configmaps`, labelSelector,
+    list: () => clients.core.listNamespacedConfigMap({ namespace, labelSelector }),
+    onChange: () => options.onChange(),
+  });
+  const all = [...kinds, secrets, namespaces, configMaps];
+
+  return {
+    objects: () => ({
+      resources: kinds.flatMap((k) => k.cache.list() as ApiObject[]),
+      secrets: secrets.cache.list(),
+      namespaces: namespaces.cache.list(),
+    }),
+    published: () => describePublished({
+      head: asPublished(configMaps.cache.get(SNAPSHOT_NAME, namespace)),
+      configMap: (name) => asPublished(configMaps.cache.get(name, namespace)),
+      secret: (name) => secrets.cache.get(name, namespace),
+    }),
+    synced: Promise.all(all.map((w) => w.synced)).then(() => {}),
+    async stop() {
+      await Promise.all(all.map((w) => w.stop()));
+    },
+  };
+}
+
+function asPublished(cm: V1ConfigMap | undefined): PublishedConfigMap | undefined {
+  if (cm === undefined) return undefined;
+  return { metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace ?? '', annotations: cm.metadata?.annotations ?? {} } };
+}

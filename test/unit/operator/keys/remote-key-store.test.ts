@@ -1,0 +1,48 @@
+// RemoteKeyStore: fetch when new or due, keep last good keys, stable fetchedAt for an unchanged set.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLogger } from '../../../../authz/log.ts';
+import { KeyFetchError } from '../../../../authz/keys/fetch-json.ts';
+import type { SnapshotIssuer, Snapshot } from '../../../../authz/snapshot/types.ts';
+import { RemoteKeyStore } from '../../../../operator/keys/remote-key-store.ts';
+
+const issuer: SnapshotIssuer = {
+  id: 'shop/idp', issuer: 'https://idp.example', audiences: ['a'], algorithms: ['RS256'],
+  keySource: { kind: 'jwksUri', jwksUri: 'https://idp.example/jwks' },
+  remote: { refreshSeconds: 300, cooldownSeconds: 30, timeoutMs: 1000 },
+  clockSkewSeconds: 0, requireExpiration: true, requiredClaims: [], claimMappings: [],
+};
+const snapshot: Snapshot = { schemaVersion: 1, generation: 1, createdAt: '', sha256: 'x', settings: { unmatched: 'deny' }, issuers: { 'shop/idp': issuer }, policies: [] };
+const K1 = { keys: [{ kty: 'RSA', kid: 'k1', n: 'n', e: 'AQAB' }] };
+
+test('refetch of the same set keeps fetchedAt (no new digest); failure keeps the keys; max-age schedules', async () => {
+  let clock = 1_000_000;
+  let answer: () => Promise<{ jwks: typeof K1; rejected: []; maxAge?: number }> = async () => ({ jwks: K1, rejected: [], maxAge: 600 });
+  let fetches = 0;
+  const store = new RemoteKeyStore({ log: createLogger('silent'), now: () => clock, fetchKeys: () => { fetches += 1; return answer(); } });
+  await store.refreshDue([issuer]);
+  const first = store.embed(snapshot);
+  assert.equal(first.issuers['shop/idp']?.cachedKeys?.fetchedAt, new Date(1_000_000).toISOString());
+  assert.equal(store.nextRefreshInMs(), 600_000);
+  await store.refreshDue([issuer]);
+  assert.equal(fetches, 1, 'not due yet');
+
+  clock += 600_000;
+  await store.refreshDue([issuer]);
+  assert.equal(fetches, 2);
+  assert.equal(store.embed(snapshot).sha256, first.sha256, 'same keys, same digest');
+  assert.equal(store.state('shop/idp')?.lastFetchTime, new Date(clock).toISOString());
+
+  clock += 600_000;
+  answer = async () => { throw new KeyFetchError('http_error', 'HTTP 500'); };
+  await store.refreshDue([issuer]);
+  assert.equal(store.state('shop/idp')?.lastError, 'HTTP 500');
+  assert.equal(store.embed(snapshot).sha256, first.sha256, 'last good keys stay');
+  assert.equal(store.nextRefreshInMs(), 30_000, 'a failure is retried after the cooldown');
+
+  await store.refreshDue([{ ...issuer, keySource: { kind: 'jwksUri', jwksUri: 'https://idp.example/other' } }]);
+  assert.equal(fetches, 4, 'a changed key source is fetched at once');
+  assert.equal(store.state('shop/idp')?.jwks, undefined, 'keys of the old source are not reused');
+  await store.refreshDue([]);
+  assert.equal(store.state('shop/idp'), undefined);
+});

@@ -1,0 +1,49 @@
+// Diagnostics and the snapshot → conditions: spec problems on Accepted, references on ResolvedRefs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { compile } from '../../../../compiler/compile.ts';
+import type { Resource } from '../../../../compiler/resources.ts';
+import { computeDesiredStatuses } from '../../../../operator/status/desired-status.ts';
+
+const issuer = (name: string, spec: object): Resource => ({ apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTIssuer', metadata: { name, namespace: 'shop', generation: 3 }, spec });
+const policy = (name: string, issuerName: string, extra: object = {}): Resource => ({
+  apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTPolicy', metadata: { name, namespace: 'shop', generation: 5 },
+  spec: { targets: [{ hosts: [`${name}.example.com`] }], issuers: { anyOf: [{ name: issuerName }] }, ...extra },
+});
+const remote = issuer('idp', { issuer: 'https://idp.example', audiences: ['api'], algorithms: ['RS256'], jwksUri: 'https://idp.example/jwks' });
+
+function statuses(resources: Resource[], keyState = () => undefined) {
+  const { snapshot, diagnostics } = compile({ resources, now: new Date('2026-01-01T00:00:00Z') });
+  return computeDesiredStatuses({ resources, diagnostics, snapshot, keyState });
+}
+const cond = (s: ReturnType<typeof statuses>, key: string, type: string) => s.get(key)?.conditions.find((c) => c.type === type);
+
+test('a missing issuer: Accepted True, ResolvedRefs False IssuerNotFound, Ready False', () => {
+  const s = statuses([policy('api', 'nope')]);
+  assert.equal(cond(s, 'JWTPolicy/shop/api', 'Accepted')?.status, 'True');
+  assert.deepEqual([cond(s, 'JWTPolicy/shop/api', 'ResolvedRefs')?.status, cond(s, 'JWTPolicy/shop/api', 'ResolvedRefs')?.reason], ['False', 'IssuerNotFound']);
+  assert.deepEqual([cond(s, 'JWTPolicy/shop/api', 'Ready')?.status, cond(s, 'JWTPolicy/shop/api', 'Ready')?.reason], ['False', 'NotEnforced']);
+  assert.equal(s.get('JWTPolicy/shop/api')?.observedGeneration, 5);
+  assert.equal(cond(s, 'JWTPolicy/shop/api', 'Ready')?.observedGeneration, 5);
+});
+
+test('an invalid regex: Accepted False with the diagnostic reason, ResolvedRefs Unknown', () => {
+  const s = statuses([remote, policy('api', 'idp', { rules: [{ claim: 'sub', regex: '(a+)+$' }] })]);
+  assert.deepEqual([cond(s, 'JWTPolicy/shop/api', 'Accepted')?.status, cond(s, 'JWTPolicy/shop/api', 'Accepted')?.reason], ['False', 'InvalidRegex']);
+  assert.equal(cond(s, 'JWTPolicy/shop/api', 'ResolvedRefs')?.status, 'Unknown');
+});
+
+test('a remote issuer without keys: the issuer and its policy say so', () => {
+  const s = statuses([remote, policy('api', 'idp')], () => undefined);
+  assert.deepEqual([cond(s, 'JWTIssuer/shop/idp', 'KeysAvailable')?.status, cond(s, 'JWTIssuer/shop/idp', 'KeysAvailable')?.reason], ['False', 'KeysUnavailable']);
+  assert.equal(cond(s, 'JWTPolicy/shop/api', 'ResolvedRefs')?.reason, 'IssuerKeysUnavailable');
+  assert.equal(cond(s, 'JWTPolicy/shop/api', 'Ready')?.reason, 'IssuerKeysUnavailable');
+});
+
+test('a static issuer: KeysAvailable StaticKeys, key ids in status.keys', () => {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...jwk } = JSON.parse(readFileSync('examples/keys/demo-private.jwk.json', 'utf8')) as Record<string, unknown>;
+  const s = statuses([issuer('rs', { issuer: 'https://rs.example', audiences: ['a'], algorithms: ['RS256'], jwks: { keys: [jwk] } })]);
+  assert.deepEqual([cond(s, 'JWTIssuer/shop/rs', 'KeysAvailable')?.status, cond(s, 'JWTIssuer/shop/rs', 'KeysAvailable')?.reason], ['True', 'StaticKeys']);
+  assert.deepEqual(s.get('JWTIssuer/shop/rs')?.keys, { count: 1, keyIds: [jwk.kid] });
+});
