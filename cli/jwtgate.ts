@@ -11,11 +11,14 @@
  * ```
  */
 import { Command, Option } from 'commander';
-import { serveCommand } from './serve.ts';
-import { compileCommand } from './compile-command.ts';
-import { checkCommand } from './check-command.ts';
-import { signCommand } from './sign-command.ts';
-import { operatorCommand } from './operator-command.ts';
+
+/**
+ * Loads a command's module only when that command runs: `serve --policies` never pays for the
+ * Kubernetes client, and `serve --kube` never for the compiler (see BENCHMARKS.md, RSS).
+ */
+function lazy<M extends Record<K, (...args: never[]) => Promise<void>>, K extends string>(load: () => Promise<M>, name: K) {
+  return async (...args: Parameters<M[K]>): Promise<void> => (await load())[name](...args);
+}
 
 const program = new Command('jwtgate')
   .description('JWT authentication and claim-based authorization for Envoy ext_authz')
@@ -32,7 +35,7 @@ program
   .option('--grpc-port <port>', 'gRPC port (env JWTGATE_GRPC_PORT, default 9001)')
   .option('--http-port <port>', 'metrics and health port (env JWTGATE_HTTP_PORT, default 9002)')
   .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
-  .action(serveCommand);
+  .action(lazy(() => import('./serve.ts'), 'serveCommand'));
 
 program
   .command('operator')
@@ -41,7 +44,7 @@ program
   .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster or ~/.kube/config)')
   .option('--http-port <port>', 'metrics and health port (env JWTGATE_OPERATOR_HTTP_PORT, default 9003)')
   .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
-  .action(operatorCommand);
+  .action(lazy(() => import('./operator-command.ts'), 'operatorCommand'));
 
 program
   .command('compile')
@@ -49,7 +52,7 @@ program
   .argument('<dir>', 'folder of manifests')
   .option('-o, --output <file>', 'write the snapshot to a file instead of stdout')
   .option('--generation <n>', 'generation to stamp on the snapshot', '1')
-  .action(compileCommand);
+  .action(lazy(() => import('./compile-command.ts'), 'compileCommand'));
 
 program
   .command('check')
@@ -60,7 +63,7 @@ program
   .option('--token <jwt>', 'bearer token sent as Authorization: Bearer <jwt>')
   .option('-H, --header <header...>', 'extra request header "name: value" (repeatable)')
   .option('--namespace <ns>', 'destination namespace, as the proxy would report it')
-  .action(checkCommand);
+  .action(lazy(() => import('./check-command.ts'), 'checkCommand'));
 
 program
   .command('sign')
@@ -68,6 +71,6 @@ program
   .requiredOption('--key <file>', 'private key as a JWK JSON file')
   .option('--claims <json>', 'claims as a JSON object', '{}')
   .option('--ttl <seconds>', 'lifetime; sets iat and exp', '3600')
-  .action(signCommand);
+  .action(lazy(() => import('./sign-command.ts'), 'signCommand'));
 
 await program.parseAsync();

@@ -11,16 +11,13 @@
  * ```
  */
 import { readFile } from 'node:fs/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { resolveServiceConfig } from '../authz/config.ts';
 import { createLogger, type Logger } from '../authz/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import { startService } from '../authz/service.ts';
 import { parseSnapshot } from '../authz/snapshot/parse-snapshot.ts';
-import { watchKubeSnapshot } from '../authz/snapshot/kube-source.ts';
 import { watchPath } from '../authz/snapshot/watch-path.ts';
-import { compileFolder, formatDiagnostic } from './standalone.ts';
 
 interface ServeOptions {
   policies?: string;
@@ -68,7 +65,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
 /** Loads the folder or file once, then again on every change; resolves with the function that stops watching. */
 async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => void> {
   const reload = options.policies
-    ? folderLoader(options.policies, store, log)
+    ? folderLoader(options.policies, store, log, await import('./standalone.ts'))
     : fileLoader(options.snapshot!, store);
   await reload();
   return watchPath(options.policies ?? options.snapshot!, () => void reload());
@@ -79,6 +76,8 @@ async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logge
  * (else `$KUBECONFIG`, else `~/.kube/config`) outside one.
  */
 async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => Promise<void>> {
+  // Loaded only in this mode: the Kubernetes client is the largest dependency (BENCHMARKS.md).
+  const [{ KubeConfig }, { watchKubeSnapshot }] = await Promise.all([import('@kubernetes/client-node'), import('../authz/snapshot/kube-source.ts')]);
   const kubeConfig = new KubeConfig();
   if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
   else kubeConfig.loadFromDefault();
@@ -93,7 +92,7 @@ async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Log
  * cannot even be parsed, typically caught mid-edit, refuses the whole reload instead: the
  * snapshot in force keeps serving rather than losing that file's policies.
  */
-function folderLoader(dir: string, store: RuntimeStore, log: Logger): () => Promise<void> {
+function folderLoader(dir: string, store: RuntimeStore, log: Logger, { compileFolder, formatDiagnostic }: typeof import('./standalone.ts')): () => Promise<void> {
   let generation = 0;
   return async () => {
     try {
