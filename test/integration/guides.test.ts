@@ -1,0 +1,324 @@
+// The integration guides (docs/istio.md, docs/envoy-gateway.md) checked for real, as far as no
+// Istio control plane or Envoy Gateway controller runs here: their manifests are applied with
+// server-side dry run to a real kube-apiserver carrying Istio's, Envoy Gateway's and Gateway
+// API's own CRDs; the Istio mesh config is decoded strictly into Istio's MeshConfig type; the
+// guides' references are checked against the rendered Helm chart; and the guides' jwtgate
+// policies decide requests shaped the way each proxy sends them, through real gRPC.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { access, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { importJWK, SignJWT, type CryptoKey } from 'jose';
+import { parseAllDocuments } from 'yaml';
+import { startKubeCluster, type KubeCluster, type KubectlResult } from '../support/kube-cluster.ts';
+import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
+import { headerRecord, httpCheckRequest, type HttpCheckInput } from '../support/grpc-client.ts';
+import { denied } from '../support/decisions.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ISTIO = join(ROOT, 'examples/istio');
+const GATEWAY = join(ROOT, 'examples/envoy-gateway');
+const PEERS_DIR = process.env.JWTGATE_PEERS_DIR ?? join(homedir(), '.cache', 'jwtgate-peers');
+const SCHEMA_CRDS = join(PEERS_DIR, 'schemas', 'crds');
+const MESHCONFIG_VALIDATE = join(PEERS_DIR, 'bin', 'meshconfig-validate');
+const HELM = join(PEERS_DIR, 'bin', 'helm');
+
+/** What both guides assume of the Helm release `jwtgate` in `jwtgate-system`. */
+const AUTHZ_SERVICE = { name: 'jwtgate-authz', namespace: 'jwtgate-system', port: 9001 };
+
+// Skipping is opt-in only: without the env var, missing peers fail the run.
+const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no kube peers; see test/peers/install.sh)' : false;
+
+const run = promisify(execFile);
+
+/** Fails with everything kubectl said, so a schema error is readable in the test output. */
+function assertSucceeded(result: KubectlResult, what: string): void {
+  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
+}
+
+/** Every YAML document of `file` as plain JSON. */
+async function readManifests(file: string): Promise<Record<string, any>[]> {
+  return parseAllDocuments(await readFile(file, 'utf8')).map((doc) => doc.toJS() as Record<string, any>);
+}
+
+/** The one manifest of `kind` in `file`. */
+async function readManifest(file: string, kind: string): Promise<Record<string, any>> {
+  const found = (await readManifests(file)).filter((m) => m.kind === kind);
+  assert.equal(found.length, 1, `${file}: expected one ${kind}`);
+  return found[0]!;
+}
+
+/** `text` with `from` replaced by `to`, failing when `from` is absent (a stale mutation test). */
+function mutate(text: string, from: string, to: string): string {
+  assert.ok(text.includes(from), `mutation target not found: ${from}`);
+  return text.replace(from, to);
+}
+
+/** Throws with the install hint when a peer file is missing. */
+async function requirePeer(path: string): Promise<void> {
+  await access(path).catch(() => {
+    throw new Error(`${path} missing: run test/peers/install.sh (or test/peers/schemas/install.sh)`);
+  });
+}
+
+describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, timeout: 180_000 }, () => {
+  let cluster: KubeCluster;
+
+  /** Server-side dry-run apply of `files` (or stdin `input`); the apiserver validates fully. */
+  const dryRun = (args: string[], input?: string) =>
+    cluster.kubectl(['apply', '--server-side', '--dry-run=server', '--validate=strict', ...args], input);
+
+  /** Asserts the apiserver refuses `manifest`, with `expected` in what kubectl printed. */
+  async function assertRefused(manifest: string, expected: RegExp): Promise<void> {
+    const result = await dryRun(['-f', '-'], manifest);
+    assert.notEqual(result.code, 0, `expected a refusal, kubectl said: ${result.stdout}`);
+    assert.match(result.stderr, expected);
+  }
+
+  before(async () => {
+    await requirePeer(SCHEMA_CRDS);
+    cluster = await startKubeCluster();
+    // --server-side: Istio's CRD file is too large for client-side apply's last-applied annotation.
+    assertSucceeded(await cluster.kubectl(['apply', '--server-side', '-f', join(ROOT, 'crds'), '-f', SCHEMA_CRDS]), 'installing CRDs');
+    const crds = (await cluster.kubectl(['get', 'crd', '-o', 'name'])).stdout.trim().split('\n');
+    assertSucceeded(await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds]), 'waiting for CRDs');
+    for (const namespace of ['shop', 'jwtgate-system', 'gateway-system']) {
+      assertSucceeded(await cluster.kubectl(['create', 'namespace', namespace]), `create namespace ${namespace}`);
+    }
+  });
+  after(() => cluster?.stop());
+
+  test('the CRDs are the pinned upstream ones', async () => {
+    const files = (await readdir(SCHEMA_CRDS)).sort();
+    assert.ok(files.some((f) => /^istio-v1\.\d+\.\d+\.yaml$/.test(f)), files.join(', '));
+    assert.ok(files.some((f) => /^envoy-gateway-v1\.\d+\.\d+-securitypolicies\.yaml$/.test(f)), files.join(', '));
+    assert.ok(files.some((f) => /^gateway-api-v1\.\d+\.\d+-httproutes\.yaml$/.test(f)), files.join(', '));
+  });
+
+  test('Istio guide: AuthorizationPolicy, PeerAuthentication and the jwtgate policies are accepted', async () => {
+    // istiod-values.yaml is Helm values, not an object: the manifests are named one by one.
+    const applied = await dryRun([
+      '-f', join(ISTIO, 'authorization-policy.yaml'), '-f', join(ISTIO, 'peer-authentication.yaml'), '-f', join(ISTIO, 'jwtgate'),
+    ]);
+    assertSucceeded(applied, 'dry-run apply of examples/istio');
+    assert.deepEqual(applied.stdout.trim().split('\n').sort(), [
+      'authorizationpolicy.security.istio.io/orders-jwtgate serverside-applied (server dry run)',
+      'jwtissuer.jwtgate.dev/demo-idp serverside-applied (server dry run)',
+      'jwtpolicy.jwtgate.dev/orders serverside-applied (server dry run)',
+      'peerauthentication.security.istio.io/default serverside-applied (server dry run)',
+    ]);
+  });
+
+  test('Envoy Gateway guide: Gateway API objects, SecurityPolicy, ReferenceGrant and the jwtgate policies are accepted', async () => {
+    const applied = await dryRun(['-f', GATEWAY, '-f', join(GATEWAY, 'jwtgate')]);
+    assertSucceeded(applied, 'dry-run apply of examples/envoy-gateway');
+    assert.deepEqual(applied.stdout.trim().split('\n').sort(), [
+      'clienttrafficpolicy.gateway.envoyproxy.io/public-paths serverside-applied (server dry run)',
+      'gateway.gateway.networking.k8s.io/public serverside-applied (server dry run)',
+      'gatewayclass.gateway.networking.k8s.io/eg serverside-applied (server dry run)',
+      'httproute.gateway.networking.k8s.io/orders serverside-applied (server dry run)',
+      'jwtissuer.jwtgate.dev/demo-idp serverside-applied (server dry run)',
+      'jwtpolicy.jwtgate.dev/orders serverside-applied (server dry run)',
+      'referencegrant.gateway.networking.k8s.io/shop-security-policies serverside-applied (server dry run)',
+      'securitypolicy.gateway.envoyproxy.io/orders-jwtgate serverside-applied (server dry run)',
+    ]);
+  });
+
+  // The controls: the same manifests with one field broken are refused, so the schemas above
+  // really check the fields the guides rely on (an empty or permissive schema would not).
+  test('Istio schema refuses an unknown action and a misspelt provider field', async () => {
+    const policy = await readFile(join(ISTIO, 'authorization-policy.yaml'), 'utf8');
+    await assertRefused(mutate(policy, 'action: CUSTOM', 'action: EXTERNAL'), /spec\.action: Unsupported value: "EXTERNAL"/);
+    await assertRefused(mutate(policy, 'name: jwtgate ', 'nmae: jwtgate '), /\.spec\.provider\.nmae: field not declared in schema/);
+  });
+
+  test('Envoy Gateway schema refuses a bad statusOnError, a port-less Service backend and a bad path action', async () => {
+    const policy = await readFile(join(GATEWAY, 'security-policy.yaml'), 'utf8');
+    await assertRefused(mutate(policy, 'statusOnError: 503', 'statusOnError: 299'), /spec\.extAuth\.statusOnError: Unsupported value: 299/);
+    await assertRefused(mutate(policy, 'port: 9001', ''), /Must have port for Service reference/);
+    await assertRefused(mutate(policy, 'contextExtensions:', 'contextExtension:'), /\.spec\.extAuth\.contextExtension: field not declared in schema/);
+    const gateway = await readFile(join(GATEWAY, 'gateway.yaml'), 'utf8');
+    await assertRefused(mutate(gateway, 'escapedSlashesAction: UnescapeAndRedirect', 'escapedSlashesAction: Unescape'),
+      /spec\.path\.escapedSlashesAction: Unsupported value: "Unescape"/);
+  });
+
+  test('Gateway API schema refuses an unknown path match type', async () => {
+    const route = await readFile(join(GATEWAY, 'httproute.yaml'), 'utf8');
+    await assertRefused(mutate(route, 'type: PathPrefix', 'type: Prefix'), /spec\.rules\[0\]\.matches\[0\]\.path\.type: Unsupported value: "Prefix"/);
+  });
+});
+
+describe('Istio mesh config decoded strictly into Istio\'s MeshConfig type', { skip }, () => {
+  /** Runs meshconfig-validate on `text`; resolves with its exit code and stderr. */
+  async function validateMeshConfig(text: string): Promise<{ code: number; stderr: string }> {
+    await requirePeer(MESHCONFIG_VALIDATE);
+    const dir = await mkdtemp(join(tmpdir(), 'jwtgate-meshconfig-'));
+    try {
+      await writeFile(join(dir, 'values.yaml'), text);
+      await run(MESHCONFIG_VALIDATE, ['-key', 'meshConfig', join(dir, 'values.yaml')]);
+      return { code: 0, stderr: '' };
+    } catch (error) {
+      const e = error as { code: number; stderr: string };
+      return { code: e.code, stderr: e.stderr };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('examples/istio/istiod-values.yaml is valid', async () => {
+    const result = await validateMeshConfig(await readFile(join(ISTIO, 'istiod-values.yaml'), 'utf8'));
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  test('a misspelt field, a bad enum value and a bad duration are refused', async () => {
+    const values = await readFile(join(ISTIO, 'istiod-values.yaml'), 'utf8');
+    const cases: [string, string, RegExp][] = [
+      ['failOpen: false', 'failopen: false', /unknown field "failopen"/],
+      ['normalization: DECODE_AND_MERGE_SLASHES', 'normalization: DECODE_SLASHES', /invalid value for enum field normalization: "DECODE_SLASHES"/],
+      ['timeout: 1s', 'timeout: 1sec', /invalid google\.protobuf\.Duration value "1sec"/],
+    ];
+    for (const [from, to, expected] of cases) {
+      const result = await validateMeshConfig(mutate(values, from, to));
+      assert.equal(result.code, 1, `${to} was accepted`);
+      assert.match(result.stderr, expected);
+    }
+  });
+});
+
+describe('the guides reference the Service the Helm chart renders', { skip }, () => {
+  test('Service jwtgate-authz in jwtgate-system serves gRPC on 9001', async () => {
+    await requirePeer(HELM);
+    const { stdout } = await run(HELM, ['template', 'jwtgate', join(ROOT, 'charts/jwtgate'), '--namespace', AUTHZ_SERVICE.namespace], { maxBuffer: 16 << 20 });
+    const services = parseAllDocuments(stdout).map((doc) => doc.toJS() as Record<string, any>).filter((m) => m?.kind === 'Service');
+    const authz = services.find((s) => s.metadata.name === AUTHZ_SERVICE.name);
+    assert.ok(authz, `no Service ${AUTHZ_SERVICE.name} in: ${services.map((s) => s.metadata.name).join(', ')}`);
+    assert.equal(authz.metadata.namespace, AUTHZ_SERVICE.namespace);
+    const grpc = authz.spec.ports.find((p: { port: number }) => p.port === AUTHZ_SERVICE.port);
+    assert.ok(grpc, JSON.stringify(authz.spec.ports));
+    // Istio and Envoy Gateway must speak HTTP/2 to it: appProtocol (or a grpc port name) says so.
+    assert.ok(grpc.appProtocol === 'grpc' || grpc.name === 'grpc' || String(grpc.name).startsWith('grpc-'), JSON.stringify(grpc));
+  });
+});
+
+describe('the guides\' files agree with each other', () => {
+  test('Istio: the AuthorizationPolicy names the provider registered for the jwtgate Service', async () => {
+    const [values] = await readManifests(join(ISTIO, 'istiod-values.yaml'));
+    const providers = values!.meshConfig.extensionProviders as Record<string, any>[];
+    const provider = providers.find((p) => p.envoyExtAuthzGrpc !== undefined)!;
+    assert.deepEqual(provider.envoyExtAuthzGrpc, {
+      service: `${AUTHZ_SERVICE.name}.${AUTHZ_SERVICE.namespace}.svc.cluster.local`,
+      port: AUTHZ_SERVICE.port,
+      timeout: '1s',
+      failOpen: false,
+      statusOnError: '503',
+    });
+    const policy = await readManifest(join(ISTIO, 'authorization-policy.yaml'), 'AuthorizationPolicy');
+    assert.equal(policy.spec.action, 'CUSTOM');
+    assert.equal(policy.spec.provider.name, provider.name);
+    // Every request goes to jwtgate: one empty rule.
+    assert.deepEqual(policy.spec.rules, [{}]);
+  });
+
+  test('Envoy Gateway: backend, ReferenceGrant, context extension and policy namespace line up', async () => {
+    const security = await readManifest(join(GATEWAY, 'security-policy.yaml'), 'SecurityPolicy');
+    const route = await readManifest(join(GATEWAY, 'httproute.yaml'), 'HTTPRoute');
+    const grant = await readManifest(join(GATEWAY, 'reference-grant.yaml'), 'ReferenceGrant');
+    const policy = await readManifest(join(GATEWAY, 'jwtgate/orders.yaml'), 'JWTPolicy');
+    assert.deepEqual(security.spec.extAuth.grpc.backendRefs, [AUTHZ_SERVICE]);
+    assert.equal(security.spec.extAuth.failOpen, false);
+    assert.deepEqual(security.spec.targetRefs, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: route.metadata.name }]);
+    assert.equal(security.metadata.namespace, route.metadata.namespace);
+    assert.deepEqual(grant.spec.from, [{ group: 'gateway.envoyproxy.io', kind: 'SecurityPolicy', namespace: security.metadata.namespace }]);
+    assert.equal(grant.metadata.namespace, AUTHZ_SERVICE.namespace);
+    assert.deepEqual(grant.spec.to, [{ group: '', kind: 'Service', name: AUTHZ_SERVICE.name }]);
+    assert.deepEqual(security.spec.extAuth.contextExtensions, [{ name: 'namespace', type: 'Value', value: route.metadata.namespace }]);
+    assert.equal(policy.metadata.namespace, route.metadata.namespace);
+  });
+});
+
+describe('the guides\' jwtgate policies decide as the guides say (real gRPC)', () => {
+  let demoKey: CryptoKey;
+  let istio: StandaloneService;
+  let gateway: StandaloneService;
+
+  /** A token from the guides' demo IdP (examples/keys/demo-private.jwk.json) with `scope`. */
+  async function demoToken(scope: string): Promise<string> {
+    // Payload: { iss: https://idp.example.com, aud: orders-api, sub: alice, scope, iat, exp: +5 min }
+    return new SignJWT({ scope })
+      .setProtectedHeader({ alg: 'RS256', kid: 'ztvJ6Gsg-jdzomIg1M5KZCozk_p4Rkv1Dtgea2Yn0pQ' })
+      .setIssuer('https://idp.example.com').setAudience('orders-api').setSubject('alice')
+      .setIssuedAt().setExpirationTime('5m')
+      .sign(demoKey);
+  }
+
+  /** Reads every manifest file of the guide's jwtgate folder, for `startStandalone`. */
+  async function readPolicyFiles(dir: string): Promise<Record<string, string>> {
+    const names = (await readdir(dir)).filter((name) => name.endsWith('.yaml'));
+    return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(join(dir, name), 'utf8')] as const)));
+  }
+
+  before(async () => {
+    const jwk = JSON.parse(await readFile(join(ROOT, 'examples/keys/demo-private.jwk.json'), 'utf8')) as Record<string, unknown>;
+    demoKey = (await importJWK(jwk, 'RS256')) as CryptoKey;
+    [istio, gateway] = await Promise.all([
+      startStandalone(await readPolicyFiles(join(ISTIO, 'jwtgate'))),
+      startStandalone(await readPolicyFiles(join(GATEWAY, 'jwtgate'))),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([istio?.close(), gateway?.close()]);
+  });
+
+  // As Istio's inbound sidecar of `orders` sends it over mTLS: the destination principal is the
+  // workload's SPIFFE ID; the Host is whatever name the caller used.
+  const sidecarRequest = (token: string | undefined, principal = 'spiffe://cluster.local/ns/shop/sa/orders'): HttpCheckInput => ({
+    method: 'GET', host: 'orders.shop.svc.cluster.local:8080', path: '/api/orders',
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, destinationPrincipal: principal,
+  });
+
+  test('Istio: a valid token for a workload in shop is allowed, with x-user-id set', async () => {
+    const response = await istio.client.check(httpCheckRequest(sidecarRequest(await demoToken('orders:read'))));
+    assert.equal(response.http_response, 'ok_response', JSON.stringify(response));
+    assert.equal(headerRecord(response.ok_response!.headers ?? [])['x-user-id'], 'alice');
+  });
+
+  test('Istio: no token is 401, a token without the scope is 403 insufficient_scope', async () => {
+    const missing = denied(await istio.client.check(httpCheckRequest(sidecarRequest(undefined))));
+    assert.equal(missing.status, 'Unauthorized');
+    assert.equal(missing.body.reason, 'token_missing');
+    const weak = denied(await istio.client.check(httpCheckRequest(sidecarRequest(await demoToken('orders:write')))));
+    assert.equal(weak.status, 'Forbidden');
+    assert.equal(weak.body.error, 'insufficient_scope');
+  });
+
+  test('Istio: the shop policy never decides for another namespace, nor without a principal', async () => {
+    const token = await demoToken('orders:read');
+    for (const principal of ['spiffe://cluster.local/ns/bank/sa/orders', '']) {
+      const d = denied(await istio.client.check(httpCheckRequest(sidecarRequest(token, principal))));
+      assert.equal(d.body.reason, 'no_policy', `principal ${JSON.stringify(principal)}`);
+    }
+  });
+
+  // As Envoy Gateway sends it: no SPIFFE identity for the backend, the SecurityPolicy's context
+  // extension names the namespace.
+  const gatewayRequest = (token: string, contextExtensions: Record<string, string>): HttpCheckInput => ({
+    method: 'GET', host: 'api.example.com', path: '/api/orders', headers: { authorization: `Bearer ${token}` }, contextExtensions,
+  });
+
+  test('Envoy Gateway: allowed with the namespace context extension, and by host claim without it', async () => {
+    const token = await demoToken('orders:read');
+    for (const extensions of [{ namespace: 'shop' }, {}] as Record<string, string>[]) {
+      const response = await gateway.client.check(httpCheckRequest(gatewayRequest(token, extensions)));
+      assert.equal(response.http_response, 'ok_response', `${JSON.stringify(extensions)}: ${JSON.stringify(response)}`);
+    }
+  });
+
+  test('Envoy Gateway: a context extension naming another namespace finds no policy', async () => {
+    const d = denied(await gateway.client.check(httpCheckRequest(gatewayRequest(await demoToken('orders:read'), { namespace: 'bank' }))));
+    assert.equal(d.body.reason, 'no_policy');
+  });
+});
