@@ -167,11 +167,24 @@ export class IssuerKeys {
   async start(): Promise<void> {
     if (this.#remote === undefined || this.#started || this.#closed) return;
     this.#started = true;
-    await this.refresh();
+    const period = this.#config.remote.refreshSeconds * 1000;
+    // Seeded with the operator's last good keys: verify from them at once and leave the IdP
+    // alone; the first refresh comes at a random point of the period, so N replicas starting
+    // together do not all fetch at once (an unknown kid still refetches, rate-limited by jose).
+    const seeded = this.#cache.jwks !== undefined && this.#cache.jwks.keys.length > 0;
+    if (!seeded) await this.refresh();
     this.#settled = true;
     if (this.#closed) return;
-    this.#timer = setInterval(() => void this.refresh(), this.#config.remote.refreshSeconds * 1000);
-    // The refresh must never keep the process alive on its own (graceful shutdown, tests).
+    const every = () => {
+      this.#timer = setInterval(() => void this.refresh(), period);
+      // The refresh must never keep the process alive on its own (graceful shutdown, tests).
+      this.#timer.unref();
+    };
+    if (!seeded) return every();
+    this.#timer = setTimeout(() => {
+      void this.refresh();
+      if (!this.#closed) every();
+    }, Math.random() * period);
     this.#timer.unref();
   }
 
@@ -223,6 +236,7 @@ export class IssuerKeys {
    */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#timer);
     clearInterval(this.#timer);
   }
 

@@ -100,6 +100,13 @@ describe('remote issuer keys', () => {
     });
   }
 
+  it('seeded with cachedKeys: start() does not fetch, so N replicas starting together leave the IdP alone', async () => {
+    const { keys, verify } = setUp({ cachedKeys: { jwks: jwksOf(k1), fetchedAt: new Date().toISOString() } });
+    await keys.start();
+    assert.equal((await verify(k1)).claims.sub, 'alice');
+    assert.equal(idp.requests.jwks, 0);
+  });
+
   it('IdP down at start with cachedKeys: verifies at once from the seed', async () => {
     idp.failWith('status500');
     const { keys, verify } = setUp({ cachedKeys: { jwks: jwksOf(k1), fetchedAt: '2026-01-01T00:00:00Z' } });
