@@ -4,7 +4,8 @@
  * reads the caches, never the event.
  *
  * ```
- *  caches ─▶ compiler input ─▶ compile ─▶ fetch due remote keys ─▶ embed cachedKeys
+ *  caches ─▶ compiler input ─▶ compile ─▶ (new leader: adopt published cachedKeys)
+ *     ─▶ fetch due remote keys ─▶ embed cachedKeys
  *     ─▶ same sha256 as the published head (and intact)? ── no ─▶ publish generation+1
  *     ─▶ status of each resource (only if changed) + an Event per condition change
  *     ─▶ { requeueAfter: next key refresh or resync }
@@ -70,7 +71,10 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
     const objects = cluster.objects();
     const input = toCompileInput(objects);
     const compiled = compile({ ...input, now: now() });
-    await keys.refreshDue(Object.values(compiled.snapshot.issuers));
+    const issuers = Object.values(compiled.snapshot.issuers);
+    // A replica new to leading starts from the keys its predecessor published, not from nothing.
+    if (!keys.knows(issuers)) keys.adopt(Object.values(cluster.publishedSnapshot()?.issuers ?? {}));
+    await keys.refreshDue(issuers);
     const snapshot = keys.embed(compiled.snapshot);
 
     const cached = cluster.published();

@@ -13,7 +13,8 @@
  */
 import type { KubernetesListObject, KubernetesObject, V1ConfigMap, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../authz/log.ts';
-import { LABELS, SNAPSHOT_NAME, type PublishedConfigMap } from '../authz/snapshot/published-form.ts';
+import { ANNOTATIONS, fromPublishedForm, LABELS, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../authz/snapshot/published-form.ts';
+import type { Snapshot } from '../authz/snapshot/types.ts';
 import type { ResourceKind } from '../compiler/resources.ts';
 import type { ApiObject, ClusterObjects } from './compiler-input.ts';
 import { GROUP, PLURALS, VERSION, type KubeClients } from './kube-clients.ts';
@@ -24,6 +25,8 @@ export interface ClusterWatch {
   objects(): ClusterObjects;
   /** The published snapshot as the caches see it (may lag behind a write just made). */
   published(): PublishedHead | undefined;
+  /** The published snapshot itself, reassembled and verified from the caches; undefined when absent or not intact. */
+  publishedSnapshot(): Snapshot | undefined;
   /** Resolves once every informer has listed. */
   synced: Promise<void>;
   stop(): Promise<void>;
@@ -96,6 +99,20 @@ export function watchCluster(options: WatchClusterOptions): ClusterWatch {
       configMap: (name) => asPublished(configMaps.cache.get(name, namespace)),
       secret: (name) => secrets.cache.get(name, namespace),
     }),
+    publishedSnapshot: () => {
+      const head = asPublished(configMaps.cache.get(SNAPSHOT_NAME, namespace));
+      if (head === undefined) return undefined;
+      try {
+        // A missing part is left out: fromPublishedForm then refuses the whole form.
+        const parts = partNames(head).flatMap((name) => asPublished(configMaps.cache.get(name, namespace)) ?? []);
+        const secretName = head.metadata.annotations?.[ANNOTATIONS.secretKeys];
+        const secret = secretName === undefined ? undefined : secrets.cache.get(secretName, namespace);
+        return fromPublishedForm(head, parts, secret === undefined ? undefined
+          : { metadata: { name: secretName!, namespace, annotations: secret.metadata?.annotations ?? {} }, data: secret.data ?? {} });
+      } catch {
+        return undefined; // missing or broken: the leader fetches keys afresh and publishes anew
+      }
+    },
     synced: Promise.all(all.map((w) => w.synced)).then(() => {}),
     async stop() {
       await Promise.all(all.map((w) => w.stop()));
@@ -105,5 +122,9 @@ export function watchCluster(options: WatchClusterOptions): ClusterWatch {
 
 function asPublished(cm: V1ConfigMap | undefined): PublishedConfigMap | undefined {
   if (cm === undefined) return undefined;
-  return { metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace ?? '', annotations: cm.metadata?.annotations ?? {} } };
+  return {
+    metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace ?? '', annotations: cm.metadata?.annotations ?? {} },
+    ...(cm.data === undefined ? {} : { data: cm.data }),
+    ...(cm.binaryData === undefined ? {} : { binaryData: cm.binaryData }),
+  };
 }

@@ -70,6 +70,24 @@ export async function fetchJson(
   init: { signal: AbortSignal; headers?: Headers | Record<string, string> },
   maxBytes: number = MAX_KEY_DOCUMENT_BYTES,
 ): Promise<unknown> {
+  return (await fetchJsonWithHeaders(url, init, maxBytes)).body;
+}
+
+/**
+ * {@link fetchJson} that also hands back the response headers, for a caller that schedules its
+ * next fetch on the IdP's `Cache-Control` (the operator, RFC 9111 §5.2.2.1).
+ *
+ * @example
+ * ```ts
+ * const { body, headers } = await fetchJsonWithHeaders(jwksUrl, { signal });
+ * parseMaxAge(headers.get('cache-control'));
+ * ```
+ */
+export async function fetchJsonWithHeaders(
+  url: URL,
+  init: { signal: AbortSignal; headers?: Headers | Record<string, string> },
+  maxBytes: number = MAX_KEY_DOCUMENT_BYTES,
+): Promise<{ body: unknown; headers: Headers }> {
   try {
     const response = await fetch(url, { method: 'GET', redirect: 'manual', signal: init.signal, headers: init.headers });
     if (response.status !== 200) {
@@ -78,7 +96,7 @@ export async function fetchJson(
     }
     const text = await readLimited(response, maxBytes, url);
     try {
-      return JSON.parse(text) as unknown;
+      return { body: JSON.parse(text) as unknown, headers: response.headers };
     } catch (cause) {
       throw new KeyFetchError('invalid', `${url.href} did not return JSON`, { cause });
     }

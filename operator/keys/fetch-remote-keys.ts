@@ -10,7 +10,7 @@
  * ```
  */
 import { discoverJwksUri } from '../../authz/keys/discover-jwks-uri.ts';
-import { KeyFetchError, MAX_KEY_DOCUMENT_BYTES, checkKeyUrl } from '../../authz/keys/fetch-json.ts';
+import { KeyFetchError, checkKeyUrl, fetchJsonWithHeaders } from '../../authz/keys/fetch-json.ts';
 import { selectUsableKeys, type RejectedKey } from '../../authz/keys/usable-keys.ts';
 import type { JwkSet, SnapshotIssuer } from '../../authz/snapshot/types.ts';
 import { parseMaxAge } from './refresh-delay.ts';
@@ -42,42 +42,18 @@ export async function fetchRemoteKeys(issuer: SnapshotIssuer): Promise<FetchedKe
     const jwksUrl = source.kind === 'discovery'
       ? await discoverJwksUri(checkKeyUrl(source.discoveryUrl), issuer.issuer, { signal })
       : checkKeyUrl(source.jwksUri);
-    const { body, cacheControl } = await getJson(jwksUrl, signal);
+    const { body, headers } = await fetchJsonWithHeaders(jwksUrl, { signal, headers: { accept: 'application/json' } });
     const usable = selectUsableKeys(body, { allowSecrets: false });
     if (usable === undefined) throw new KeyFetchError('invalid', `${jwksUrl.href} is not a JWK set`);
     if (usable.jwks.keys.length === 0) throw new KeyFetchError('invalid', `${jwksUrl.href} has no usable key`);
-    const maxAge = parseMaxAge(cacheControl);
+    const maxAge = parseMaxAge(headers.get('cache-control'));
     return { jwks: usable.jwks, rejected: usable.rejected, ...(maxAge === undefined ? {} : { maxAge }) };
   } catch (error) {
-    if (error instanceof KeyFetchError) throw error;
-    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    // One signal bounds discovery and JWKS together: say so on the JWTIssuer's status, which
+    // names the issuer rather than whichever URL was in flight.
+    if (error instanceof KeyFetchError && error.result === 'timeout') {
       throw new KeyFetchError('timeout', `keys of ${issuer.id} did not arrive within ${issuer.remote.timeoutMs} ms`, { cause: error });
     }
-    throw new KeyFetchError('network_error', `keys of ${issuer.id} could not be fetched: ${(error as Error)?.message}`, { cause: error });
-  }
-}
-
-/**
- * GET with the data plane's rules (no redirects, bounded body). It stays apart from
- * authz/keys/fetch-json.ts only because that helper does not hand back response headers and
- * the operator needs Cache-Control.
- */
-async function getJson(url: URL, signal: AbortSignal): Promise<{ body: unknown; cacheControl: string | null }> {
-  const response = await fetch(url, { redirect: 'manual', signal, headers: { accept: 'application/json' } });
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new KeyFetchError('http_error', `${url.href} answered HTTP ${response.status}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_KEY_DOCUMENT_BYTES) throw new KeyFetchError('too_large', `${url.href} body exceeds ${MAX_KEY_DOCUMENT_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return { body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown, cacheControl: response.headers.get('cache-control') };
-  } catch (cause) {
-    throw new KeyFetchError('invalid', `${url.href} did not return JSON`, { cause });
+    throw error;
   }
 }

@@ -100,6 +100,40 @@ export class RemoteKeyStore {
   }
 
   /**
+   * Takes over the last good keys another replica embedded in the published snapshot, for each
+   * remote issuer this store does not know yet; the next {@link refreshDue} still fetches at
+   * once. Without it a new leader that cannot reach an IdP would publish that issuer without
+   * keys, and every authz replica started afterwards would refuse its tokens.
+   *
+   * @example
+   * ```ts
+   * store.adopt(Object.values(published.issuers));
+   * await store.refreshDue(Object.values(compiled.snapshot.issuers)); // a failure keeps the adopted keys
+   * ```
+   */
+  adopt(published: readonly SnapshotIssuer[]): void {
+    const now = this.#now();
+    for (const issuer of published) {
+      const cached = issuer.cachedKeys;
+      if (issuer.keySource.kind === 'static' || cached === undefined || this.#entries.has(issuer.id)) continue;
+      // The config travels with the keys: refreshDue drops them if the issuer's key source changed since.
+      this.#entries.set(issuer.id, { config: canonicalJson(keyConfigOf(issuer)), nextFetchAt: now, rejectedKeys: 0, jwks: cached.jwks, keysSince: cached.fetchedAt });
+    }
+  }
+
+  /**
+   * Whether every remote issuer among `issuers` has an entry (fetched or adopted).
+   *
+   * @example
+   * ```ts
+   * if (!store.knows(issuers)) store.adopt(Object.values(cluster.publishedSnapshot()?.issuers ?? {}));
+   * ```
+   */
+  knows(issuers: readonly SnapshotIssuer[]): boolean {
+    return issuers.every((i) => i.keySource.kind === 'static' || this.#entries.has(i.id));
+  }
+
+  /**
    * The state of one issuer, for its status.
    *
    * @example

@@ -37,6 +37,12 @@ export interface KubeCluster {
   kubeconfigPath: string;
   /** Runs the pinned kubectl against this cluster; `input` is written to its stdin (`-f -`). */
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
+  /**
+   * Stops kube-apiserver (SIGTERM), keeps it down for `downMs` (default 0), then starts it again
+   * on the same port over the same etcd and resolves once it is ready: clients see the
+   * apiserver go away and come back with every object intact.
+   */
+  restartApiserver(downMs?: number): Promise<void>;
   /** Stops kube-apiserver then etcd and removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -109,7 +115,7 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     ]));
 
     const server = `https://127.0.0.1:${apiPort}`;
-    processes.push(spawnLogged(bin['kube-apiserver'], join(dir, 'kube-apiserver.log'), [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       `--tls-cert-file=${pki.servingCert}`,
       `--tls-private-key-file=${pki.servingKey}`,
@@ -130,10 +136,13 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       // admission plugin would demand of every Pod.
       '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
-    ]));
+    ];
+    const startApiserver = (): ChildProcess => spawnLogged(bin['kube-apiserver'], join(dir, 'kube-apiserver.log'), apiserverArgs);
+    processes.push(startApiserver());
 
     const caPem = await readFile(pki.caFile);
-    await waitUntil('kube-apiserver /readyz', processes, dir, async () => (await getStatus(server, '/readyz', caPem, token)) === 200);
+    const waitUntilReady = () => waitUntil('kube-apiserver /readyz', processes, dir, async () => (await getStatus(server, '/readyz', caPem, token)) === 200);
+    await waitUntilReady();
     await waitUntil('namespace default', processes, dir, async () => (await getStatus(server, '/api/v1/namespaces/default', caPem, token)) === 200);
 
     const kubeconfigPath = join(dir, 'kubeconfig');
@@ -144,6 +153,14 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       token,
       kubeconfigPath,
       kubectl: (args, input) => runKubectl(bin.kubectl, kubeconfigPath, args, input),
+      async restartApiserver(downMs = 0) {
+        if (stopped) throw new Error('the cluster is stopped');
+        const index = processes.length - 1; // the apiserver, started after etcd
+        await stopProcess(processes[index]!);
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        processes[index] = startApiserver();
+        await waitUntilReady();
+      },
       stop,
     };
   } catch (error) {

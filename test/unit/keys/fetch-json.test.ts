@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KeyFetchError, checkKeyUrl, fetchJson } from '../../../authz/keys/fetch-json.ts';
+import { KeyFetchError, checkKeyUrl, fetchJson, fetchJsonWithHeaders } from '../../../authz/keys/fetch-json.ts';
 
 describe('checkKeyUrl', () => {
   it('allows https anywhere and http on loopback only', () => {
@@ -21,7 +21,7 @@ describe('checkKeyUrl', () => {
 describe('fetchJson', () => {
   const server = createServer((req, res) => {
     switch (req.url) {
-      case '/ok': res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}'); break;
+      case '/ok': res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' }).end('{"keys":[]}'); break;
       case '/big-declared': res.writeHead(200, { 'content-length': '5000' }).end('x'.repeat(5000)); break;
       case '/big-chunked': res.writeHead(200); res.write('x'.repeat(3000)); res.end('x'.repeat(3000)); break;
       case '/redirect': res.writeHead(302, { location: '/ok' }).end(); break;
@@ -40,6 +40,11 @@ describe('fetchJson', () => {
   const failsWith = (result: string) => (e: unknown) => e instanceof KeyFetchError && e.result === result;
 
   it('parses a JSON body', async () => assert.deepEqual(await get('/ok'), { keys: [] }));
+  it('hands back the response headers on request', async () => {
+    const { body, headers } = await fetchJsonWithHeaders(new URL('/ok', origin), { signal: AbortSignal.timeout(2000) });
+    assert.deepEqual(body, { keys: [] });
+    assert.equal(headers.get('cache-control'), 'max-age=600');
+  });
   it('refuses a body declared too large', () => assert.rejects(get('/big-declared'), failsWith('too_large')));
   it('refuses a body that grows too large', () => assert.rejects(get('/big-chunked'), failsWith('too_large')));
   it('does not follow redirects', () => assert.rejects(get('/redirect'), failsWith('http_error')));

@@ -46,3 +46,23 @@ test('refetch of the same set keeps fetchedAt (no new digest); failure keeps the
   await store.refreshDue([]);
   assert.equal(store.state('shop/idp'), undefined);
 });
+
+test('adopt: a new leader starts from the published cachedKeys; a failed fetch keeps them, a changed source drops them', async () => {
+  const published: SnapshotIssuer = { ...issuer, cachedKeys: { jwks: K1, fetchedAt: '2024-01-01T00:00:00.000Z' } };
+  const store = new RemoteKeyStore({ log: createLogger('silent'), now: () => 5_000, fetchKeys: async () => { throw new KeyFetchError('network_error', 'IdP down'); } });
+  assert.equal(store.knows([issuer]), false);
+  store.adopt([published]);
+  assert.equal(store.knows([issuer]), true);
+  assert.equal(store.nextRefreshInMs(), 0, 'adopted keys are refetched at once');
+  await store.refreshDue([issuer]);
+  assert.equal(store.state('shop/idp')?.lastError, 'IdP down');
+  assert.deepEqual(store.embed(snapshot).issuers['shop/idp']?.cachedKeys, published.cachedKeys, 'same keys, same fetchedAt: nothing new to publish');
+
+  store.adopt([{ ...published, cachedKeys: { jwks: { keys: [] }, fetchedAt: '2025-01-01T00:00:00.000Z' } }]);
+  assert.deepEqual(store.state('shop/idp')?.jwks, K1, 'a known issuer is never overwritten');
+
+  const other = new RemoteKeyStore({ log: createLogger('silent'), fetchKeys: async () => { throw new KeyFetchError('network_error', 'IdP down'); } });
+  other.adopt([published]);
+  await other.refreshDue([{ ...issuer, keySource: { kind: 'jwksUri', jwksUri: 'https://idp.example/other' } }]);
+  assert.equal(other.state('shop/idp')?.jwks, undefined, 'keys adopted for another source are not used');
+});
