@@ -20,6 +20,11 @@ export const CONDITION_TYPES = {
   Ready: 'Ready',
   /** JWTIssuer only: verification keys are in hand (fetched, or static). */
   KeysAvailable: 'KeysAvailable',
+  /**
+   * Policies only, abnormal when True (Gateway API's polarity): another policy already owns this
+   * route or host, so this one is left out of the snapshot (see README "Tenancy").
+   */
+  Conflicted: 'Conflicted',
 } as const;
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
 
@@ -43,6 +48,8 @@ export const CONDITION_REASONS = {
   KeysUnavailable: 'KeysUnavailable',
   /** A policy's issuer has no keys, so its tokens get 503 keys_unavailable. */
   IssuerKeysUnavailable: 'IssuerKeysUnavailable',
+  /** Conflicted=False: no other policy claims this policy's routes or hosts. */
+  NoConflicts: 'NoConflicts',
   /** Events: a new snapshot was published. */
   SnapshotPublished: 'SnapshotPublished',
   /** Events: publishing failed (retried with backoff). */

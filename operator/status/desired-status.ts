@@ -113,6 +113,12 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     else if (keyless.length > 0) condition(CONDITION_TYPES.Ready, 'False', kind === 'JWTIssuer' ? CONDITION_REASONS.KeysUnavailable : CONDITION_REASONS.IssuerKeysUnavailable, `enforced, but issuer ${keyless.join(', ')} has no keys yet: requests get 503 keys_unavailable`);
     else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, 'enforced by the published snapshot');
 
+    if (kind !== 'JWTIssuer') {
+      const conflicts = errors.filter((d) => d.reason === DIAGNOSTIC_REASONS.RouteConflict);
+      if (conflicts.length > 0) condition(CONDITION_TYPES.Conflicted, 'True', DIAGNOSTIC_REASONS.RouteConflict, describe(conflicts));
+      else condition(CONDITION_TYPES.Conflicted, 'False', CONDITION_REASONS.NoConflicts, 'no other policy claims these routes or hosts');
+    }
+
     const status: DesiredStatus = { conditions, ...(generation === undefined ? {} : { observedGeneration: generation }) };
     if (kind === 'JWTIssuer') {
       const keys = issuer === undefined ? undefined : summarizeKeys(issuer, input.keyState(issuerId));

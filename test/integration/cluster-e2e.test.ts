@@ -19,10 +19,11 @@ const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no re
 const NS = 'jwtgate-system';
 const HMAC_ISSUER = 'https://hmac.test';
 const HMAC2_ISSUER = 'https://hmac2.test';
-/** The operator CLI has no flag for the lease: client-go's default 15 s applies. */
-const LEASE_SECONDS = 15;
-/** Retry period × jitter (2 s × 1.2) plus scheduling slack. */
-const FAILOVER_MARGIN_MS = 5_000;
+/** A short lease (JWTGATE_LEASE_* env) keeps the failover test fast; production keeps 15/10/2 s. */
+const LEASE_SECONDS = 4;
+const LEASE_ENV = { JWTGATE_LEASE_DURATION_SECONDS: String(LEASE_SECONDS), JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3', JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5' };
+/** Retry period × jitter (0.5 s × 1.2) plus scheduling slack on a loaded 2-core machine. */
+const FAILOVER_MARGIN_MS = 3_000;
 const POLL_MS = 150;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -86,14 +87,10 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
     await cluster?.stop();
   });
 
-  async function kubectl(args: string[], input?: string): Promise<string> {
-    const r = await cluster.kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const kubectl = (args: string[], input?: string) => cluster.kubectlOk(args, input);
 
   async function startOperator(identity: string): Promise<OperatorProcess> {
-    const op = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath, namespace: NS, identity });
+    const op = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath, namespace: NS, identity, env: LEASE_ENV });
     operators.push(op);
     return op;
   }
@@ -283,6 +280,8 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
     assert.match(accepted.message, /a\.example.*namespace a/);
     const ready = (await readConditions('jwtpolicy', 'b', 'takeover')).find((x) => x.type === 'Ready');
     assert.equal(ready?.status, 'False');
+    const conflicted = (await readConditions('jwtpolicy', 'b', 'takeover')).find((x) => x.type === 'Conflicted');
+    assert.deepEqual([conflicted?.status, conflicted?.reason], ['True', 'RouteConflict']);
     await waitForOutcome(client, async () => request('b.example', undefined, { contextExtensions: { namespace: 'b' } }), 'allow');
 
     // Gateway mode (no namespace from the proxy): a.example is still a's.

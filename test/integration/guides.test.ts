@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { importJWK, SignJWT, type CryptoKey } from 'jose';
 import { parseAllDocuments } from 'yaml';
-import { startKubeCluster, type KubeCluster, type KubectlResult } from '../support/kube-cluster.ts';
+import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
 import { headerRecord, httpCheckRequest, type HttpCheckInput } from '../support/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
@@ -35,10 +35,6 @@ const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no ku
 
 const run = promisify(execFile);
 
-/** Fails with everything kubectl said, so a schema error is readable in the test output. */
-function assertSucceeded(result: KubectlResult, what: string): void {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
-}
 
 /** Every YAML document of `file` as plain JSON. */
 async function readManifests(file: string): Promise<Record<string, any>[]> {
@@ -69,8 +65,8 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
   let cluster: KubeCluster;
 
   /** Server-side dry-run apply of `files` (or stdin `input`); the apiserver validates fully. */
-  const dryRun = (args: string[], input?: string) =>
-    cluster.kubectl(['apply', '--server-side', '--dry-run=server', '--validate=strict', ...args], input);
+  const dryRunArgs = (args: string[]) => ['apply', '--server-side', '--dry-run=server', '--validate=strict', ...args];
+  const dryRun = (args: string[], input?: string) => cluster.kubectl(dryRunArgs(args), input);
 
   /** Asserts the apiserver refuses `manifest`, with `expected` in what kubectl printed. */
   async function assertRefused(manifest: string, expected: RegExp): Promise<void> {
@@ -83,11 +79,11 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
     await requirePeer(SCHEMA_CRDS);
     cluster = await startKubeCluster();
     // --server-side: Istio's CRD file is too large for client-side apply's last-applied annotation.
-    assertSucceeded(await cluster.kubectl(['apply', '--server-side', '-f', join(ROOT, 'crds'), '-f', SCHEMA_CRDS]), 'installing CRDs');
+    await cluster.kubectlOk(['apply', '--server-side', '-f', join(ROOT, 'crds'), '-f', SCHEMA_CRDS]);
     const crds = (await cluster.kubectl(['get', 'crd', '-o', 'name'])).stdout.trim().split('\n');
-    assertSucceeded(await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds]), 'waiting for CRDs');
+    await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
     for (const namespace of ['shop', 'jwtgate-system', 'gateway-system']) {
-      assertSucceeded(await cluster.kubectl(['create', 'namespace', namespace]), `create namespace ${namespace}`);
+      await cluster.kubectlOk(['create', 'namespace', namespace]);
     }
   });
   after(() => cluster?.stop());
@@ -101,11 +97,10 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
 
   test('Istio guide: AuthorizationPolicy, PeerAuthentication and the jwtgate policies are accepted', async () => {
     // istiod-values.yaml is Helm values, not an object: the manifests are named one by one.
-    const applied = await dryRun([
+    const applied = await cluster.kubectlOk(dryRunArgs([
       '-f', join(ISTIO, 'authorization-policy.yaml'), '-f', join(ISTIO, 'peer-authentication.yaml'), '-f', join(ISTIO, 'jwtgate'),
-    ]);
-    assertSucceeded(applied, 'dry-run apply of examples/istio');
-    assert.deepEqual(applied.stdout.trim().split('\n').sort(), [
+    ]));
+    assert.deepEqual(applied.trim().split('\n').sort(), [
       'authorizationpolicy.security.istio.io/orders-jwtgate serverside-applied (server dry run)',
       'jwtissuer.jwtgate.dev/demo-idp serverside-applied (server dry run)',
       'jwtpolicy.jwtgate.dev/orders serverside-applied (server dry run)',
@@ -114,9 +109,8 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
   });
 
   test('Envoy Gateway guide: Gateway API objects, SecurityPolicy, ReferenceGrant and the jwtgate policies are accepted', async () => {
-    const applied = await dryRun(['-f', GATEWAY, '-f', join(GATEWAY, 'jwtgate')]);
-    assertSucceeded(applied, 'dry-run apply of examples/envoy-gateway');
-    assert.deepEqual(applied.stdout.trim().split('\n').sort(), [
+    const applied = await cluster.kubectlOk(dryRunArgs(['-f', GATEWAY, '-f', join(GATEWAY, 'jwtgate')]));
+    assert.deepEqual(applied.trim().split('\n').sort(), [
       'clienttrafficpolicy.gateway.envoyproxy.io/public-paths serverside-applied (server dry run)',
       'gateway.gateway.networking.k8s.io/public serverside-applied (server dry run)',
       'gatewayclass.gateway.networking.k8s.io/eg serverside-applied (server dry run)',

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { startKubeCluster, type KubeCluster, type KubectlResult } from '../support/kube-cluster.ts';
+import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 
 const CRDS_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
 const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/policies/', import.meta.url));
@@ -12,10 +12,6 @@ const CRD_NAMES = ['jwtissuers.jwtgate.dev', 'jwtpolicies.jwtgate.dev', 'cluster
 // Skipping is opt-in only: without the env var, missing peer binaries fail the run.
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 
-/** Fails with everything kubectl said, so a CRD/apiserver error is readable in the test output. */
-function assertSucceeded(result: KubectlResult, what: string): void {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
-}
 
 /** Server-side applies `manifest` and asserts the apiserver refused it with `expected` in stderr. */
 async function assertRefused(cluster: KubeCluster, manifest: string, expected: RegExp): Promise<void> {
@@ -33,17 +29,16 @@ describe('CRDs on a real kube-apiserver', { skip, timeout: 120_000 }, () => {
   after(() => cluster?.stop());
 
   test('apply and become Established', async () => {
-    assertSucceeded(await cluster.kubectl(['apply', '-f', CRDS_DIR]), 'kubectl apply -f crds/');
+    await cluster.kubectlOk(['apply', '-f', CRDS_DIR]);
     const names = CRD_NAMES.map((name) => `crd/${name}`);
-    assertSucceeded(await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', ...names]), 'waiting for Established');
+    await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', ...names]);
   });
 
   test('the example policies are accepted by server-side apply', async () => {
-    assertSucceeded(await cluster.kubectl(['create', 'namespace', 'demo']), 'create namespace demo');
-    assertSucceeded(await cluster.kubectl(['apply', '--server-side', '-f', EXAMPLES_DIR]), 'apply examples/policies/');
-    const listed = await cluster.kubectl(['get', 'jwtissuers,jwtpolicies', '-n', 'demo', '-o', 'name']);
-    assertSucceeded(listed, 'get');
-    assert.deepEqual(listed.stdout.trim().split('\n').sort(), [
+    await cluster.kubectlOk(['create', 'namespace', 'demo']);
+    await cluster.kubectlOk(['apply', '--server-side', '-f', EXAMPLES_DIR]);
+    const listed = await cluster.kubectlOk(['get', 'jwtissuers,jwtpolicies', '-n', 'demo', '-o', 'name']);
+    assert.deepEqual(listed.trim().split('\n').sort(), [
       'jwtissuer.jwtgate.dev/demo-idp',
       'jwtpolicy.jwtgate.dev/catalog',
       'jwtpolicy.jwtgate.dev/healthz',

@@ -45,11 +45,7 @@ describe('operator on a real kube-apiserver', { skip, timeout: 180_000 }, () => 
     await cluster?.stop();
   });
 
-  async function kubectl(args: string[], input?: string): Promise<string> {
-    const r = await cluster.kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const kubectl = (args: string[], input?: string) => cluster.kubectlOk(args, input);
 
   async function readHead(): Promise<PublishedConfigMap & { resourceVersion: string } | undefined> {
     try {

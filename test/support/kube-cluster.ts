@@ -37,6 +37,8 @@ export interface KubeCluster {
   kubeconfigPath: string;
   /** Runs the pinned kubectl against this cluster; `input` is written to its stdin (`-f -`). */
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
+  /** {@link kubectl} that must succeed: resolves with stdout, rejects with everything kubectl said. */
+  kubectlOk(args: string[], input?: string): Promise<string>;
   /**
    * Stops kube-apiserver (SIGTERM), keeps it down for `downMs` (default 0), then starts it again
    * on the same port over the same etcd and resolves once it is ready: clients see the
@@ -153,6 +155,11 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       token,
       kubeconfigPath,
       kubectl: (args, input) => runKubectl(bin.kubectl, kubeconfigPath, args, input),
+      kubectlOk: async (args, input) => {
+        const result = await runKubectl(bin.kubectl, kubeconfigPath, args, input);
+        if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
+        return result.stdout;
+      },
       async restartApiserver(downMs = 0) {
         if (stopped) throw new Error('the cluster is stopped');
         const index = processes.length - 1; // the apiserver, started after etcd

@@ -47,3 +47,16 @@ test('a static issuer: KeysAvailable StaticKeys, key ids in status.keys', () => 
   assert.deepEqual([cond(s, 'JWTIssuer/shop/rs', 'KeysAvailable')?.status, cond(s, 'JWTIssuer/shop/rs', 'KeysAvailable')?.reason], ['True', 'StaticKeys']);
   assert.deepEqual(s.get('JWTIssuer/shop/rs')?.keys, { count: 1, keyIds: [jwk.kid] });
 });
+
+test('a host claimed by another namespace: Conflicted True RouteConflict on the later claim only', () => {
+  const claim = (namespace: string, name: string, created: string): Resource => ({
+    apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTPolicy', metadata: { name, namespace, generation: 1, creationTimestamp: created },
+    spec: { mode: 'Disabled', targets: [{ hosts: ['a.example'] }] },
+  });
+  const s = statuses([claim('a', 'first', '2026-01-01T00:00:00Z'), claim('b', 'takeover', '2026-01-02T00:00:00Z')]);
+  assert.deepEqual([cond(s, 'JWTPolicy/a/first', 'Conflicted')?.status, cond(s, 'JWTPolicy/a/first', 'Conflicted')?.reason], ['False', 'NoConflicts']);
+  const conflicted = cond(s, 'JWTPolicy/b/takeover', 'Conflicted');
+  assert.deepEqual([conflicted?.status, conflicted?.reason], ['True', 'RouteConflict']);
+  assert.match(conflicted?.message ?? '', /a\.example/);
+  assert.equal(cond(s, 'JWTPolicy/b/takeover', 'Ready')?.status, 'False');
+});
