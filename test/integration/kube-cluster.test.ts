@@ -46,6 +46,20 @@ describe('CRDs on a real kube-apiserver', { skip, timeout: 120_000 }, () => {
     ]);
   });
 
+  test('kubectl explain reads the field descriptions; short names, the category and printer columns work', async () => {
+    const explained = await cluster.kubectlOk(['explain', 'jwtpolicy.spec.rules']);
+    assert.match(explained, /FIELD: rules <\[\]Object>/);
+    assert.match(explained, /Claim checks; all must pass/);
+    assert.match(explained, /containsAll\s+<\[\]string>/);
+    assert.match(await cluster.kubectlOk(['explain', 'jwtissuer.spec.secretRef.format']), /JWKS|PEM|HMAC/);
+    // The example issuer's JWK `n` survived kubectl's YAML 1.1 reading (it is quoted).
+    assert.match(await cluster.kubectlOk(['get', 'jwti', 'demo-idp', '-n', 'demo', '-o', 'jsonpath={.spec.jwks.keys[0].n}']), /^oN0m0uV8/);
+    const table = await cluster.kubectlOk(['get', 'jwtgate', '-n', 'demo']);
+    assert.match(table, /jwtpolicy\.jwtgate\.dev\/orders-api/);
+    assert.match(table.split('\n').find((l) => l.startsWith('NAME') && l.includes('MODE')) ?? '', /READY.*AGE/);
+    assert.match(await cluster.kubectlOk(['get', 'jwtp', '-n', 'demo', '-o', 'name']), /jwtpolicy\.jwtgate\.dev\/catalog/);
+  });
+
   test('a JWTIssuer with two key sources is refused, naming spec', async () => {
     await assertRefused(cluster, `
 apiVersion: jwtgate.dev/v1alpha1
