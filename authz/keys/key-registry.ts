@@ -9,26 +9,21 @@
  *   runtime = { snapshot: next, keys }            // the one reference swap
  *   registry.retainOnly(keys)                     // close what no map uses any more
  * ```
- * A prepared map that is not swapped in is dropped with `registry.discard(keys)`. Reloads must
- * be serialized (prepare → retainOnly/discard, then the next prepare): a preparation reuses
- * instances from the map current when it started.
+ * Reloads must be serialized (prepare → retainOnly, then the next prepare; RuntimeStore queues
+ * them): a preparation reuses instances from the map current when it started. Readiness is read
+ * from the map a runtime holds (`IssuerKeys.status()`), not from here.
  *
  * @example
  * ```ts
  * const registry = new KeyRegistry({ metrics, log });
- * await registry.update(snapshot.issuers);
- * registry.get('ns/idp')?.getKey;
+ * const keys = await registry.prepare(snapshot.issuers);
+ * registry.retainOnly(keys);
+ * keys.get('ns/idp')?.getKey;
  * ```
  */
 import type { SnapshotIssuer } from '../snapshot/types.ts';
 import { canonicalJson } from '../snapshot/digest.ts';
-import { IssuerKeys, keyConfigOf, type IssuerKeyStatus, type IssuerKeysDeps } from './issuer-keys.ts';
-
-export interface KeyReadiness {
-  /** Every issuer is ready (see {@link IssuerKeyStatus.ready}); true when there are none. */
-  ready: boolean;
-  issuers: Record<string, IssuerKeyStatus>;
-}
+import { IssuerKeys, keyConfigOf, type IssuerKeysDeps } from './issuer-keys.ts';
 
 export class KeyRegistry {
   readonly #deps: IssuerKeysDeps;
@@ -97,55 +92,6 @@ export class KeyRegistry {
       if (!keys.has(id)) this.#deps.metrics.issuerKeys.remove({ issuer: id });
     }
     this.#current = keys;
-  }
-
-  /**
-   * Closes what a {@link KeyRegistry.prepare} created, when its snapshot was not swapped in.
-   *
-   * @example
-   * ```ts
-   * registry.discard(keys);
-   * ```
-   */
-  discard(keys: ReadonlyMap<string, IssuerKeys>): void {
-    const current = new Set(this.#current.values());
-    for (const fresh of keys.values()) if (!current.has(fresh)) fresh.close();
-  }
-
-  /**
-   * {@link KeyRegistry.prepare} then {@link KeyRegistry.retainOnly}, for callers without a swap.
-   *
-   * @example
-   * ```ts
-   * await registry.update(snapshot.issuers);
-   * ```
-   */
-  async update(issuers: Record<string, SnapshotIssuer>): Promise<void> {
-    this.retainOnly(await this.prepare(issuers));
-  }
-
-  /**
-   * @example
-   * ```ts
-   * registry.get('ns/idp')?.status().keyCount;
-   * ```
-   */
-  get(id: string): IssuerKeys | undefined {
-    return this.#current.get(id);
-  }
-
-  /**
-   * Key readiness for `/readyz`: every committed issuer has keys or has finished its first load.
-   *
-   * @example
-   * ```ts
-   * registry.readiness(); // { ready: true, issuers: { 'ns/idp': { ready: true, keyCount: 2 } } }
-   * ```
-   */
-  readiness(): KeyReadiness {
-    const issuers: Record<string, IssuerKeyStatus> = {};
-    for (const [id, keys] of this.#current) issuers[id] = keys.status();
-    return { ready: Object.values(issuers).every((status) => status.ready), issuers };
   }
 
   /**
