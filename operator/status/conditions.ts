@@ -92,15 +92,3 @@ export function setStatusCondition(conditions: readonly Condition[], desired: De
   const next: Condition = { ...desired, lastTransitionTime };
   return existing === undefined ? [...conditions, next] : conditions.map((c) => (c === existing ? next : c));
 }
-
-/**
- * Finds a condition by type.
- *
- * @example
- * ```ts
- * findStatusCondition(obj.status?.conditions ?? [], 'Ready')?.status; // 'True'
- * ```
- */
-export function findStatusCondition(conditions: readonly Condition[], type: string): Condition | undefined {
-  return conditions.find((c) => c.type === type);
-}
