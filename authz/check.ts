@@ -20,6 +20,7 @@ import { stripToken } from './respond/strip-token.ts';
 import { DenyError, REASONS, type ReasonCode } from './reasons.ts';
 import type { AllowDecision, Decision, DenyDecision, TraceStep } from './decision.ts';
 import type { Runtime } from './runtime/runtime.ts';
+import type { Workload } from './request/workload.ts';
 import type { DenySettings, SnapshotPolicy, TokenSource } from './snapshot/types.ts';
 
 export interface CheckLimits {
@@ -27,6 +28,8 @@ export interface CheckLimits {
   maxHeaderBytes: number;
   tokenCache?: TokenCache;
   now?: Date;
+  /** Sidecar mode: the workload every request is bound for (see `readAttributes`). */
+  workload?: Workload;
 }
 
 /** Used when a request is denied before a policy is known. */
@@ -52,14 +55,17 @@ export async function decide(runtime: Runtime | undefined, request: CheckRequest
 
 async function run(runtime: Runtime | undefined, request: CheckRequestLike, limits: CheckLimits, ctx: Context): Promise<Decision> {
   if (runtime === undefined) throw new DenyError('not_ready');
-  const attrs = readAttributes(request, { maxHeaderBytes: limits.maxHeaderBytes });
+  const attrs = readAttributes(request, { maxHeaderBytes: limits.maxHeaderBytes, workload: limits.workload });
   const { path, query } = normalizePath(attrs.path);
   ctx.trace.push({
     step: 'request',
-    message: `${attrs.method} ${attrs.host}${path}${attrs.destinationNamespace ? ` (namespace ${attrs.destinationNamespace})` : ''}`,
+    message: `${attrs.method} ${attrs.host}${path}${attrs.destinationNamespace ? ` (namespace ${attrs.destinationNamespace})` : ''}${
+      attrs.workloadLabels ? ` (workload ${Object.entries(attrs.workloadLabels).map(([k, v]) => `${k}=${v}`).join(',') || 'without labels'})` : ''}`,
   });
 
-  const match = runtime.router.match({ host: attrs.host, path, method: attrs.method, namespace: attrs.destinationNamespace });
+  const match = runtime.router.match({
+    host: attrs.host, path, method: attrs.method, namespace: attrs.destinationNamespace, workloadLabels: attrs.workloadLabels,
+  });
   if (match === undefined) {
     ctx.trace.push({ step: 'match', message: `no policy matches; unmatched requests are ${runtime.snapshot.settings.unmatched === 'allow' ? 'allowed' : 'denied'}` });
     if (runtime.snapshot.settings.unmatched === 'allow') return allow(ctx, 'unmatched_allowed');

@@ -20,6 +20,7 @@ import { startGrpcServer } from './server/grpc-server.ts';
 import { startHttpServer } from './server/http-server.ts';
 import type { CheckRequestLike } from './request/attributes.ts';
 import { TokenCache } from './verify/token-cache.ts';
+import type { Workload } from './request/workload.ts';
 
 export interface RunningService {
   grpcPort: number;
@@ -33,8 +34,10 @@ export async function startService(deps: {
   log: Logger;
   metrics: Metrics;
   store: RuntimeStore;
+  /** Sidecar mode: the workload every request is bound for (`jwtgate serve --workload-labels`). */
+  workload?: Workload;
 }): Promise<RunningService> {
-  const { config, log, metrics, store } = deps;
+  const { config, log, metrics, store, workload } = deps;
   const tokenCache = config.tokenCacheSize > 0 ? new TokenCache({ max: config.tokenCacheSize, metrics }) : undefined;
   store.onSwap(() => tokenCache?.clear());
   let allows = 0;
@@ -45,6 +48,7 @@ export async function startService(deps: {
       maxTokenBytes: config.maxTokenBytes,
       maxHeaderBytes: config.maxHeaderBytes,
       tokenCache,
+      workload,
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.checks.inc({ decision: decision.kind, reason: decision.reason });

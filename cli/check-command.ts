@@ -15,6 +15,7 @@ import { REASONS } from '../authz/reasons.ts';
 import { toCheckResponse } from '../authz/respond/check-response.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import type { CheckRequestLike } from '../authz/request/attributes.ts';
+import type { Workload } from '../authz/request/workload.ts';
 import { compileFolder, formatDiagnostic } from './standalone.ts';
 
 interface CheckOptions {
@@ -24,16 +25,18 @@ interface CheckOptions {
   token?: string;
   header?: string[];
   namespace?: string;
+  workloadLabel?: string[];
 }
 
 export async function checkCommand(options: CheckOptions): Promise<void> {
   const config = resolveServiceConfig(process.env);
+  const workload = sidecarWorkload(options);
   const { snapshot, diagnostics } = await compileFolder(options.policies, 1);
   for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
 
   const store = new RuntimeStore({ log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
   await store.apply(snapshot);
-  const decision = await decide(store.current, envoyCheckRequest(options), config);
+  const decision = await decide(store.current, envoyCheckRequest(options), { ...config, workload });
   await store.close();
 
   for (const step of decision.trace) process.stdout.write(`${step.step.padEnd(9)} ${step.message}\n`);
@@ -50,6 +53,19 @@ export async function checkCommand(options: CheckOptions): Promise<void> {
     if (response.denied_response?.body) process.stdout.write(`  body: ${response.denied_response.body}\n`);
     process.exitCode = 2;
   }
+}
+
+/** `--workload-label k=v …`: decide as a sidecar next to a workload with these labels would. */
+function sidecarWorkload(options: CheckOptions): Workload | undefined {
+  if (options.workloadLabel === undefined) return undefined;
+  if (options.namespace === undefined) throw new Error('--workload-label needs --namespace (the workload\'s namespace)');
+  const labels: Record<string, string> = {};
+  for (const pair of options.workloadLabel) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new Error(`--workload-label "${pair}" is not "key=value"`);
+    labels[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return { namespace: options.namespace, labels };
 }
 
 /** The CheckRequest Envoy's ext_authz filter sends for this URL: lower-case headers, pseudo-headers included. */

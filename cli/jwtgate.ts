@@ -35,6 +35,8 @@ program
   .option('--grpc-port <port>', 'gRPC port (env JWTGATE_GRPC_PORT, default 9001)')
   .option('--http-port <port>', 'metrics and health port (env JWTGATE_HTTP_PORT, default 9002)')
   .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
+  .option('--workload-labels <file>', 'sidecar mode: the guarded workload\'s downward API labels file (enables JWTPolicy workloadSelector)')
+  .option('--workload-namespace <ns>', 'sidecar mode: the guarded workload\'s namespace (default: env POD_NAMESPACE)')
   .action(lazy(() => import('./serve.ts'), 'serveCommand'));
 
 program
@@ -63,6 +65,7 @@ program
   .option('--token <jwt>', 'bearer token sent as Authorization: Bearer <jwt>')
   .option('-H, --header <header...>', 'extra request header "name: value" (repeatable)')
   .option('--namespace <ns>', 'destination namespace, as the proxy would report it')
+  .option('--workload-label <label...>', 'destination workload label "key=value", as a sidecar knows it (repeatable; needs --namespace)')
   .action(lazy(() => import('./check-command.ts'), 'checkCommand'));
 
 program

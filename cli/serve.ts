@@ -8,6 +8,7 @@
  * ```sh
  * jwtgate serve --policies examples/policies --grpc-port 9001 --http-port 9002
  * jwtgate serve --kube --namespace jwtgate-system
+ * jwtgate serve --kube --workload-labels /etc/podinfo/labels   # sidecar: POD_NAMESPACE is the workload's
  * ```
  */
 import { readFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import { startService } from '../authz/service.ts';
 import { parseSnapshot } from '../authz/snapshot/parse-snapshot.ts';
 import { watchPath } from '../authz/snapshot/watch-path.ts';
+import { readWorkload } from '../authz/request/workload.ts';
 
 interface ServeOptions {
   policies?: string;
@@ -28,6 +30,8 @@ interface ServeOptions {
   kube?: boolean;
   namespace?: string;
   kubeconfig?: string;
+  workloadLabels?: string;
+  workloadNamespace?: string;
 }
 
 /** Where `--kube` looks when `--namespace` is not given: the Pod's own namespace (downward API), else the chart's. */
@@ -40,10 +44,17 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     httpPort: options.httpPort === undefined ? undefined : Number(options.httpPort),
     listenAddress: options.listenAddress,
   });
+  // Sidecar mode: read once before serving, so a bad labels file stops the start-up rather than
+  // serving with an unknown workload (the kubelet writes the file before the container starts).
+  const workload = options.workloadLabels === undefined
+    ? undefined
+    : await readWorkload(options.workloadLabels, options.workloadNamespace ?? process.env.POD_NAMESPACE);
+  if (workload === undefined && options.workloadNamespace !== undefined) throw new Error('--workload-namespace needs --workload-labels FILE');
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const store = new RuntimeStore({ log, metrics });
-  const service = await startService({ config, log, metrics, store });
+  const service = await startService({ config, log, metrics, store, workload });
+  if (workload !== undefined) log.info({ namespace: workload.namespace, labels: workload.labels }, 'sidecar mode: every request is bound for this workload');
 
   const stopWatching = options.kube ? await watchCluster(options, store, log) : await watchFiles(options, store, log);
 

@@ -91,6 +91,9 @@ export function compilePolicy(
     forward: compileForward(spec.forward, tokenSources, fail),
     deny: compileDeny(spec.deny, fail),
   };
+  const selector = resource.kind === 'JWTPolicy' ? spec.workloadSelector?.matchLabels : undefined;
+  // Keys sorted: the same selector always compiles to the same snapshot bytes (and digest).
+  if (selector !== undefined) policy.workloadSelector = Object.fromEntries(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return failed ? undefined : policy;
 }
 

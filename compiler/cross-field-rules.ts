@@ -14,6 +14,7 @@ import type {
   ClusterJWTPolicySpec, IssuerRefSpec, JWTIssuerSpec, JWTPolicySpec, ResourceKind, TokenSourceSpec,
 } from './resources.ts';
 import { isSecureUrl } from './check-url.ts';
+import { isLabelKey } from './check-label-key.ts';
 
 /** The CEL messages, keyed by rule. */
 export const CROSS_FIELD_MESSAGES = {
@@ -30,6 +31,7 @@ export const CROSS_FIELD_MESSAGES = {
   oneTokenSource: 'exactly one of header, query or cookie must be set',
   onePathMatch: 'exactly one of exact, prefix or regex must be set',
   selectorValues: 'values must be non-empty for In and NotIn and absent for Exists and DoesNotExist',
+  labelKeys: "label keys must be [prefix/]name: an optional DNS subdomain prefix, then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
 } as const;
 
 const M = CROSS_FIELD_MESSAGES;
@@ -91,6 +93,8 @@ function checkPolicy(spec: JWTPolicySpec & Partial<ClusterJWTPolicySpec>, fail: 
     checkIssuerRefs(spec.issuers.allOf, 'spec.issuers.allOf', fail);
   }
   checkTokenSources(spec.tokenSources, 'spec.tokenSources', fail);
+  const labels = spec.workloadSelector?.matchLabels;
+  if (labels !== undefined && !Object.keys(labels).every(isLabelKey)) fail('spec.workloadSelector.matchLabels', M.labelKeys);
   spec.namespaceSelector?.matchExpressions?.forEach((req, i) => {
     const needsValues = req.operator === 'In' || req.operator === 'NotIn';
     if (needsValues !== (req.values !== undefined && req.values.length > 0)) {

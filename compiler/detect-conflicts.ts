@@ -8,7 +8,9 @@
  *    (`*.example.com` overlaps `api.example.com`) is refused, so it cannot weaken the owner.
  * 2. Identical routes in one scope: two policies of the same namespace (or two cluster
  *    policies of the same enforcement whose namespaces intersect) that both name the same
- *    host + path + method triple; the later by id loses.
+ *    host + path + method triple with the same `workloadSelector` (or both none); the later by
+ *    id loses. Different selectors on one route are not a conflict: the router prefers a
+ *    matching selector over none (and the policy id among several matching ones).
  *
  * @example
  * ```ts
@@ -90,7 +92,10 @@ function namespacesOverlap(a: string[] | undefined, b: string[] | undefined): bo
 
 function claimRoutes(candidates: ConflictCandidate[], refuse: Refuse): void {
   const owners = new Map<string, ConflictCandidate[]>();
-  const scopeOf = ({ policy: { scope } }: ConflictCandidate): string => (scope.kind === 'namespaced' ? `namespace ${scope.namespace}` : `cluster ${scope.enforcement}`);
+  const scopeOf = ({ policy: { scope, workloadSelector } }: ConflictCandidate): string =>
+    scope.kind === 'namespaced'
+      ? `namespace ${scope.namespace} workload ${JSON.stringify(Object.entries(workloadSelector ?? {}).sort())}`
+      : `cluster ${scope.enforcement}`;
   const clash = (a: ConflictCandidate, b: ConflictCandidate): boolean =>
     a.policy.scope.kind === 'namespaced' || b.policy.scope.kind === 'namespaced' ||
     namespacesOverlap(a.policy.scope.namespaces, b.policy.scope.namespaces);

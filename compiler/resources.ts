@@ -121,6 +121,8 @@ export interface RuleSpec {
 /** JWTPolicy.spec after schema defaults. */
 export interface JWTPolicySpec {
   targets: TargetSpec[];
+  /** JWTPolicy only (the ClusterJWTPolicy schema has no such field). */
+  workloadSelector?: { matchLabels: Record<string, string> };
   mode: 'Required' | 'Optional' | 'Disabled';
   issuers?: { anyOf?: IssuerRefSpec[]; allOf?: IssuerRefSpec[] };
   tokenSources: TokenSourceSpec[];

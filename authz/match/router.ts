@@ -14,14 +14,18 @@
  *    Paths are compared after {@link normalizePath} and are case-sensitive.
  * 4. Method: a target listing the method beats a target without methods. Methods are compared in
  *    upper case, so `delete` cannot slip past a rule written for `DELETE`.
- * 5. Policy id (code-unit order), then target order: deterministic; the compiler already refuses
- *    two policies with identical routes.
+ * 5. Workload: a policy whose `workloadSelector` matches the destination workload beats one
+ *    without a selector. A selector matches when every one of its labels is on the workload.
+ * 6. Policy id (code-unit order), then target order: deterministic; the compiler already refuses
+ *    two policies with identical routes and selectors.
  *
  * Tenancy: a namespaced policy applies when the request's destination namespace is its own, or,
  * when the namespace is unknown (a gateway that only knows the host), when it names the host
  * explicitly (the compiler gives each host to one namespace); a namespaced target without hosts
  * never applies to a request whose namespace is unknown. A cluster policy with a `namespaces`
  * list applies only to requests whose namespace is known and listed; without a list, everywhere.
+ * A policy with a `workloadSelector` applies only when the workload is known (sidecar mode) and
+ * matches: it can only narrow its namespace's routes, never reach a workload it cannot see.
  *
  * @example
  * ```ts
@@ -41,6 +45,8 @@ export interface RouteRequest {
   method: string;
   /** Destination namespace, when the proxy told us; undefined in host-only gateway mode. */
   namespace?: string;
+  /** The destination workload's labels, known in sidecar mode only; undefined = unknown workload. */
+  workloadLabels?: Readonly<Record<string, string>>;
 }
 
 export interface RouteMatch {
@@ -62,6 +68,8 @@ interface Candidate {
   methods: ReadonlySet<string> | undefined;
   /** Undefined = every namespace (or the policy is namespaced and indexed per namespace). */
   namespaces: ReadonlySet<string> | undefined;
+  /** The policy's workloadSelector as label pairs; undefined = any workload. */
+  selector: readonly (readonly [string, string])[] | undefined;
   /** Only for regex paths: compiled once at build time. */
   regex?: RegExp;
   /** Tie-breaker after the policy id. */
@@ -134,7 +142,8 @@ function createCandidate(
 ): Candidate {
   const namespaces =
     policy.scope.kind === 'cluster' && policy.scope.namespaces !== undefined ? new Set(policy.scope.namespaces) : undefined;
-  const candidate: Candidate = { policy, target, methods, namespaces, order };
+  const selector = policy.workloadSelector === undefined ? undefined : Object.entries(policy.workloadSelector);
+  const candidate: Candidate = { policy, target, methods, namespaces, selector, order };
   if (path?.kind === 'regex') {
     try {
       candidate.regex = new RegExp(`^(?:${path.value})$`, 'u');
@@ -173,10 +182,12 @@ function addCandidate(index: HostIndex<PathBucket>, host: HostPattern | undefine
   }
 }
 
-/** Within one host and path: listed methods first, then policy id, then declaration order. */
+/** Within one host and path: listed methods first, then a workload selector, then policy id, then declaration order. */
 function sortBucket(bucket: PathBucket): void {
   const byMethodThenOrder = (a: Candidate, b: Candidate): number =>
-    (a.methods === undefined ? 1 : 0) - (b.methods === undefined ? 1 : 0) || a.order - b.order;
+    (a.methods === undefined ? 1 : 0) - (b.methods === undefined ? 1 : 0) ||
+    (a.selector === undefined ? 1 : 0) - (b.selector === undefined ? 1 : 0) ||
+    a.order - b.order;
   for (const list of bucket.exact.values()) list.sort(byMethodThenOrder);
   for (const list of bucket.prefix.values()) list.sort(byMethodThenOrder);
   bucket.regex.sort(byMethodThenOrder);
@@ -190,17 +201,20 @@ function matchRequest(tiers: Tiers, request: RouteRequest): RouteMatch | undefin
   for (const index of [tiers.override, namespaced, tiers.fallback]) {
     if (index === undefined) continue;
     for (const bucket of index.lookup(request.host)) {
-      const hit = matchBucket(bucket, request.path, method, request.namespace);
+      const hit = matchBucket(bucket, request.path, method, request.namespace, request.workloadLabels);
       if (hit !== undefined) return { policy: hit.policy, target: hit.target };
     }
   }
   return undefined;
 }
 
-function matchBucket(bucket: PathBucket, path: string, method: string, namespace: string | undefined): Candidate | undefined {
+function matchBucket(
+  bucket: PathBucket, path: string, method: string, namespace: string | undefined, labels: Readonly<Record<string, string>> | undefined,
+): Candidate | undefined {
   const accepts = (c: Candidate): boolean =>
     (c.methods === undefined || c.methods.has(method)) &&
-    (c.namespaces === undefined || (namespace !== undefined && c.namespaces.has(namespace)));
+    (c.namespaces === undefined || (namespace !== undefined && c.namespaces.has(namespace))) &&
+    (c.selector === undefined || (labels !== undefined && c.selector.every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)));
   const exact = bucket.exact.get(path)?.find(accepts);
   if (exact !== undefined) return exact;
   for (const prefix of prefixesOf(path)) {

@@ -10,6 +10,7 @@
  * ```
  */
 import { DenyError } from '../reasons.ts';
+import type { Workload } from './workload.ts';
 
 /**
  * A header as Envoy sends it in `header_map` (encode_raw_headers): the value may be raw bytes.
@@ -98,6 +99,8 @@ export interface HttpRequestAttributes {
   headers: Map<string, string[]>;
   /** The namespace of the destination workload, when the proxy tells us (see {@link readAttributes}). */
   destinationNamespace?: string;
+  /** The destination workload's labels: known in sidecar mode ({@link ReadAttributesOptions.workload}) only. */
+  workloadLabels?: Readonly<Record<string, string>>;
   requestId?: string;
 }
 
@@ -116,6 +119,11 @@ export interface ReadAttributesOptions {
    * Envoy's default `max_request_headers_kb` of 60.
    */
   maxHeaderBytes?: number;
+  /**
+   * Sidecar mode: the one workload every request is bound for. Its namespace is the destination
+   * namespace when the proxy reports none; a proxy that reports another one is misconfigured.
+   */
+  workload?: Workload;
 }
 
 const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
@@ -274,7 +282,8 @@ function readDestinationNamespace(attributes: Record<string, unknown>): string |
  * fallback.
  *
  * @throws {DenyError} `request_invalid` when the HTTP attributes are missing, malformed or
- *   larger than {@link ReadAttributesOptions.maxHeaderBytes}.
+ *   larger than {@link ReadAttributesOptions.maxHeaderBytes}, or when the proxy's destination
+ *   namespace differs from the sidecar workload's ({@link ReadAttributesOptions.workload}).
  * @example
  * ```ts
  * const { method, host, path } = readAttributes({ attributes: { request: { http: {
@@ -304,7 +313,15 @@ export function readAttributes(req: CheckRequestLike, options: ReadAttributesOpt
 
   const result: HttpRequestAttributes = { method, host, path, headers };
   const destinationNamespace = readDestinationNamespace(attributes);
-  if (destinationNamespace !== undefined) result.destinationNamespace = destinationNamespace;
+  const { workload } = options;
+  if (workload !== undefined && destinationNamespace !== undefined && destinationNamespace !== workload.namespace) {
+    // A sidecar only ever guards its own workload: a proxy naming another namespace is wired wrong,
+    // and deciding with either namespace could apply the wrong tenant's policy.
+    throw invalid(`destination namespace ${destinationNamespace} is not this workload's namespace ${workload.namespace}`);
+  }
+  const namespace = destinationNamespace ?? workload?.namespace;
+  if (namespace !== undefined) result.destinationNamespace = namespace;
+  if (workload !== undefined) result.workloadLabels = workload.labels;
   const requestId = readString(http.id, 'id') ?? firstHeader(headers, 'x-request-id');
   if (requestId !== undefined) result.requestId = requestId;
   return result;

@@ -222,6 +222,13 @@ export interface SnapshotPolicy {
   id: string;
   scope: PolicyScope;
   targets: Target[];
+  /**
+   * Only for namespaced policies: the policy applies only to requests whose destination workload
+   * carries every one of these labels (label key → value). Known only in sidecar mode, where the
+   * service is told its workload's labels; when the workload is unknown the policy never applies.
+   * Absent = any workload. Never empty.
+   */
+  workloadSelector?: Record<string, string>;
   mode: AuthMode;
   /** At least one unless mode is `disabled`. */
   issuers: IssuerRequirement[];

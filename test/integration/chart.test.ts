@@ -177,7 +177,16 @@ describe('charts/jwtgate rendered by helm', () => {
   test('sidecar: the snippet reads the release namespace\'s snapshot, the workload\'s ServiceAccount is bound, Envoy gets an HTTP/2 loopback cluster', async () => {
     const { objects } = await renderChart({ ...RENDERINGS.sidecar, namespace: 'jwtgate' });
     const data = findObject(objects, 'ConfigMap', 'jwtgate-sidecar').data as Record<string, string>;
-    assert.deepEqual((parseYaml(data['container.yaml']!) as Container).args, ['serve', '--kube', '--namespace', 'jwtgate']);
+    const container = parseYaml(data['container.yaml']!) as Container;
+    assert.deepEqual(container.args, ['serve', '--kube', '--namespace', 'jwtgate', '--workload-labels', '/etc/podinfo/labels']);
+    // The workload (JWTPolicy workloadSelector): its namespace and its labels from the downward API.
+    assert.deepEqual(container.env?.find((e) => e.name === 'POD_NAMESPACE'), { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+    assert.deepEqual(container.volumeMounts?.find((m) => m.mountPath === '/etc/podinfo'), { name: 'jwtgate-podinfo', mountPath: '/etc/podinfo', readOnly: true });
+    assert.deepEqual((parseYaml(data['volumes.yaml']!) as unknown[])[1], {
+      name: 'jwtgate-podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } });
+    // The central Deployment guards many workloads: it must not claim to know one.
+    const central = podSpecOf(findObject((await renderChart({ namespace: 'jwtgate' })).objects, 'Deployment', 'jwtgate-authz')).containers[0]!;
+    assert.deepEqual(central.args, ['serve', '--kube', '--namespace', 'jwtgate']);
     assert.deepEqual(findObject(objects, 'RoleBinding', 'jwtgate-authz').subjects, [{ kind: 'ServiceAccount', ...SIDECAR_SA }]);
     const cluster = parseYaml(data['envoy-cluster.yaml']!) as Record<string, unknown>;
     assert.deepEqual(cluster.typed_extension_protocol_options, { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {

@@ -47,7 +47,12 @@ describe('CRDs on a real kube-apiserver', { skip, timeout: 120_000 }, () => {
   });
 
   test('kubectl explain reads the field descriptions; short names, the category and printer columns work', async () => {
-    const explained = await cluster.kubectlOk(['explain', 'jwtpolicy.spec.rules']);
+    // The apiserver publishes a new CRD's OpenAPI a moment after Established: ask until it has.
+    let explained = '';
+    for (let attempt = 0; attempt < 50 && !explained.includes('FIELD: rules'); attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 200));
+      explained = (await cluster.kubectl(['explain', 'jwtpolicy.spec.rules'])).stdout;
+    }
     assert.match(explained, /FIELD: rules <\[\]Object>/);
     assert.match(explained, /Claim checks; all must pass/);
     assert.match(explained, /containsAll\s+<\[\]string>/);

@@ -37,20 +37,22 @@ export interface StandaloneService {
 
 /**
  * Writes `files` (name → YAML text) to a new temporary folder, starts `jwtgate serve --policies`
- * on it with `env` added to its environment, and resolves once the first snapshot is applied.
+ * on it with `env` added to its environment and `args` added to its flags, and resolves once the
+ * first snapshot is applied.
  *
  * @example
  * ```ts
  * const standalone = await startStandalone({ 'bench.yaml': text }, { JWTGATE_TOKEN_CACHE_SIZE: '0' });
+ * await startStandalone(files, {}, ['--workload-labels', labelsFile, '--workload-namespace', 'shop']);
  * ```
  */
-export async function startStandalone(files: Record<string, string>, env: Record<string, string> = {}): Promise<StandaloneService> {
+export async function startStandalone(files: Record<string, string>, env: Record<string, string> = {}, args: string[] = []): Promise<StandaloneService> {
   const dir = await mkdtemp(join(tmpdir(), 'jwtgate-standalone-'));
   const removeDir = () => rm(dir, { recursive: true, force: true });
   let svc: ServeProcess | undefined;
   try {
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-    svc = await startServeProcess(['--policies', dir], env);
+    svc = await startServeProcess(['--policies', dir, ...args], env);
     await svc.waitForLog((l) => l.msg === 'snapshot applied');
   } catch (error) {
     // A failed start must not leave a child process or a folder behind for the test runner.

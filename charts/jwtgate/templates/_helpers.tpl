@@ -38,13 +38,19 @@ helm.sh/chart: {{ printf "%s-%s" $.Chart.Name $.Chart.Version }}
 The authz container, shared by the central Deployment and the sidecar snippet so both run
 exactly the same thing. It reads the snapshot the operator publishes in the release namespace
 (passed explicitly: in a sidecar, POD_NAMESPACE would be the workload's namespace).
+As a sidecar it also knows its workload (JWTPolicy workloadSelector): the pod's labels from the
+downward API file (the jwtgate-podinfo volume of the snippet) and POD_NAMESPACE.
 */}}
 {{- define "jwtgate.authzContainer" -}}
+{{- $sidecar := eq .Values.authz.mode "sidecar" -}}
 name: jwtgate-authz
 image: {{ include "jwtgate.image" . }}
 imagePullPolicy: {{ .Values.image.pullPolicy }}
-args: [serve, --kube, --namespace, {{ .Release.Namespace }}]
+args: [serve, --kube, --namespace, {{ .Release.Namespace }}{{ if $sidecar }}, --workload-labels, /etc/podinfo/labels{{ end }}]
 env:
+  {{- if $sidecar }}
+  - { name: POD_NAMESPACE, valueFrom: { fieldRef: { fieldPath: metadata.namespace } } }
+  {{- end }}
   - { name: JWTGATE_GRPC_PORT, value: {{ .Values.authz.grpcPort | quote }} }
   - { name: JWTGATE_HTTP_PORT, value: {{ .Values.authz.httpPort | quote }} }
   - { name: JWTGATE_LOG_LEVEL, value: {{ .Values.logLevel | quote }} }
@@ -71,6 +77,9 @@ securityContext:
   {{- toYaml .Values.securityContext | nindent 2 }}
 volumeMounts:
   - { name: jwtgate-tmp, mountPath: /tmp }
+  {{- if $sidecar }}
+  - { name: jwtgate-podinfo, mountPath: /etc/podinfo, readOnly: true }
+  {{- end }}
 {{- end -}}
 
 

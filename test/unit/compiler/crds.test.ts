@@ -75,8 +75,11 @@ test('every CEL rule has its TypeScript twin with the same message, and no twin 
   assert.deepEqual([...messages].sort(), Object.values(CROSS_FIELD_MESSAGES).sort());
 });
 
-test('ClusterJWTPolicy carries JWTPolicy\'s spec fields unchanged, plus selector, enforcement and issuer namespaces', () => {
+test('ClusterJWTPolicy carries JWTPolicy\'s spec fields unchanged but workloadSelector, plus selector, enforcement and issuer namespaces', () => {
   const namespaced = JSON.parse(JSON.stringify(schemaOf('JWTPolicy').properties?.spec)) as Schema;
+  // A workload selector only narrows a namespace's own routes; a cluster policy selects namespaces instead.
+  assert.ok(namespaced.properties?.workloadSelector !== undefined);
+  delete namespaced.properties?.workloadSelector;
   // A JSON copy, not structuredClone: YAML aliases (`*issuerRef`) share objects, which must not stay shared.
   const cluster = JSON.parse(JSON.stringify(schemaOf('ClusterJWTPolicy').properties?.spec)) as Schema;
   const clusterFields = cluster.properties as Record<string, Schema>;
