@@ -16,6 +16,7 @@ import { buildRouter } from '../authz/match/router.ts';
 import type { JwkSet, SnapshotPolicy } from '../authz/snapshot/types.ts';
 import { httpCheckRequest } from '../test/support/grpc-client.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../test/support/manifests.ts';
+import { routePolicy } from '../test/support/policies.ts';
 import type { ServeProcess } from '../test/support/serve-process.ts';
 import { startStandalone, type StandaloneService } from '../test/support/standalone-service.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../test/support/tokens.ts';
@@ -106,18 +107,10 @@ function routeLookup(): void {
 }
 
 function policy(i: number): SnapshotPolicy {
-  return {
-    id: `JWTPolicy/ns-${i}/p`,
+  return routePolicy(`JWTPolicy/ns-${i}/p`, { hosts: [`svc-${i}.bench.test`], paths: [{ kind: 'prefix', value: '/api/v1' }] }, {
     scope: { kind: 'cluster', enforcement: 'default' },
-    targets: [{ hosts: [`svc-${i}.bench.test`], paths: [{ kind: 'prefix', value: '/api/v1' }], methods: [] }],
     mode: 'disabled',
-    issuers: [],
-    issuerMatch: 'anyOf',
-    tokenSources: [],
-    rules: [],
-    forward: { claimHeaders: [], stripToken: false, metadataClaims: [] },
-    deny: { realm: 'bench', exposeReason: true, headers: [] },
-  };
+  });
 }
 
 function manifests(jwks: JwkSet): string {

@@ -4,24 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRouter, type RouteRequest } from '../../../authz/match/router.ts';
 import type { PolicyScope, SnapshotPolicy, Target } from '../../../authz/snapshot/types.ts';
+import { routePolicy } from '../../support/policies.ts';
 
-/** A minimal policy: only `id`, `scope`, `targets` and `workloadSelector` matter to the router. */
-function makePolicy(id: string, target: Partial<Target>, workloadSelector?: Record<string, string>, scope: PolicyScope = { kind: 'namespaced', namespace: 'shop' }): SnapshotPolicy {
-  const policy: SnapshotPolicy = {
-    id,
-    scope,
-    targets: [{ hosts: [], paths: [], methods: [], ...target }],
-    mode: 'required',
-    issuers: [],
-    issuerMatch: 'anyOf',
-    tokenSources: [],
-    rules: [],
-    forward: { claimHeaders: [], stripToken: false, metadataClaims: [] },
-    deny: { realm: 'jwtgate', exposeReason: true, headers: [] },
-  };
-  if (workloadSelector !== undefined) policy.workloadSelector = workloadSelector;
-  return policy;
-}
+const makePolicy = (id: string, target: Partial<Target>, workloadSelector?: Record<string, string>, scope: PolicyScope = { kind: 'namespaced', namespace: 'shop' }): SnapshotPolicy =>
+  routePolicy(id, target, { scope, workloadSelector });
 
 const ORDERS = { app: 'orders', tier: 'api', version: 'v2' };
 const api = { paths: [{ kind: 'prefix' as const, value: '/api' }] };

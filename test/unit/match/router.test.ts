@@ -3,24 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRouter, type RouteRequest } from '../../../authz/match/router.ts';
 import type { PathMatch, PolicyScope, SnapshotPolicy, Target } from '../../../authz/snapshot/types.ts';
+import { routePolicy } from '../../support/policies.ts';
 
 const NAMESPACED_A: PolicyScope = { kind: 'namespaced', namespace: 'a' };
 
-/** A minimal policy: only `id`, `scope` and `targets` matter to the router. */
-function makePolicy(id: string, target: Partial<Target>, scope: PolicyScope = NAMESPACED_A): SnapshotPolicy {
-  return {
-    id,
-    scope,
-    targets: [{ hosts: [], paths: [], methods: [], ...target }],
-    mode: 'required',
-    issuers: [],
-    issuerMatch: 'anyOf',
-    tokenSources: [],
-    rules: [],
-    forward: { claimHeaders: [], stripToken: false, metadataClaims: [] },
-    deny: { realm: 'jwtgate', exposeReason: true, headers: [] },
-  };
-}
+const makePolicy = (id: string, target: Partial<Target>, scope: PolicyScope = NAMESPACED_A): SnapshotPolicy => routePolicy(id, target, { scope });
 
 const exact = (value: string): PathMatch => ({ kind: 'exact', value });
 const prefix = (value: string): PathMatch => ({ kind: 'prefix', value });
