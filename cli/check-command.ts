@@ -1,25 +1,32 @@
 /**
- * `jwtgate check`: builds the CheckRequest Envoy would send for a URL, decides it against a
- * manifests folder with the service's own pipeline, and prints each step and the response.
+ * `jwtgate check`: builds the CheckRequest Envoy would send for a URL, and either decides it
+ * against a manifests folder with the service's own pipeline (printing each step), or sends it
+ * to a running jwtgate over gRPC (`--server`), then prints the response Envoy would act on.
  *
  * @example
  * ```sh
  * jwtgate check --policies examples/policies --url https://api.example.com/api/orders --token "$TOKEN"
+ * jwtgate check --server localhost:9001 --url https://api.example.com/api/orders --token "$TOKEN"
  * ```
  */
 import { decide } from '../authz/check.ts';
 import { resolveServiceConfig } from '../authz/config.ts';
 import { createLogger } from '../authz/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
-import { REASONS } from '../authz/reasons.ts';
-import { toCheckResponse } from '../authz/respond/check-response.ts';
+import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import type { Decision } from '../authz/decision.ts';
+import { REASONS, type ReasonCode } from '../authz/reasons.ts';
+import { toCheckResponse, type CheckResponse } from '../authz/respond/check-response.ts';
+import { authorizationService } from '../authz/server/protos.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import type { CheckRequestLike } from '../authz/request/attributes.ts';
 import type { Workload } from '../authz/request/workload.ts';
 import { compileFolder, formatDiagnostic } from './standalone.ts';
 
 interface CheckOptions {
-  policies: string;
+  policies?: string;
+  /** `host:port` of a running jwtgate: ask it instead of compiling `policies` here. */
+  server?: string;
   url: string;
   method: string;
   token?: string;
@@ -29,30 +36,68 @@ interface CheckOptions {
 }
 
 export async function checkCommand(options: CheckOptions): Promise<void> {
-  const config = resolveServiceConfig(process.env);
-  const workload = sidecarWorkload(options);
-  const { snapshot, diagnostics } = await compileFolder(options.policies, 1);
-  for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
+  const request = envoyCheckRequest(options);
+  let response: CheckResponse;
+  if (options.server !== undefined) {
+    if (options.policies !== undefined || options.workloadLabel !== undefined) throw new Error('--server asks a running jwtgate: it takes neither --policies nor --workload-label');
+    response = await checkOnServer(options.server, request);
+  } else {
+    if (options.policies === undefined) throw new Error('check needs --policies DIR or --server HOST:PORT');
+    const decision = await decideLocally(options.policies, request, sidecarWorkload(options));
+    for (const step of decision.trace) process.stdout.write(`${step.step.padEnd(9)} ${step.message}\n`);
+    if (decision.kind === 'deny' && decision.detail) process.stdout.write(`          detail: ${decision.detail}\n`);
+    response = toCheckResponse(decision);
+  }
+  printResponse(response);
+  if (response.status.code !== 0) process.exitCode = 2;
+}
 
+async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined): Promise<Decision> {
+  const config = resolveServiceConfig(process.env);
+  const { snapshot, diagnostics } = await compileFolder(policies, 1);
+  for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
   const store = new RuntimeStore({ log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
   await store.apply(snapshot);
-  const decision = await decide(store.current, envoyCheckRequest(options), { ...config, workload });
-  await store.close();
-
-  for (const step of decision.trace) process.stdout.write(`${step.step.padEnd(9)} ${step.message}\n`);
-  const response = toCheckResponse(decision);
-  if (decision.kind === 'allow') {
-    process.stdout.write(`\nALLOW (${decision.reason})\n`);
-    for (const h of decision.headersToSet) process.stdout.write(`  set    ${h.name}: ${h.value}\n`);
-    for (const h of decision.headersToRemove) process.stdout.write(`  remove ${h}\n`);
-    for (const q of decision.queryParametersToRemove) process.stdout.write(`  remove query parameter ${q}\n`);
-  } else {
-    process.stdout.write(`\nDENY ${REASONS[decision.reason].status} (${decision.reason}): ${decision.description}\n`);
-    if (decision.detail) process.stdout.write(`  detail: ${decision.detail}\n`);
-    for (const h of response.denied_response?.headers ?? []) process.stdout.write(`  ${h.header?.key}: ${h.header?.value}\n`);
-    if (response.denied_response?.body) process.stdout.write(`  body: ${response.denied_response.body}\n`);
-    process.exitCode = 2;
+  try {
+    return await decide(store.current, request, { ...config, workload });
+  } finally {
+    await store.close();
   }
+}
+
+/** One Check call to a running jwtgate, as Envoy makes it. */
+async function checkOnServer(address: string, request: CheckRequestLike): Promise<CheckResponse> {
+  const Authorization = makeGenericClientConstructor(authorizationService, 'Authorization');
+  const client = new Authorization(address, credentials.createInsecure());
+  try {
+    return await new Promise<CheckResponse>((resolve, reject) => {
+      client.makeUnaryRequest(
+        authorizationService.Check!.path, authorizationService.Check!.requestSerialize, authorizationService.Check!.responseDeserialize,
+        request, { deadline: Date.now() + 5000 }, (error, value) => (error ? reject(error) : resolve(value as CheckResponse)),
+      );
+    });
+  } finally {
+    client.close();
+  }
+}
+
+/** What Envoy does with the response: the upstream request's edits, or the client's denial. */
+function printResponse(response: CheckResponse): void {
+  const ok = response.ok_response;
+  if (response.status.code === 0) {
+    process.stdout.write(`\nALLOW (${response.status.message ?? 'allowed'})\n`);
+    for (const h of ok?.headers ?? []) process.stdout.write(`  set    ${h.header.key}: ${h.header.value}\n`);
+    for (const h of ok?.headers_to_remove ?? []) process.stdout.write(`  remove ${h}\n`);
+    for (const q of ok?.query_parameters_to_remove ?? []) process.stdout.write(`  remove query parameter ${q}\n`);
+    return;
+  }
+  const denied = response.denied_response;
+  const reason = (response.status.message ?? 'internal_error') as ReasonCode;
+  const info = REASONS[reason] ?? REASONS.internal_error;
+  const body = denied?.body ? (JSON.parse(denied.body) as { error_description?: string }) : {};
+  process.stdout.write(`\nDENY ${info.status} (${reason})${body.error_description ? `: ${body.error_description}` : ''}\n`);
+  for (const h of denied?.headers ?? []) process.stdout.write(`  ${h.header.key}: ${h.header.value}\n`);
+  if (denied?.body) process.stdout.write(`  body: ${denied.body}\n`);
 }
 
 /** `--workload-label k=v …`: decide as a sidecar next to a workload with these labels would. */

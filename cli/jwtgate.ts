@@ -58,8 +58,9 @@ program
 
 program
   .command('check')
-  .description('decide one request against a manifests folder and explain the decision step by step')
-  .requiredOption('--policies <dir>', 'folder of manifests')
+  .description('decide one request against a manifests folder and explain it step by step, or ask a running jwtgate (--server)')
+  .addOption(new Option('--policies <dir>', 'folder of manifests').conflicts('server'))
+  .option('--server <host:port>', 'a running jwtgate\'s gRPC address: send it the CheckRequest instead')
   .requiredOption('--url <url>', 'request URL, e.g. https://api.example.com/api/orders?x=1')
   .option('--method <method>', 'HTTP method', 'GET')
   .option('--token <jwt>', 'bearer token sent as Authorization: Bearer <jwt>')

@@ -134,8 +134,9 @@ Try it (in another terminal):
   curl -s localhost:${httpPort}/readyz
   TOKEN=$(npm run -s jwtgate -- sign --key examples/keys/demo-private.jwk.json \\
           --claims '{"iss":"https://idp.example.com","aud":"orders-api","sub":"alice","scope":"orders:read"}')
-  npm run -s jwtgate -- check --policies ${dir} --url https://api.example.com/api/orders --token "$TOKEN"
-  npm run -s jwtgate -- check --policies ${dir} --url https://api.example.com/api/orders
+  npm run -s jwtgate -- check --policies ${dir} --url https://api.example.com/api/orders --token "$TOKEN"   # explained step by step
+  npm run -s jwtgate -- check --server localhost:${grpcPort} --url https://api.example.com/api/orders --token "$TOKEN"   # asks this server
+  npm run -s jwtgate -- check --server localhost:${grpcPort} --url https://api.example.com/api/orders
 
 `);
 }

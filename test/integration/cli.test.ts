@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseSnapshot } from '../../authz/snapshot/parse-snapshot.ts';
+import { startServeProcess } from '../support/serve-process.ts';
 
 const CLI = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -73,4 +74,23 @@ test('check explains denials and exits 2', async () => {
   assert.equal(scope.code, 2);
   assert.match(scope.stdout, /^authorize +rule failed: /m);
   assert.match(scope.stdout, /^DENY 403 \(rule_failed\): reading orders needs the orders:read scope/m);
+});
+
+test('check --server asks a running jwtgate (npm start) over gRPC, as Envoy would', async () => {
+  const svc = await startServeProcess(['--policies', join(ROOT, 'examples/policies')]);
+  try {
+    await svc.waitForLog((l) => l.msg === 'snapshot applied');
+    const server = `127.0.0.1:${svc.grpcPort}`;
+    const token = (await jwtgate('sign', '--key', 'examples/keys/demo-private.jwk.json', '--claims', demoClaims('orders:read'))).stdout.trim();
+    const allowed = await jwtgate('check', '--server', server, '--url', 'https://api.example.com/api/orders', '--token', token);
+    assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+    assert.match(allowed.stdout, /^ALLOW \(allowed\)/m);
+    assert.match(allowed.stdout, /set +x-user-id: alice/);
+    const denied = await jwtgate('check', '--server', server, '--url', 'https://api.example.com/api/orders');
+    assert.equal(denied.code, 2);
+    assert.match(denied.stdout, /^DENY 401 \(token_missing\): a bearer token is required/m);
+    assert.match(denied.stdout, /www-authenticate: Bearer realm="jwtgate"/);
+  } finally {
+    await svc.stop();
+  }
 });
