@@ -72,8 +72,8 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
     const input = toCompileInput(objects);
     const compiled = compile({ ...input, now: now() });
     const issuers = Object.values(compiled.snapshot.issuers);
-    // A replica new to leading starts from the keys its predecessor published, not from nothing.
-    if (!keys.knows(issuers)) keys.adopt(Object.values(cluster.publishedSnapshot()?.issuers ?? {}));
+    // A replica new to (or back at) leading starts from the newest keys published, not from nothing or older ones.
+    keys.adopt(Object.values(cluster.publishedSnapshot()?.issuers ?? {}));
     await keys.refreshDue(issuers);
     const snapshot = keys.embed(compiled.snapshot);
 

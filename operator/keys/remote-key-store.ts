@@ -101,9 +101,11 @@ export class RemoteKeyStore {
 
   /**
    * Takes over the last good keys another replica embedded in the published snapshot, for each
-   * remote issuer this store does not know yet; the next {@link refreshDue} still fetches at
-   * once. Without it a new leader that cannot reach an IdP would publish that issuer without
-   * keys, and every authz replica started afterwards would refuse its tokens.
+   * remote issuer this store does not know yet or knows an OLDER key set of (a replica that led
+   * before and leads again); a newly adopted set is refetched at once by the next
+   * {@link refreshDue}. Without it a new leader that cannot reach an IdP would publish that
+   * issuer without keys, or with keys older than those in force. Called on every reconcile: the
+   * leader's own published keys are never newer than its entries, so for it this is a no-op.
    *
    * @example
    * ```ts
@@ -115,22 +117,12 @@ export class RemoteKeyStore {
     const now = this.#now();
     for (const issuer of published) {
       const cached = issuer.cachedKeys;
-      if (issuer.keySource.kind === 'static' || cached === undefined || this.#entries.has(issuer.id)) continue;
+      if (issuer.keySource.kind === 'static' || cached === undefined) continue;
+      const known = this.#entries.get(issuer.id)?.keysSince;
+      if (known !== undefined && !(Date.parse(cached.fetchedAt) > Date.parse(known))) continue;
       // The config travels with the keys: refreshDue drops them if the issuer's key source changed since.
       this.#entries.set(issuer.id, { config: canonicalJson(keyConfigOf(issuer)), nextFetchAt: now, rejectedKeys: 0, jwks: cached.jwks, keysSince: cached.fetchedAt });
     }
-  }
-
-  /**
-   * Whether every remote issuer among `issuers` has an entry (fetched or adopted).
-   *
-   * @example
-   * ```ts
-   * if (!store.knows(issuers)) store.adopt(Object.values(cluster.publishedSnapshot()?.issuers ?? {}));
-   * ```
-   */
-  knows(issuers: readonly SnapshotIssuer[]): boolean {
-    return issuers.every((i) => i.keySource.kind === 'static' || this.#entries.has(i.id));
   }
 
   /**

@@ -47,19 +47,22 @@ test('refetch of the same set keeps fetchedAt (no new digest); failure keeps the
   assert.equal(store.state('shop/idp'), undefined);
 });
 
-test('adopt: a new leader starts from the published cachedKeys; a failed fetch keeps them, a changed source drops them', async () => {
+test('adopt: a new leader starts from the published cachedKeys, a returning one from newer ones; a failed fetch keeps them, a changed source drops them', async () => {
   const published: SnapshotIssuer = { ...issuer, cachedKeys: { jwks: K1, fetchedAt: '2024-01-01T00:00:00.000Z' } };
   const store = new RemoteKeyStore({ log: createLogger('silent'), now: () => 5_000, fetchKeys: async () => { throw new KeyFetchError('network_error', 'IdP down'); } });
-  assert.equal(store.knows([issuer]), false);
+  assert.equal(store.state('shop/idp'), undefined);
   store.adopt([published]);
-  assert.equal(store.knows([issuer]), true);
+  assert.deepEqual(store.state('shop/idp')?.jwks, K1);
   assert.equal(store.nextRefreshInMs(), 0, 'adopted keys are refetched at once');
   await store.refreshDue([issuer]);
   assert.equal(store.state('shop/idp')?.lastError, 'IdP down');
   assert.deepEqual(store.embed(snapshot).issuers['shop/idp']?.cachedKeys, published.cachedKeys, 'same keys, same fetchedAt: nothing new to publish');
 
-  store.adopt([{ ...published, cachedKeys: { jwks: { keys: [] }, fetchedAt: '2025-01-01T00:00:00.000Z' } }]);
-  assert.deepEqual(store.state('shop/idp')?.jwks, K1, 'a known issuer is never overwritten');
+  store.adopt([{ ...published, cachedKeys: { jwks: { keys: [] }, fetchedAt: '2023-01-01T00:00:00.000Z' } }]);
+  assert.deepEqual(store.state('shop/idp')?.jwks, K1, 'an older published set never replaces a known one');
+  const newer = { jwks: { keys: [{ ...K1.keys[0]!, kid: 'k2' }] }, fetchedAt: '2025-01-01T00:00:00.000Z' };
+  store.adopt([{ ...published, cachedKeys: newer }]);
+  assert.deepEqual(store.state('shop/idp')?.jwks, newer.jwks, 'a replica leading again takes the newer keys its successor published');
 
   const other = new RemoteKeyStore({ log: createLogger('silent'), fetchKeys: async () => { throw new KeyFetchError('network_error', 'IdP down'); } });
   other.adopt([published]);
