@@ -21,7 +21,7 @@ import { authorizationService } from '../authz/server/protos.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import type { CheckRequestLike } from '../authz/request/attributes.ts';
 import type { Workload } from '../authz/request/workload.ts';
-import { compileFolder, formatDiagnostic } from './standalone.ts';
+import { compileFolder, formatDiagnostic, unmatchedSettings } from './standalone.ts';
 
 interface CheckOptions {
   policies?: string;
@@ -33,17 +33,20 @@ interface CheckOptions {
   header?: string[];
   namespace?: string;
   workloadLabel?: string[];
+  unmatched?: 'deny' | 'allow';
 }
 
 export async function checkCommand(options: CheckOptions): Promise<void> {
   const request = envoyCheckRequest(options);
   let response: CheckResponse;
   if (options.server !== undefined) {
-    if (options.policies !== undefined || options.workloadLabel !== undefined) throw new Error('--server asks a running jwtgate: it takes neither --policies nor --workload-label');
+    if (options.policies !== undefined || options.workloadLabel !== undefined || options.unmatched !== undefined) {
+      throw new Error('--server asks a running jwtgate: it takes none of --policies, --workload-label, --unmatched');
+    }
     response = await checkOnServer(options.server, request);
   } else {
     if (options.policies === undefined) throw new Error('check needs --policies DIR or --server HOST:PORT');
-    const decision = await decideLocally(options.policies, request, sidecarWorkload(options));
+    const decision = await decideLocally(options.policies, request, sidecarWorkload(options), options.unmatched);
     for (const step of decision.trace) process.stdout.write(`${step.step.padEnd(9)} ${step.message}\n`);
     if (decision.kind === 'deny' && decision.detail) process.stdout.write(`          detail: ${decision.detail}\n`);
     response = toCheckResponse(decision);
@@ -52,9 +55,9 @@ export async function checkCommand(options: CheckOptions): Promise<void> {
   if (response.status.code !== 0) process.exitCode = 2;
 }
 
-async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined): Promise<Decision> {
+async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined, unmatched: 'deny' | 'allow' | undefined): Promise<Decision> {
   const config = resolveServiceConfig(process.env);
-  const { snapshot, diagnostics } = await compileFolder(policies, 1);
+  const { snapshot, diagnostics } = await compileFolder(policies, 1, unmatchedSettings(unmatched));
   for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
   const store = new RuntimeStore({ log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
   await store.apply(snapshot);

@@ -8,10 +8,10 @@
  * ```
  */
 import { writeFile } from 'node:fs/promises';
-import { compileFolder, formatDiagnostic } from './standalone.ts';
+import { compileFolder, formatDiagnostic, unmatchedSettings } from './standalone.ts';
 
-export async function compileCommand(dir: string, options: { output?: string; generation: string }): Promise<void> {
-  const { snapshot, diagnostics, errors } = await compileFolder(dir, Number(options.generation));
+export async function compileCommand(dir: string, options: { output?: string; generation: string; unmatched?: 'deny' | 'allow' }): Promise<void> {
+  const { snapshot, diagnostics, errors } = await compileFolder(dir, Number(options.generation), unmatchedSettings(options.unmatched));
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   if (errors > 0) {
     process.stderr.write(`${errors} error(s); no snapshot written\n`);

@@ -28,6 +28,7 @@ program
   .command('serve')
   .description('serve envoy.service.auth.v3.Authorization/Check from a manifests folder, a snapshot file or the cluster (all hot-reloaded)')
   .addOption(new Option('--policies <dir>', 'folder of JWTIssuer/JWTPolicy/ClusterJWTPolicy manifests (standalone mode)').conflicts(['snapshot', 'kube']))
+  .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny; --policies only: otherwise it comes with the snapshot)').choices(['deny', 'allow']))
   .addOption(new Option('--snapshot <file>', 'compiled snapshot JSON (e.g. a mounted ConfigMap)').conflicts('kube'))
   .option('--kube', 'watch the snapshot the operator publishes in the ConfigMap jwtgate-snapshot')
   .option('--namespace <ns>', 'with --kube: the operator\'s namespace (env POD_NAMESPACE, default jwtgate-system)')
@@ -46,6 +47,7 @@ program
   .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster or ~/.kube/config)')
   .option('--http-port <port>', 'metrics and health port (env JWTGATE_OPERATOR_HTTP_PORT, default 9003)')
   .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
+  .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
   .action(lazy(() => import('./operator-command.ts'), 'operatorCommand'));
 
 program
@@ -54,6 +56,7 @@ program
   .argument('<dir>', 'folder of manifests')
   .option('-o, --output <file>', 'write the snapshot to a file instead of stdout')
   .option('--generation <n>', 'generation to stamp on the snapshot', '1')
+  .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
   .action(lazy(() => import('./compile-command.ts'), 'compileCommand'));
 
 program
@@ -61,6 +64,7 @@ program
   .description('decide one request against a manifests folder and explain it step by step, or ask a running jwtgate (--server)')
   .addOption(new Option('--policies <dir>', 'folder of manifests').conflicts('server'))
   .option('--server <host:port>', 'a running jwtgate\'s gRPC address: send it the CheckRequest instead')
+  .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
   .requiredOption('--url <url>', 'request URL, e.g. https://api.example.com/api/orders?x=1')
   .option('--method <method>', 'HTTP method', 'GET')
   .option('--token <jwt>', 'bearer token sent as Authorization: Bearer <jwt>')

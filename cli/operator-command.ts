@@ -23,6 +23,8 @@ export interface OperatorCommandOptions {
   httpPort?: string;
   /** Address to listen on (default env JWTGATE_LISTEN_ADDRESS, else 0.0.0.0). */
   listenAddress?: string;
+  /** What requests no policy matches get (default deny). */
+  unmatched?: 'deny' | 'allow';
 }
 
 /**
@@ -66,7 +68,10 @@ export async function operatorCommand(options: OperatorCommandOptions): Promise<
   else kubeConfig.loadFromDefault();
 
   let leading = false;
-  const operator = startOperator({ kubeConfig, namespace, identity, log, isLeader: () => leading && election.isLeader() });
+  const operator = startOperator({
+    kubeConfig, namespace, identity, log, isLeader: () => leading && election.isLeader(),
+    ...(options.unmatched === undefined ? {} : { settings: { unmatched: options.unmatched } }),
+  });
   let synced = false;
   void operator.synced.then(() => { synced = true; });
   const election = runLeaderElection({

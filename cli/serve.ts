@@ -30,6 +30,7 @@ interface ServeOptions {
   kube?: boolean;
   namespace?: string;
   kubeconfig?: string;
+  unmatched?: 'deny' | 'allow';
   workloadLabels?: string;
   workloadNamespace?: string;
 }
@@ -39,6 +40,7 @@ const DEFAULT_NAMESPACE = 'jwtgate-system';
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
   if (!options.policies && !options.snapshot && !options.kube) throw new Error('serve needs --policies DIR, --snapshot FILE or --kube');
+  if (options.unmatched !== undefined && !options.policies) throw new Error('--unmatched applies to --policies only: a snapshot carries its own setting (compile it, or set it on the operator)');
   const config = resolveServiceConfig(process.env, {
     grpcPort: options.grpcPort === undefined ? undefined : Number(options.grpcPort),
     httpPort: options.httpPort === undefined ? undefined : Number(options.httpPort),
@@ -76,7 +78,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
 /** Loads the folder or file once, then again on every change; resolves with the function that stops watching. */
 async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => void> {
   const reload = options.policies
-    ? folderLoader(options.policies, store, log, await import('./standalone.ts'))
+    ? folderLoader(options.policies, store, log, await import('./standalone.ts'), options.unmatched)
     : fileLoader(options.snapshot!, store);
   await reload();
   return watchPath(options.policies ?? options.snapshot!, () => void reload());
@@ -103,11 +105,14 @@ async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Log
  * cannot even be parsed, typically caught mid-edit, refuses the whole reload instead: the
  * snapshot in force keeps serving rather than losing that file's policies.
  */
-function folderLoader(dir: string, store: RuntimeStore, log: Logger, { compileFolder, formatDiagnostic }: typeof import('./standalone.ts')): () => Promise<void> {
+function folderLoader(
+  dir: string, store: RuntimeStore, log: Logger,
+  { compileFolder, formatDiagnostic, unmatchedSettings }: typeof import('./standalone.ts'), unmatched: 'deny' | 'allow' | undefined,
+): () => Promise<void> {
   let generation = 0;
   return async () => {
     try {
-      const { snapshot, diagnostics, unreadable } = await compileFolder(dir, ++generation);
+      const { snapshot, diagnostics, unreadable } = await compileFolder(dir, ++generation, unmatchedSettings(unmatched));
       for (const d of diagnostics) log[d.severity === 'error' ? 'error' : 'warn']({ resource: d.resource, field: d.field, reason: d.reason }, formatDiagnostic(d));
       if (unreadable > 0 && store.current !== undefined) throw new Error(`${unreadable} manifest document(s) could not be parsed`);
       await store.apply(snapshot);

@@ -12,7 +12,7 @@ import { compile, type Diagnostic } from '../compiler/compile.ts';
 import { DIAGNOSTIC_REASONS } from '../compiler/diagnostics.ts';
 
 export { formatDiagnostic } from '../compiler/diagnostics.ts';
-import type { Snapshot } from '../authz/snapshot/types.ts';
+import type { Snapshot, SnapshotSettings } from '../authz/snapshot/types.ts';
 
 export interface FolderResult {
   snapshot: Snapshot;
@@ -22,9 +22,9 @@ export interface FolderResult {
   unreadable: number;
 }
 
-export async function compileFolder(dir: string, generation: number): Promise<FolderResult> {
+export async function compileFolder(dir: string, generation: number, settings?: SnapshotSettings): Promise<FolderResult> {
   const loaded = await loadManifests(dir);
-  const compiled = compile({ ...loaded, generation, now: new Date() });
+  const compiled = compile({ ...loaded, generation, now: new Date(), ...(settings === undefined ? {} : { settings }) });
   const diagnostics = [...loaded.diagnostics, ...compiled.diagnostics];
   return {
     snapshot: compiled.snapshot,
@@ -32,4 +32,9 @@ export async function compileFolder(dir: string, generation: number): Promise<Fo
     errors: diagnostics.filter((d) => d.severity === 'error').length,
     unreadable: loaded.diagnostics.filter((d) => d.reason === DIAGNOSTIC_REASONS.ParseError).length,
   };
+}
+
+/** `--unmatched deny|allow` (commander checks the choice) → the snapshot's settings; undefined keeps the compiler's default, deny. */
+export function unmatchedSettings(unmatched: SnapshotSettings['unmatched'] | undefined): SnapshotSettings | undefined {
+  return unmatched === undefined ? undefined : { unmatched };
 }

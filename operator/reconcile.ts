@@ -20,7 +20,7 @@
  */
 import type { Logger } from '../authz/log.ts';
 import { SNAPSHOT_NAME } from '../authz/snapshot/published-form.ts';
-import type { Snapshot } from '../authz/snapshot/types.ts';
+import type { Snapshot, SnapshotSettings } from '../authz/snapshot/types.ts';
 import { compile } from '../compiler/compile.ts';
 import { API_VERSION, RESOURCE_KINDS, type Resource, type ResourceKind } from '../compiler/resources.ts';
 import type { Diagnostic } from '../compiler/diagnostics.ts';
@@ -47,6 +47,8 @@ export interface ReconcilerDeps {
   /** Where the snapshot is published. */
   namespace: string;
   isLeader: () => boolean;
+  /** Service-wide snapshot settings (default: the compiler's, unmatched requests denied). */
+  settings?: SnapshotSettings;
   /** Level-based safety net: reconcile at least this often (default 5 min). */
   resyncMs?: number;
   now?: () => Date;
@@ -70,7 +72,7 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
     if (!deps.isLeader()) return {};
     const objects = cluster.objects();
     const input = toCompileInput(objects);
-    const compiled = compile({ ...input, now: now() });
+    const compiled = compile({ ...input, now: now(), ...(deps.settings === undefined ? {} : { settings: deps.settings }) });
     const issuers = Object.values(compiled.snapshot.issuers);
     // A replica new to (or back at) leading starts from the newest keys published, not from nothing or older ones.
     keys.adopt(Object.values(cluster.publishedSnapshot()?.issuers ?? {}));

@@ -19,6 +19,7 @@ import { createReconciler } from './reconcile.ts';
 import { EventRecorder } from './record-event.ts';
 import { watchCluster } from './watch-cluster.ts';
 import { WorkQueue } from './work-queue.ts';
+import type { SnapshotSettings } from '../authz/snapshot/types.ts';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -33,6 +34,8 @@ export interface OperatorOptions {
   debounceMs?: number;
   /** Periodic full reconcile (default 5 min). */
   resyncMs?: number;
+  /** Service-wide snapshot settings (default: unmatched requests denied). */
+  settings?: SnapshotSettings;
   /** Lower bound of remote key refreshes (default 60 s; tests lower it). */
   minKeyRefreshSeconds?: number;
 }
@@ -67,6 +70,7 @@ export function startOperator(options: OperatorOptions): OperatorHandle {
   const reconcile = createReconciler({
     clients, cluster, log, metrics, namespace,
     isLeader: options.isLeader,
+    ...(options.settings === undefined ? {} : { settings: options.settings }),
     keys: new RemoteKeyStore({ log, ...(options.minKeyRefreshSeconds === undefined ? {} : { minRefreshSeconds: options.minKeyRefreshSeconds }) }),
     events: new EventRecorder(clients, { component: 'jwtgate-operator', instance: options.identity, log }),
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),

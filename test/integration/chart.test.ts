@@ -96,7 +96,7 @@ describe('charts/jwtgate rendered by helm', () => {
     const pod = podSpecOf(deployment);
     assert.equal(pod.serviceAccountName, 'jwtgate-operator');
     const [container] = pod.containers;
-    assert.deepEqual(container!.args, ['operator']);
+    assert.deepEqual(container!.args, ['operator', '--unmatched=deny']);
     assert.deepEqual(container!.env?.slice(0, 2), [
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

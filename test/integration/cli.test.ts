@@ -94,3 +94,20 @@ test('check --server asks a running jwtgate (npm start) over gRPC, as Envoy woul
     await svc.stop();
   }
 });
+
+test('--unmatched allow is written into the snapshot and decides requests no policy matches', async () => {
+  const compiled = await jwtgate('compile', 'examples/policies', '--unmatched', 'allow');
+  assert.equal(compiled.code, 0, compiled.stderr);
+  assert.deepEqual(parseSnapshot(compiled.stdout).settings, { unmatched: 'allow' });
+  assert.deepEqual(parseSnapshot((await jwtgate('compile', 'examples/policies')).stdout).settings, { unmatched: 'deny' });
+
+  const allowed = await jwtgate('check', '--policies', 'examples/policies', '--unmatched', 'allow', '--url', 'https://elsewhere.example.com/');
+  assert.equal(allowed.code, 0, allowed.stdout);
+  assert.match(allowed.stdout, /^ALLOW \(unmatched_allowed\)/m);
+  const denied = await jwtgate('check', '--policies', 'examples/policies', '--url', 'https://elsewhere.example.com/');
+  assert.equal(denied.code, 2);
+  assert.match(denied.stdout, /^DENY 403 \(no_policy\)/m);
+  const refused = await jwtgate('compile', 'examples/policies', '--unmatched', 'maybe');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /Allowed choices are deny, allow/);
+});
