@@ -210,6 +210,28 @@ describe('charts/jwtgate rendered by helm', () => {
     assert.equal(findObject(objects, 'ServiceMonitor', 'jwtgate-operator').metadata.labels?.release, 'prom');
   });
 
+  test('sidecar mode: a PodMonitor scrapes the sidecars by their pods\' labels in their namespaces; without labels, helm says what is missing', async () => {
+    const setJson = {
+      'authz.serviceMonitor': '{"enabled":true,"interval":"20s"}',
+      'authz.sidecar.serviceAccounts': '[{"namespace":"shop","name":"checkout"},{"namespace":"shop","name":"cart"},{"namespace":"bank","name":"ledger"}]',
+      'authz.sidecar.podLabels': '{"jwtgate.dev/sidecar":"true"}',
+    };
+    const { objects } = await renderChart({ ...RENDERINGS.sidecar, setJson });
+    assert.equal(objects.filter((o) => o.kind === 'ServiceMonitor' && o.metadata.name === 'jwtgate-authz').length, 0);
+    const monitor = findObject(objects, 'PodMonitor', 'jwtgate-authz-sidecars');
+    assert.deepEqual(monitor.spec, {
+      namespaceSelector: { matchNames: ['bank', 'shop'] },
+      selector: { matchLabels: { 'jwtgate.dev/sidecar': 'true' } },
+      podMetricsEndpoints: [{ port: 'authz-metrics', path: '/metrics', interval: '20s' }],
+    });
+    const snippet = findObject(objects, 'ConfigMap', 'jwtgate-sidecar') as KubeObject & { data: Record<string, string> };
+    assert.match(snippet.data['container.yaml'] ?? '', /name: authz-metrics/, 'the port the PodMonitor scrapes is the sidecar container\'s');
+
+    const missing = await runHelm(templateArgs({ ...RENDERINGS.sidecar, setJson: { 'authz.serviceMonitor': '{"enabled":true}' } }));
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /needs authz\.sidecar\.podLabels/);
+  });
+
   test('values.schema.json refuses bad values and names the field', async () => {
     const cases: [string, string, RegExp][] = [
       ['a misspelt key', 'authz:\n  replica: 3\n', /at '\/authz': additional properties 'replica' not allowed/],
