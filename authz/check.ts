@@ -75,6 +75,7 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
   ctx.policy = policy;
   ctx.trace.push({ step: 'match', message: `policy ${policy.id} (mode ${policy.mode})` });
   if (policy.mode === 'disabled') return allow(ctx, 'check_disabled');
+  if (policy.mode === 'invalid') throw new DenyError('policy_invalid', undefined, `${policy.id} failed to compile; its status says why`);
 
   const verified = await authenticate(runtime, policy, attrs, query, limits, ctx);
   if (verified === undefined) {

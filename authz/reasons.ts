@@ -68,6 +68,7 @@ export const REASONS = {
 
   request_invalid: r(400, undefined, 'the check request could not be read'),
   keys_unavailable: r(503, undefined, 'signing keys are unavailable; try again later'),
+  policy_invalid: r(503, undefined, 'the policy for this route is invalid; its owner must fix it'),
   not_ready: r(503, undefined, 'no policy snapshot is loaded yet'),
   internal_error: r(503, undefined, 'internal error'),
 } as const satisfies Record<string, ReasonInfo>;

@@ -2,8 +2,9 @@
  * Compiles one validated JWTPolicy or ClusterJWTPolicy into a {@link SnapshotPolicy}: issuer
  * references resolved against the compiled issuers, regexes admitted, claim paths split,
  * header names checked and lower-cased (HTTP/2 and Envoy's CheckRequest use lower case).
- * Returns undefined (with errors reported) when any part is unusable: a half-compiled policy
- * could be weaker than the one written.
+ * A policy with any unusable part (errors reported) is never half-compiled, which could be
+ * weaker than the one written: when its targets compiled it holds them in mode `invalid` (every
+ * request denied, 503 policy_invalid); when its targets themselves are unusable it is left out.
  *
  * @example
  * ```ts
@@ -72,6 +73,11 @@ export function compilePolicy(
     failed = true;
     report({ severity: 'error', field, reason, message });
   };
+  let targetsFailed = false;
+  const failTarget: Fail = (field, reason, message) => {
+    targetsFailed = true;
+    fail(field, reason, message);
+  };
   const spec: JWTPolicySpec & Partial<ClusterJWTPolicySpec> = resource.spec;
   const disabled = spec.mode === 'Disabled';
   if (disabled && (spec.issuers !== undefined || (spec.rules ?? []).length > 0)) {
@@ -82,7 +88,7 @@ export function compilePolicy(
   const policy: SnapshotPolicy = {
     id: policyId(resource.ref),
     scope: compileScope(resource, namespaces, report),
-    targets: compileTargets(spec, fail),
+    targets: compileTargets(spec, failTarget),
     mode: disabled ? 'disabled' : spec.mode === 'Optional' ? 'optional' : 'required',
     issuers: disabled ? [] : compileIssuerRequirements(resource, spec.issuers?.[issuerList] ?? [], `spec.issuers.${issuerList}`, issuers, fail),
     issuerMatch: issuerList,
@@ -94,7 +100,16 @@ export function compilePolicy(
   const selector = resource.kind === 'JWTPolicy' ? spec.workloadSelector?.matchLabels : undefined;
   // Keys sorted: the same selector always compiles to the same snapshot bytes (and digest).
   if (selector !== undefined) policy.workloadSelector = Object.fromEntries(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return failed ? undefined : policy;
+  if (!failed) return policy;
+  // Broken, but its routes are known: hold them and deny, rather than let a weaker policy decide.
+  return targetsFailed ? undefined : {
+    ...policy,
+    mode: 'invalid',
+    issuers: [],
+    rules: [],
+    forward: { claimHeaders: [], stripToken: false, metadataClaims: [] },
+    deny: { realm: 'jwtgate', exposeReason: true, headers: [] },
+  };
 }
 
 type Fail = (field: string, reason: DiagnosticReason, message: string) => void;

@@ -145,7 +145,13 @@ export type AuthMode =
   /** Anonymous requests pass; a token that is present must still be valid. */
   | 'optional'
   /** No check at all: every request is allowed and nothing is forwarded. */
-  | 'disabled';
+  | 'disabled'
+  /**
+   * The policy failed to compile (its status says why): every request on its routes is denied
+   * with 503 `policy_invalid`. Fail closed: a broken policy must not hand its routes to a weaker,
+   * less specific one. Only policies whose targets compiled can hold their routes this way.
+   */
+  | 'invalid';
 
 /** One accepted issuer in a policy, with per-policy overrides. */
 export interface IssuerRequirement {

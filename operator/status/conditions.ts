@@ -39,6 +39,8 @@ export const CONDITION_REASONS = {
   NotEvaluated: 'NotEvaluated',
   Enforced: 'Enforced',
   NotEnforced: 'NotEnforced',
+  /** The policy is broken but holds its routes: every request on them gets 503 policy_invalid. */
+  FailingClosed: 'FailingClosed',
   /** Keys are static (inline, Secret): nothing to fetch. */
   StaticKeys: 'StaticKeys',
   KeysFetched: 'KeysFetched',

@@ -109,7 +109,8 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     else condition(CONDITION_TYPES.ResolvedRefs, 'True', CONDITION_REASONS.ResolvedRefs, 'all references resolved');
 
     const enforced = kind === 'JWTIssuer' ? issuer !== undefined : policy !== undefined;
-    if (!enforced) condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.NotEnforced, errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot');
+    if (policy?.mode === 'invalid') condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.FailingClosed, `its routes are denied with 503 policy_invalid until it is fixed: ${describe(errors)}`);
+    else if (!enforced) condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.NotEnforced, errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot');
     else if (keyless.length > 0) condition(CONDITION_TYPES.Ready, 'False', kind === 'JWTIssuer' ? CONDITION_REASONS.KeysUnavailable : CONDITION_REASONS.IssuerKeysUnavailable, `enforced, but issuer ${keyless.join(', ')} has no keys yet: requests get 503 keys_unavailable`);
     else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, 'enforced by the published snapshot');
 

@@ -111,3 +111,32 @@ test('--unmatched allow is written into the snapshot and decides requests no pol
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /Allowed choices are deny, allow/);
 });
+
+test('a broken policy holds its routes and denies them (503 policy_invalid) instead of handing them to a weaker one', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jwtgate-cli-'));
+  try {
+    await writeFile(join(dir, 'policies.yaml'), `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: public, namespace: shop }
+spec:
+  mode: Disabled
+  targets: [{ hosts: [shop.example.com], paths: [{ prefix: / }] }]
+---
+apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: admin, namespace: shop }
+spec:
+  targets: [{ hosts: [shop.example.com], paths: [{ prefix: /admin }] }]
+  issuers: { anyOf: [{ name: no-such-issuer }] }
+`);
+    const admin = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/admin/users');
+    assert.equal(admin.code, 2);
+    assert.match(admin.stdout, /IssuerNotFound/);
+    assert.match(admin.stdout, /^DENY 503 \(policy_invalid\)/m);
+    const other = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/catalog');
+    assert.equal(other.code, 0);
+    assert.match(other.stdout, /^ALLOW \(check_disabled\)/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -143,7 +143,8 @@ spec:
     assert.equal(condition(broken, 'Accepted')?.status, 'True');
     const snapshot = await readSnapshot();
     assert.ok(snapshot?.policies.some((p) => p.id === 'JWTPolicy/demo/reports'), 'a broken policy does not block the others');
-    assert.ok(!snapshot?.policies.some((p) => p.id === 'JWTPolicy/demo/orders'));
+    assert.equal(snapshot?.policies.find((p) => p.id === 'JWTPolicy/demo/orders')?.mode, 'invalid', 'the broken policy holds its routes and denies them');
+    assert.equal(condition(broken, 'Ready')?.reason, 'FailingClosed');
     await new Promise((r) => setTimeout(r, 1100)); // transition times have second precision
     await kubectl(['apply', '-f', '-'], hmacIssuer.replace(/demo-hmac, namespace/, 'orders-idp, namespace').replace('hmac.example.com', 'orders.example.com'));
     const fixed = await waitFor('Ready True', async () => { const o = await readObject('jwtpolicies', 'orders'); return condition(o, 'Ready')?.status === 'True' ? o : undefined; });

@@ -56,9 +56,9 @@ test('a full policy compiles to the snapshot shape', () => {
   }]);
 });
 
-test('an unknown issuer reference leaves the policy out with IssuerNotFound', () => {
+test('an unknown issuer reference: IssuerNotFound, and the policy holds its routes in mode invalid (fail closed)', () => {
   const { snapshot, diagnostics } = compilePolicies([policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp' }, { name: 'ghost' }] } }))]);
-  assert.deepEqual(snapshot.policies, []);
+  assert.deepEqual(snapshot.policies.map((p) => [p.id, p.mode, p.targets[0]?.hosts, p.issuers, p.rules]), [['JWTPolicy/shop/p', 'invalid', ['a.example'], [], []]]);
   assert.deepEqual(errorsOf(diagnostics), ['IssuerNotFound spec.issuers.anyOf[1]']);
 });
 
@@ -67,9 +67,9 @@ test('an issuer in another namespace is not visible to a JWTPolicy', () => {
   assert.deepEqual(errorsOf(diagnostics), ['IssuerNotFound spec.issuers.anyOf[0]']);
 });
 
-test('a broken issuer leaves its policies out with IssuerNotReady', () => {
+test('a broken issuer: IssuerNotReady, and its policies deny their routes (mode invalid)', () => {
   const { snapshot, diagnostics } = compile({ resources: [issuer('idp', jwksUriIssuer({ jwksUri: 'ftp://x' })), policy('p', requiredPolicy())], now: NOW });
-  assert.deepEqual(snapshot.policies, []);
+  assert.deepEqual(snapshot.policies.map((p) => p.mode), ['invalid']);
   assert.deepEqual(snapshot.issuers, {});
   assert.deepEqual(errorsOf(diagnostics), ['InvalidSpec spec.jwksUri', 'IssuerNotReady spec.issuers.anyOf[0]']);
 });

@@ -18,7 +18,7 @@ const good = [
   policy('health', { mode: 'Disabled', targets: [{ paths: [{ exact: '/healthz' }] }] }),
 ];
 
-test('a bad resource never drops the good ones', () => {
+test('a bad resource never drops the good ones; a broken policy holds only its own routes, denying them', () => {
   const bad: Resource[] = [
     issuer('broken-idp', { issuer: 'https://x', algorithms: ['RS256'] }),
     policy('broken', requiredPolicy('other.example.com', { rules: [{ claim: 'sub', regex: '(' }] })),
@@ -27,7 +27,9 @@ test('a bad resource never drops the good ones', () => {
   ];
   const { snapshot, diagnostics } = compile({ resources: [...bad, ...good], now: NOW });
   assert.deepEqual(Object.keys(snapshot.issuers), ['shop/idp']);
-  assert.deepEqual(snapshot.policies.map((p) => p.id), ['JWTPolicy/shop/health', 'JWTPolicy/shop/orders']);
+  assert.deepEqual(snapshot.policies.map((p) => [p.id, p.mode]), [
+    ['JWTPolicy/shop/broken', 'invalid'], ['JWTPolicy/shop/health', 'disabled'], ['JWTPolicy/shop/orders', 'required'], ['JWTPolicy/shop/orphan', 'invalid'],
+  ]);
   assert.deepEqual(errorsOf(diagnostics), [
     'InvalidSpec spec', 'InvalidSpec metadata.name', 'InvalidSpec spec', 'InvalidRegex spec.rules[0].regex', 'IssuerNotReady spec.issuers.anyOf[0]',
   ]);

@@ -19,11 +19,12 @@ function statuses(resources: Resource[], keyState = () => undefined) {
 }
 const cond = (s: ReturnType<typeof statuses>, key: string, type: string) => s.get(key)?.conditions.find((c) => c.type === type);
 
-test('a missing issuer: Accepted True, ResolvedRefs False IssuerNotFound, Ready False', () => {
+test('a missing issuer: Accepted True, ResolvedRefs False IssuerNotFound, Ready False FailingClosed (its routes deny)', () => {
   const s = statuses([policy('api', 'nope')]);
   assert.equal(cond(s, 'JWTPolicy/shop/api', 'Accepted')?.status, 'True');
   assert.deepEqual([cond(s, 'JWTPolicy/shop/api', 'ResolvedRefs')?.status, cond(s, 'JWTPolicy/shop/api', 'ResolvedRefs')?.reason], ['False', 'IssuerNotFound']);
-  assert.deepEqual([cond(s, 'JWTPolicy/shop/api', 'Ready')?.status, cond(s, 'JWTPolicy/shop/api', 'Ready')?.reason], ['False', 'NotEnforced']);
+  assert.deepEqual([cond(s, 'JWTPolicy/shop/api', 'Ready')?.status, cond(s, 'JWTPolicy/shop/api', 'Ready')?.reason], ['False', 'FailingClosed']);
+  assert.match(cond(s, 'JWTPolicy/shop/api', 'Ready')?.message ?? '', /denied with 503 policy_invalid until it is fixed: .*nope/);
   assert.equal(s.get('JWTPolicy/shop/api')?.observedGeneration, 5);
   assert.equal(cond(s, 'JWTPolicy/shop/api', 'Ready')?.observedGeneration, 5);
 });
