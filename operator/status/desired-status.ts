@@ -17,7 +17,7 @@
  * desired.get('JWTPolicy/shop/api')?.conditions;
  * ```
  */
-import type { Snapshot, SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import type { Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../authz/snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type DiagnosticReason } from '../../compiler/diagnostics.ts';
 import type { Resource } from '../../compiler/resources.ts';
 import type { RemoteKeyState } from '../keys/remote-key-store.ts';
@@ -112,7 +112,7 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     if (policy?.mode === 'invalid') condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.FailingClosed, `its routes are denied with 503 policy_invalid until it is fixed: ${describe(errors)}`);
     else if (!enforced) condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.NotEnforced, errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot');
     else if (keyless.length > 0) condition(CONDITION_TYPES.Ready, 'False', kind === 'JWTIssuer' ? CONDITION_REASONS.KeysUnavailable : CONDITION_REASONS.IssuerKeysUnavailable, `enforced, but issuer ${keyless.join(', ')} has no keys yet: requests get 503 keys_unavailable`);
-    else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, 'enforced by the published snapshot');
+    else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, `enforced by the published snapshot${whereEnforced(policy)}`);
 
     if (kind !== 'JWTIssuer') {
       const conflicts = errors.filter((d) => d.reason === DIAGNOSTIC_REASONS.RouteConflict);
@@ -186,4 +186,13 @@ function describe(diagnostics: readonly Diagnostic[]): string {
 
 function truncate(message: string): string {
   return message.length <= MAX_MESSAGE_CHARS ? message : `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
+}
+
+/** For a ClusterJWTPolicy with a namespaceSelector: which namespaces it reaches, so "Ready" never hides "nowhere". */
+function whereEnforced(policy: SnapshotPolicy | undefined): string {
+  if (policy?.scope.kind !== 'cluster' || policy.scope.namespaces === undefined) return '';
+  const { namespaces } = policy.scope;
+  if (namespaces.length === 0) return ', but its namespaceSelector matches no namespace yet';
+  const shown = namespaces.slice(0, 10).join(', ');
+  return ` in ${namespaces.length === 1 ? 'namespace' : `${namespaces.length} namespaces:`} ${shown}${namespaces.length > 10 ? ', …' : ''}`;
 }

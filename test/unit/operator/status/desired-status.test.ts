@@ -61,3 +61,15 @@ test('a host claimed by another namespace: Conflicted True RouteConflict on the 
   assert.match(conflicted?.message ?? '', /a\.example/);
   assert.equal(cond(s, 'JWTPolicy/b/takeover', 'Ready')?.status, 'False');
 });
+
+test('a ClusterJWTPolicy says in Ready which namespaces it reaches, and when its selector matches none', () => {
+  const cluster = (name: string, labels: Record<string, string>): Resource => ({
+    apiVersion: 'jwtgate.dev/v1alpha1', kind: 'ClusterJWTPolicy', metadata: { name, generation: 1 },
+    spec: { mode: 'Disabled', namespaceSelector: { matchLabels: labels }, targets: [{ hosts: [`${name}.example.com`] }] },
+  });
+  const resources = [cluster('some', { team: 'a' }), cluster('none', { team: 'z' })];
+  const { snapshot, diagnostics } = compile({ resources, namespaces: [{ name: 'shop', labels: { team: 'a' } }, { name: 'bank', labels: { team: 'b' } }], now: new Date(0) });
+  const s = computeDesiredStatuses({ resources, diagnostics, snapshot, keyState: () => undefined });
+  assert.equal(cond(s, 'ClusterJWTPolicy/some', 'Ready')?.message, 'enforced by the published snapshot in namespace shop');
+  assert.equal(cond(s, 'ClusterJWTPolicy/none', 'Ready')?.message, 'enforced by the published snapshot, but its namespaceSelector matches no namespace yet');
+});
