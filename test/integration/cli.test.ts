@@ -23,6 +23,17 @@ async function jwtgate(...args: string[]): Promise<{ code: number; stdout: strin
   }
 }
 
+/** Runs `body` with a temporary folder holding `file` = `text`, removed afterwards. */
+async function withManifests(file: string, text: string, body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'jwtgate-cli-'));
+  try {
+    await writeFile(join(dir, file), text);
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const demoClaims = (scope: string) => JSON.stringify({ iss: 'https://idp.example.com', aud: 'orders-api', sub: 'alice', scope });
 
 test('compile prints a verifiable snapshot for the examples', async () => {
@@ -33,23 +44,19 @@ test('compile prints a verifiable snapshot for the examples', async () => {
 });
 
 test('compile reports each error with file, resource and field, and exits 1', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'jwtgate-cli-'));
-  try {
-    await writeFile(join(dir, 'bad.yaml'), `apiVersion: jwtgate.dev/v1alpha1
+  await withManifests('bad.yaml', `apiVersion: jwtgate.dev/v1alpha1
 kind: JWTPolicy
 metadata: { name: bad, namespace: shop }
 spec:
   targets: [{ paths: [{ regex: "/items/(" }] }]
   issuers: { anyOf: [{ name: nowhere }] }
-`);
+`, async (dir) => {
     const { code, stdout, stderr } = await jwtgate('compile', dir);
     assert.equal(code, 1);
     assert.equal(stdout, '');
     assert.match(stderr, /bad\.yaml: JWTPolicy shop\/bad: spec\.targets\[0\]\.paths\[0\]\.regex: .*\[InvalidRegex\]/);
     assert.match(stderr, /no snapshot written/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('check explains an allow step by step for a token minted with the demo key', async () => {
@@ -113,9 +120,7 @@ test('--unmatched allow is written into the snapshot and decides requests no pol
 });
 
 test('a broken policy holds its routes and denies them (503 policy_invalid) instead of handing them to a weaker one', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'jwtgate-cli-'));
-  try {
-    await writeFile(join(dir, 'policies.yaml'), `apiVersion: jwtgate.dev/v1alpha1
+  await withManifests('policies.yaml', `apiVersion: jwtgate.dev/v1alpha1
 kind: JWTPolicy
 metadata: { name: public, namespace: shop }
 spec:
@@ -128,7 +133,7 @@ metadata: { name: admin, namespace: shop }
 spec:
   targets: [{ hosts: [shop.example.com], paths: [{ prefix: /admin }] }]
   issuers: { anyOf: [{ name: no-such-issuer }] }
-`);
+`, async (dir) => {
     const admin = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/admin/users');
     assert.equal(admin.code, 2);
     assert.match(admin.stdout, /IssuerNotFound/);
@@ -136,7 +141,5 @@ spec:
     const other = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/catalog');
     assert.equal(other.code, 0);
     assert.match(other.stdout, /^ALLOW \(check_disabled\)/m);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });

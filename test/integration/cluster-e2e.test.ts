@@ -14,6 +14,7 @@ import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manif
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const NS = 'jwtgate-system';
@@ -24,26 +25,12 @@ const LEASE_SECONDS = 4;
 const LEASE_ENV = { JWTGATE_LEASE_DURATION_SECONDS: String(LEASE_SECONDS), JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3', JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5' };
 /** Retry period × jitter (0.5 s × 1.2) plus scheduling slack on a loaded 2-core machine. */
 const FAILOVER_MARGIN_MS = 3_000;
-const POLL_MS = 150;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `allow`, or the denial's reason code (the gRPC status message carries it on every denial). */
 function outcome(response: DecodedCheckResponse): string {
   return response.http_response === 'ok_response' ? 'allow' : response.status.message;
 }
 
-/** Polls `probe` every {@link POLL_MS} until it returns a value other than undefined/false. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    const value = await probe().catch((error: unknown) => { lastError = error; return undefined; });
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
-    await sleep(POLL_MS);
-  }
-}
 
 interface Condition { type: string; status: string; reason: string; message: string }
 

@@ -3,15 +3,14 @@
 // gRPC show which scope decides (README "ClusterJWTPolicy", "Which policy decides a request").
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stringify } from 'yaml';
-import { API_VERSION, type ClusterJWTPolicySpec } from '../../compiler/resources.ts';
 import { denied } from '../support/decisions.ts';
 import { createGrpcClient, httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type PolicyManifestSpec } from '../support/manifests.ts';
+import { clusterJwtPolicy, jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
 import { generateTestKey, signToken, standardClaims, TEST_AUDIENCE, type TestKey } from '../support/tokens.ts';
+import { waitFor as poll } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const NS = 'jwtgate-system';
@@ -21,8 +20,6 @@ const POLL_MS = 150;
 const POLL_TIMEOUT_MS = 15_000;
 const OVERRIDE = 'ClusterJWTPolicy/enforce-login';
 const BASELINE = 'ClusterJWTPolicy/baseline';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `<allow|reason> by <policy id>`: the outcome and the policy that decided it, from the
@@ -34,22 +31,8 @@ function decision(response: DecodedCheckResponse): string {
   return `${verdict} by ${typeof policy === 'string' ? policy : 'none'}`;
 }
 
-/** Polls `probe` every {@link POLL_MS} until it returns a value other than undefined/false. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = POLL_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    const value = await probe().catch((error: unknown) => { lastError = error; return undefined; });
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
-    await sleep(POLL_MS);
-  }
-}
 
-/** A ClusterJWTPolicy manifest (cluster-scoped: no namespace), YAML 1.1 as kubectl reads it. */
-function clusterJwtPolicy(name: string, spec: PolicyManifestSpec & Partial<Pick<ClusterJWTPolicySpec, 'enforcement' | 'namespaceSelector'>>): string {
-  return stringify({ apiVersion: API_VERSION, kind: 'ClusterJWTPolicy', metadata: { name }, spec }, { version: '1.1' });
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = POLL_TIMEOUT_MS) => poll(what, probe, timeoutMs, POLL_MS);
 
 interface Condition { type: string; status: string; reason: string; message: string; observedGeneration?: number }
 interface StatusedObject { metadata: { generation: number }; status?: { observedGeneration?: number; conditions?: Condition[] } }

@@ -10,6 +10,7 @@ import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../authz/log.ts';
 import { runLeaderElection, type LeaderElection } from '../../operator/leader-election.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
+import { waitFor as poll } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const NAMESPACE = 'jwtgate-system';
@@ -19,15 +20,8 @@ const TIMINGS = { leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodS
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = probe();
-    if (value !== undefined) return value;
-    await sleep(20);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+
+const waitFor = <T>(what: string, probe: () => T | undefined, timeoutMs = 15_000) => poll(what, probe, timeoutMs, 20);
 
 describe('leader election on a real kube-apiserver', { skip, timeout: 110_000 }, () => {
   let cluster: KubeCluster;

@@ -10,6 +10,7 @@ import type { Snapshot } from '../../authz/snapshot/types.ts';
 import { startOperator, type OperatorHandle } from '../../operator/start-operator.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
+import { waitFor as poll } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1' : false;
 const NS = 'jwtgate-system';
@@ -66,15 +67,8 @@ describe('operator on a real kube-apiserver', { skip, timeout: 180_000 }, () => 
     return fromPublishedForm(head, parts, secret === undefined ? undefined : { metadata: { name: secretName!, namespace: NS, annotations: secret.metadata?.annotations ?? {} }, data: secret.data });
   }
 
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined && value !== false) return value;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+
+  const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000) => poll(what, probe, timeoutMs, 50);
 
   async function readObject(plural: string, name: string, namespace = 'demo'): Promise<Obj> {
     return await custom.getNamespacedCustomObject({ group: 'jwtgate.dev', version: 'v1alpha1', plural, namespace, name }) as Obj;

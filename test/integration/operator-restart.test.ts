@@ -9,6 +9,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { fromPublishedForm, SECRET_KEYS_NAME, SNAPSHOT_NAME } from '../../authz/snapshot/published-form.ts';
 import type { Snapshot } from '../../authz/snapshot/types.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
+import { waitFor as poll } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1' : false;
 const NS = 'jwtgate-system';
@@ -49,15 +50,8 @@ describe('operator process killed and restarted', { skip, timeout: 180_000 }, ()
     } catch { return undefined; }
   }
 
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+
+  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) => poll(what, probe, timeoutMs, 100);
 
   const policy = (i: number): string => `apiVersion: jwtgate.dev/v1alpha1\nkind: JWTPolicy\nmetadata: { name: p${i}, namespace: demo }\nspec:\n  targets: [{ hosts: [p${i}.example.com] }]\n  issuers: { anyOf: [{ name: demo-idp }] }\n`;
   const ids = (s: Snapshot | undefined): string[] => (s?.policies ?? []).map((p) => p.id).sort();

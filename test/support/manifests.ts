@@ -13,7 +13,7 @@
  */
 import { stringify } from 'yaml';
 import type { JwkSet } from '../../authz/snapshot/types.ts';
-import { API_VERSION, type JWTIssuerSpec, type JWTPolicySpec } from '../../compiler/resources.ts';
+import { API_VERSION, type ClusterJWTPolicySpec, type JWTIssuerSpec, type JWTPolicySpec } from '../../compiler/resources.ts';
 
 /** A spec as a manifest author writes it: any field may be left out, the CRD schema fills defaults. */
 type Authored<T> = T extends (infer U)[] ? Authored<U>[] : T extends object ? { [K in keyof T]?: Authored<T[K]> } : T;
@@ -52,9 +52,10 @@ export interface ManifestInput<Spec> {
   spec: Spec;
 }
 
-function manifest(apiVersion: string, kind: string, name: string, namespace: string, body: Record<string, unknown>): string {
+/** `namespace` undefined: a cluster-scoped object. */
+function manifest(apiVersion: string, kind: string, name: string, namespace: string | undefined, body: Record<string, unknown>): string {
   // YAML 1.1 quoting, as kubectl reads manifests: a JWK's `n` and `y` keys must come out quoted.
-  return stringify({ apiVersion, kind, metadata: { name, namespace }, ...body }, { version: '1.1' });
+  return stringify({ apiVersion, kind, metadata: namespace === undefined ? { name } : { name, namespace }, ...body }, { version: '1.1' });
 }
 
 /**
@@ -79,6 +80,19 @@ export function jwtIssuer({ name, namespace, spec }: ManifestInput<IssuerManifes
  */
 export function jwtPolicy({ name, namespace, spec }: ManifestInput<PolicyManifestSpec>): string {
   return manifest(API_VERSION, 'JWTPolicy', name, namespace, { spec });
+}
+
+/**
+ * A ClusterJWTPolicy manifest as YAML text (cluster-scoped: no namespace; its issuer references
+ * name their namespace).
+ *
+ * @example
+ * ```ts
+ * clusterJwtPolicy('baseline', { enforcement: 'Default', targets: [{ hosts: ['a.test'] }], issuers: { anyOf: [{ name: 'idp', namespace: 'shop' }] } });
+ * ```
+ */
+export function clusterJwtPolicy(name: string, spec: PolicyManifestSpec & Partial<Pick<ClusterJWTPolicySpec, 'enforcement' | 'namespaceSelector'>>): string {
+  return manifest(API_VERSION, 'ClusterJWTPolicy', name, undefined, { spec });
 }
 
 /**

@@ -10,14 +10,10 @@
  * await op.stop('SIGKILL');
  * ```
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { startCliProcess, type LogLine } from './cli-process.ts';
 
-const CLI = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;
-
-/** A JSON log line of the operator. */
-export type LogLine = Record<string, unknown>;
+export type { LogLine } from './cli-process.ts';
 
 /**
  * A running operator process.
@@ -39,8 +35,8 @@ export interface OperatorProcess {
   isRunning(): boolean;
   /** Resolves with the first log line (already seen or future) that satisfies `predicate`; rejects on timeout or exit. */
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-  /** Sends `signal` (default SIGTERM: the Lease is released) and resolves once the process has exited. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` (default SIGTERM: the Lease is released) and resolves with the exit code once the process has exited. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /**
@@ -61,10 +57,6 @@ export interface OperatorProcessOptions {
   env?: Record<string, string>;
 }
 
-/** Processes not yet exited, killed if the test process ends first (a failed `before`, a timeout). */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
 /**
  * Starts `jwtgate operator` on loopback with an ephemeral HTTP port and resolves once it listens
  * (its informers may still be syncing).
@@ -76,65 +68,16 @@ let exitHookInstalled = false;
  * ```
  */
 export async function startOperatorProcess(options: OperatorProcessOptions): Promise<OperatorProcess> {
-  installExitHook();
-  const child = spawn(process.execPath, [
-    CLI, 'operator', '--namespace', options.namespace, '--kubeconfig', options.kubeconfigPath,
-    '--http-port', '0', '--listen-address', '127.0.0.1',
-  ], {
-    env: { ...process.env, JWTGATE_LOG_LEVEL: 'info', ...options.env, POD_NAME: options.identity },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(child);
-  const exited = once(child, 'exit').finally(() => live.delete(child));
-  const logs: LogLine[] = [];
-  const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    let line: LogLine;
-    try { line = JSON.parse(text) as LogLine; } catch { return; }
-    logs.push(line);
-    for (const w of [...waiters]) if (w.predicate(line)) { waiters.delete(w); w.resolve(line); }
-  });
-  const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
-
-  const waitForLog = (predicate: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> => {
-    const seen = logs.find(predicate);
-    if (seen) return Promise.resolve(seen);
-    return new Promise<LogLine>((resolve, reject) => {
-      const waiter = { predicate, resolve: (l: LogLine) => { clearTimeout(timer); resolve(l); } };
-      const timer = setTimeout(() => {
-        waiters.delete(waiter);
-        reject(new Error(`operator ${options.identity}: no matching log line in ${timeoutMs} ms; stderr: ${stderr}\nlogs: ${logs.map((l) => l.msg).join(' | ')}`));
-      }, timeoutMs);
-      waiters.add(waiter);
-      void exited.then(() => { clearTimeout(timer); reject(new Error(`operator ${options.identity} exited early: ${stderr}`)); });
-    });
-  };
-
+  const cli = startCliProcess(
+    ['operator', '--namespace', options.namespace, '--kubeconfig', options.kubeconfigPath, '--http-port', '0', '--listen-address', '127.0.0.1'],
+    { JWTGATE_LOG_LEVEL: 'info', ...options.env, POD_NAME: options.identity },
+    `operator ${options.identity}`,
+  );
   try {
-    const listening = await waitForLog((l) => l.msg === 'HTTP server listening');
-    return {
-      identity: options.identity,
-      httpPort: Number(listening.port),
-      process: child,
-      logs,
-      isRunning,
-      waitForLog,
-      async stop(signal = 'SIGTERM') {
-        if (!isRunning()) return;
-        child.kill(signal);
-        await exited;
-      },
-    };
+    const listening = await cli.waitForLog((l) => l.msg === 'HTTP server listening');
+    return { identity: options.identity, httpPort: Number(listening.port), ...cli };
   } catch (error) {
-    child.kill('SIGKILL');
+    await cli.stop('SIGKILL');
     throw error;
   }
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => { for (const child of live) child.kill('SIGKILL'); });
 }
