@@ -20,17 +20,30 @@ export interface FolderResult {
   errors: number;
   /** Files or documents that could not be parsed at all (as opposed to invalid resources). */
   unreadable: number;
+  /** Set when the result must not replace the last good snapshot (the reload is refused): why. */
+  refusal?: string;
 }
 
-export async function compileFolder(dir: string, generation: number, settings?: SnapshotSettings): Promise<FolderResult> {
+/**
+ * Compiles `dir`; `previous` is the snapshot in force (the last good one), whose route holders
+ * keep their routes (incumbency) and whose routes stay closed for a policy that broke.
+ */
+export async function compileFolder(dir: string, generation: number, settings?: SnapshotSettings, previous?: Snapshot): Promise<FolderResult> {
   const loaded = await loadManifests(dir);
-  const compiled = compile({ ...loaded, generation, now: new Date(), ...(settings === undefined ? {} : { settings }) });
+  const compiled = compile({
+    ...loaded, generation, now: new Date(),
+    ...(settings === undefined ? {} : { settings }),
+    ...(previous === undefined ? {} : { previous }),
+  });
   const diagnostics = [...loaded.diagnostics, ...compiled.diagnostics];
+  const unreadable = loaded.diagnostics.filter((d) => d.reason === DIAGNOSTIC_REASONS.ParseError).length;
+  const refusal = unreadable > 0 ? `${unreadable} manifest document(s) could not be parsed` : compiled.refusal;
   return {
     snapshot: compiled.snapshot,
     diagnostics,
     errors: diagnostics.filter((d) => d.severity === 'error').length,
-    unreadable: loaded.diagnostics.filter((d) => d.reason === DIAGNOSTIC_REASONS.ParseError).length,
+    unreadable,
+    ...(refusal === undefined ? {} : { refusal }),
   };
 }
 

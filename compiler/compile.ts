@@ -38,12 +38,23 @@ export interface CompileInput {
   now?: Date;
   /** Service-wide settings (default: unmatched requests are denied). */
   settings?: SnapshotSettings;
+  /**
+   * The last good snapshot (published, or in force): who holds which route (incumbency) and
+   * which routes a policy that no longer compiles claimed. Absent on a cold start.
+   */
+  previous?: Snapshot;
 }
 
 export interface CompileResult {
   snapshot: Snapshot;
   /** Sorted by resource; errors mean the resource is not (fully) in the snapshot. */
   diagnostics: Diagnostic[];
+  /**
+   * Why this snapshot must not replace the last good one, when it must not: a policy whose
+   * routes cannot be read from its manifest nor from `previous`. Standalone mode refuses the
+   * reload; the snapshot is still returned for diagnostics.
+   */
+  refusal?: string;
 }
 
 /**
