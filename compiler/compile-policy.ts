@@ -3,13 +3,13 @@
  * references resolved against the compiled issuers, regexes admitted, claim paths split,
  * header names checked and lower-cased (HTTP/2 and Envoy's CheckRequest use lower case).
  * A policy with any unusable part (errors reported) is never half-compiled, which could be
- * weaker than the one written: when its targets compiled it holds them in mode `invalid` (every
- * request denied, 503 policy_invalid); when its targets themselves are unusable it is left out.
+ * weaker than the one written: it comes back `broken`, and the compiler holds its routes closed
+ * with {@link heldPolicy} (resolve-claims.ts decides which routes).
  *
  * @example
  * ```ts
- * const policy = compilePolicy(valid, { compiled, declared }, namespaces, report);
- * // { id: 'JWTPolicy/shop/orders', mode: 'required', issuers: [{ issuerId: 'shop/idp', … }], … }
+ * const { policy, broken } = compilePolicy(valid, { compiled, declared }, namespaces, report);
+ * // policy: { id: 'JWTPolicy/shop/orders', mode: 'required', issuers: [{ issuerId: 'shop/idp', … }], … }
  * ```
  */
 import type {
@@ -62,12 +62,12 @@ export function policyId(ref: ResourceRef): string {
 /**
  * @example
  * ```ts
- * compilePolicy(valid, catalog, undefined, report)?.scope; // { kind: 'namespaced', namespace: 'shop' }
+ * compilePolicy(valid, catalog, undefined, report).policy.scope; // { kind: 'namespaced', namespace: 'shop' }
  * ```
  */
 export function compilePolicy(
   resource: ValidPolicy, issuers: IssuerCatalog, namespaces: NamespaceInput[] | undefined, report: Report,
-): SnapshotPolicy | undefined {
+): CompiledPolicy {
   let failed = false;
   const fail: Fail = (field, reason, message) => {
     failed = true;
@@ -100,21 +100,48 @@ export function compilePolicy(
   const selector = resource.kind === 'JWTPolicy' ? spec.workloadSelector?.matchLabels : undefined;
   // Keys sorted: the same selector always compiles to the same snapshot bytes (and digest).
   if (selector !== undefined) policy.workloadSelector = Object.fromEntries(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  if (!failed) return policy;
-  // Broken, but its routes are known: hold them and deny, rather than let a weaker policy decide.
-  return targetsFailed ? undefined : {
-    ...policy,
+  return { policy, broken: failed, targetsReadable: !targetsFailed };
+}
+
+/** A compiled policy, and whether it can be enforced as written. */
+export interface CompiledPolicy {
+  /** As written; when `broken`, only its id, scope, selector and (if readable) targets mean anything. */
+  policy: SnapshotPolicy;
+  /** Some part failed to compile (errors reported): it can only hold its routes closed. */
+  broken: boolean;
+  /** Its targets compiled, so its routes are known from the manifest. */
+  targetsReadable: boolean;
+}
+
+/**
+ * The policy that holds `targets` closed for a policy that cannot be enforced: every request on
+ * them is denied with 503 `policy_invalid`, so a broken or refused policy never hands its routes
+ * to a weaker, less specific one.
+ *
+ * @example
+ * ```ts
+ * heldPolicy({ id: 'JWTPolicy/shop/a', scope: { kind: 'namespaced', namespace: 'shop' } }, targets).mode; // 'invalid'
+ * ```
+ */
+export function heldPolicy(owner: Pick<SnapshotPolicy, 'id' | 'scope' | 'workloadSelector'>, targets: Target[]): SnapshotPolicy {
+  return {
+    id: owner.id,
+    scope: owner.scope,
+    targets,
+    ...(owner.workloadSelector === undefined ? {} : { workloadSelector: owner.workloadSelector }),
     mode: 'invalid',
     issuers: [],
+    issuerMatch: 'anyOf',
+    tokenSources: [],
     rules: [],
     forward: { claimHeaders: [], stripToken: false, metadataClaims: [] },
     deny: { realm: 'jwtgate', exposeReason: true, headers: [] },
   };
 }
 
-type Fail = (field: string, reason: DiagnosticReason, message: string) => void;
+export type Fail = (field: string, reason: DiagnosticReason, message: string) => void;
 
-function compileScope(resource: ValidPolicy, namespaces: NamespaceInput[] | undefined, report: Report): PolicyScope {
+export function compileScope(resource: ValidPolicy, namespaces: NamespaceInput[] | undefined, report: Report): PolicyScope {
   if (resource.kind === 'JWTPolicy') return { kind: 'namespaced', namespace: resource.ref.namespace as string };
   const selection = selectNamespaces(resource.spec.namespaceSelector, namespaces);
   if (!selection.resolved) {
@@ -124,7 +151,7 @@ function compileScope(resource: ValidPolicy, namespaces: NamespaceInput[] | unde
   return selection.namespaces === undefined ? { kind: 'cluster', enforcement } : { kind: 'cluster', enforcement, namespaces: selection.namespaces };
 }
 
-function compileTargets(spec: JWTPolicySpec, fail: Fail): Target[] {
+export function compileTargets(spec: Pick<JWTPolicySpec, 'targets'>, fail: Fail): Target[] {
   return spec.targets.map((target, t) => ({
     hosts: target.hosts ?? [],
     paths: (target.paths ?? []).map((path, p) => {

@@ -4,10 +4,12 @@
  * network, no files — called by the operator and by `jwtgate serve --policies DIR` alike, so a
  * manifest means the same thing on a cluster and on a laptop.
  *
- * A bad resource never takes the good ones down: it is left out with error diagnostics. A
- * policy whose issuer is missing or broken is left out too; its routes then fall to the
- * unmatched default (deny), which fails closed. Output is sorted, so equal input gives an equal
- * `sha256`.
+ * A bad resource never takes the good ones down, and never opens what it protected: a policy
+ * that cannot be enforced as written (invalid, duplicated, a missing issuer, a conflict) holds
+ * every route it names, or held in the `previous` snapshot, closed (mode `invalid`, 503
+ * policy_invalid), and routes keep the policy that held them (resolve-claims.ts). When a broken
+ * policy's routes cannot be read at all, `refusal` says so. Output is sorted, so equal input
+ * gives an equal `sha256`.
  *
  * @example
  * ```ts
@@ -16,11 +18,12 @@
  * ```
  */
 import { snapshotDigest } from '../authz/snapshot/digest.ts';
-import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotIssuer, type SnapshotSettings } from '../authz/snapshot/types.ts';
+import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotIssuer, type SnapshotPolicy, type SnapshotSettings } from '../authz/snapshot/types.ts';
 import { compileIssuer } from './compile-issuer.ts';
-import { compilePolicy } from './compile-policy.ts';
-import { detectConflicts, type ConflictCandidate } from './detect-conflicts.ts';
+import { compilePolicy, heldPolicy, policyId, type ValidPolicy } from './compile-policy.ts';
 import { DIAGNOSTIC_REASONS, formatResourceName, reporterFor, type Diagnostic, type ResourceRef } from './diagnostics.ts';
+import { mergeCopies, readBrokenPolicy, type BrokenPolicy } from './read-broken-policy.ts';
+import { resolveClaims, type Claimant } from './resolve-claims.ts';
 import type { NamespaceInput, Resource, SecretInput } from './resources.ts';
 import { resourceRef, validateResource, type ValidResource } from './validate.ts';
 
@@ -68,32 +71,67 @@ export interface CompileResult {
 export function compile(input: CompileInput): CompileResult {
   const diagnostics: Diagnostic[] = [];
   const now = input.now ?? new Date();
-  const unique = dropDuplicates(input.resources, diagnostics);
-  const valid: ValidResource[] = [];
-  for (const resource of unique) {
-    const result = validateResource(resource);
-    diagnostics.push(...result.diagnostics);
-    if (result.valid !== undefined) valid.push(result.valid);
+  const previous = new Map((input.previous?.policies ?? []).map((p) => [p.id, p]));
+  const refusals: string[] = [];
+  const issuerResources: ValidResource[] = [];
+  const policyResources: ValidPolicy[] = [];
+  const broken: BrokenPolicy[] = [];
+  for (const copies of groupCopies(input.resources, diagnostics)) {
+    const checked = copies.map((resource) => ({ resource, ref: resourceRef(resource), ...validateResource(resource) }));
+    for (const c of checked) diagnostics.push(...c.diagnostics);
+    const [only] = checked;
+    if (checked.length === 1 && only?.valid !== undefined) {
+      (only.valid.kind === 'JWTIssuer' ? issuerResources : policyResources).push(only.valid as ValidPolicy);
+      continue;
+    }
+    if (only === undefined || !isPolicyKind(only.resource.kind)) continue;
+    // Invalid or duplicated: the policy cannot be enforced; read what it names so it holds that closed.
+    const read = mergeCopies(checked.map((c) => readBrokenPolicy(c.resource, c.ref, c.diagnostics, input.namespaces, previous.get(policyId(c.ref)), reporterFor(c.ref, diagnostics))));
+    if (read === undefined) refusals.push(`${describeRef(only.ref)}: a policy whose name cannot be read`);
+    else broken.push(read);
   }
-  valid.sort((a, b) => compareRefs(a.ref, b.ref));
+  issuerResources.sort((a, b) => compareRefs(a.ref, b.ref));
 
   const secrets = new Map((input.secrets ?? []).map((s) => [`${s.namespace}/${s.name}`, s]));
   const issuers = new Map<string, SnapshotIssuer>();
-  for (const resource of valid) {
+  for (const resource of issuerResources) {
     if (resource.kind !== 'JWTIssuer') continue;
     const issuer = compileIssuer(resource, secrets, now, reporterFor(resource.ref, diagnostics));
     if (issuer !== undefined) issuers.set(issuer.id, issuer);
   }
-  const declared = new Set(unique.filter((r) => r.kind === 'JWTIssuer').map((r) => formatResourceName(resourceRef(r))));
-  const candidates: ConflictCandidate[] = [];
-  for (const resource of valid) {
-    if (resource.kind === 'JWTIssuer') continue;
-    const policy = compilePolicy(resource, { declared, compiled: issuers }, input.namespaces, reporterFor(resource.ref, diagnostics));
-    if (policy === undefined) continue;
+  const declared = new Set(input.resources.filter((r) => r.kind === 'JWTIssuer').map((r) => formatResourceName(resourceRef(r))));
+  const claimants: Claimant[] = [];
+  const compiled = new Map<string, SnapshotPolicy>();
+  for (const resource of policyResources) {
+    const result = compilePolicy(resource, { declared, compiled: issuers }, input.namespaces, reporterFor(resource.ref, diagnostics));
     const createdAt = resource.metadata.creationTimestamp;
-    candidates.push(typeof createdAt === 'string' ? { policy, ref: resource.ref, createdAt } : { policy, ref: resource.ref });
+    const { id, scope, workloadSelector } = result.policy;
+    if (!result.broken) compiled.set(id, result.policy);
+    claimants.push({
+      id, ref: resource.ref, scope, ...(workloadSelector === undefined ? {} : { workloadSelector }),
+      ...(typeof createdAt === 'string' ? { createdAt } : {}),
+      current: result.targetsReadable ? result.policy.targets : undefined,
+      previous: previous.get(id)?.targets ?? [],
+      broken: result.broken,
+    });
   }
-  const policies = detectConflicts(candidates, (ref) => reporterFor(ref, diagnostics)).map((c) => c.policy);
+  for (const b of broken) {
+    const ref = refOfId(b.id, input.resources);
+    claimants.push({ ...b, ref, current: b.targets, previous: previous.get(b.id)?.targets ?? [], broken: true });
+  }
+  for (const c of claimants) {
+    if (c.current !== undefined || c.previous.length > 0) continue;
+    refusals.push(`${c.id}: its routes cannot be read, and the last good snapshot holds none for it`);
+    reporterFor(c.ref, diagnostics)({
+      severity: 'error', field: 'spec.targets', reason: DIAGNOSTIC_REASONS.RoutesUnknown,
+      message: 'its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload',
+    });
+  }
+  const policies = resolveClaims(claimants, input.previous?.policies ?? [], (ref) => reporterFor(ref, diagnostics)).flatMap((claim) => {
+    const { claimant } = claim;
+    if (claim.enforced) return [compiled.get(claimant.id) as SnapshotPolicy];
+    return claim.held.length === 0 ? [] : [heldPolicy(claimant, claim.held)];
+  });
 
   const body = {
     settings: input.settings ?? { unmatched: 'deny' as const },
@@ -107,20 +145,53 @@ export function compile(input: CompileInput): CompileResult {
     sha256: snapshotDigest(body),
     ...body,
   };
-  return { snapshot, diagnostics: diagnostics.sort((a, b) => compareRefs(a.resource, b.resource)) };
+  return {
+    snapshot,
+    diagnostics: diagnostics.sort((a, b) => compareRefs(a.resource, b.resource)),
+    ...(refusals.length === 0 ? {} : { refusal: refusals.join('; ') }),
+  };
 }
 
-/** Keeps the first resource of each kind/namespace/name; the others get `DuplicateResource`. */
-function dropDuplicates(resources: Resource[], diagnostics: Diagnostic[]): Resource[] {
-  const first = new Map<string, ResourceRef>();
-  return resources.filter((resource) => {
+function isPolicyKind(kind: string): kind is ValidPolicy['kind'] {
+  return kind === 'JWTPolicy' || kind === 'ClusterJWTPolicy';
+}
+
+/**
+ * Groups the resources by kind, namespace and name, in input order. Two or more copies of one
+ * name are all refused (`DuplicateResource`): the first file never wins, since which file is
+ * first is an accident of naming.
+ */
+function groupCopies(resources: Resource[], diagnostics: Diagnostic[]): Resource[][] {
+  const groups = new Map<string, Resource[]>();
+  for (const resource of resources) {
     const ref = resourceRef(resource);
     const key = `${ref.kind}/${formatResourceName(ref)}`;
-    const kept = first.get(key);
-    if (kept === undefined) { first.set(key, ref); return true; }
-    diagnostics.push({ resource: ref, severity: 'error', reason: DIAGNOSTIC_REASONS.DuplicateResource, message: `${key} is already defined${kept.file === undefined ? '' : ` in ${kept.file}`}; this copy is ignored` });
-    return false;
-  });
+    groups.set(key, [...(groups.get(key) ?? []), resource]);
+  }
+  for (const [key, copies] of groups) {
+    if (copies.length < 2) continue;
+    const files = copies.map((c) => c.file).filter((f) => f !== undefined);
+    for (const copy of copies) {
+      diagnostics.push({
+        resource: resourceRef(copy), severity: 'error', reason: DIAGNOSTIC_REASONS.DuplicateResource,
+        message: `${key} is defined ${copies.length} times${files.length > 0 ? ` (${files.join(', ')})` : ''}; none of the copies is enforced until only one is left`,
+      });
+    }
+  }
+  return [...groups.values()];
+}
+
+/** The ref of the first resource whose policy id is `id` (for diagnostics on broken policies). */
+function refOfId(id: string, resources: Resource[]): ResourceRef {
+  for (const resource of resources) {
+    const ref = resourceRef(resource);
+    if (policyId(ref) === id) return ref;
+  }
+  throw new TypeError(`no resource for policy ${id}`);
+}
+
+function describeRef(ref: ResourceRef): string {
+  return `${ref.file === undefined ? '' : `${ref.file}: `}${ref.kind} ${formatResourceName(ref)}`;
 }
 
 function compareRefs(a: ResourceRef, b: ResourceRef): number {

@@ -21,7 +21,7 @@ export const DIAGNOSTIC_REASONS = {
   ParseError: 'ParseError',
   /** A document of a kind the compiler does not read (warning). */
   UnknownKind: 'UnknownKind',
-  /** Two resources with the same kind, namespace and name; the later one is ignored. */
+  /** Two resources with the same kind, namespace and name; none of them is enforced. */
   DuplicateResource: 'DuplicateResource',
   /** The resource breaks its CRD schema or a cross-field rule. */
   InvalidSpec: 'InvalidSpec',
@@ -53,8 +53,10 @@ export const DIAGNOSTIC_REASONS = {
   IssuerNotReady: 'IssuerNotReady',
   /** No audience to check and no explicit waiver. */
   MissingAudience: 'MissingAudience',
-  /** Another policy already owns this route or host. */
+  /** Another policy already owns this route or host, or claims it too (a warning on the holder). */
   RouteConflict: 'RouteConflict',
+  /** A policy that cannot be enforced and whose routes cannot be read, now or from the last good snapshot. */
+  RoutesUnknown: 'RoutesUnknown',
   /** A field that has no effect in this configuration (warning). */
   IgnoredField: 'IgnoredField',
   /** A namespaceSelector could not be resolved because no Namespaces were given (warning). */

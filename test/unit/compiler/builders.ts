@@ -115,3 +115,16 @@ export function jwkOf(key: KeyObject, extra: Partial<Jwk> = {}): Jwk {
 export function errorsOf(diagnostics: Diagnostic[], severity: Diagnostic['severity'] = 'error'): string[] {
   return diagnostics.filter((d) => d.severity === severity).map((d) => `${d.reason} ${d.field ?? '-'}`);
 }
+
+/**
+ * `id mode` of every policy in a snapshot: which are enforced as written and which are held
+ * closed (`invalid`).
+ *
+ * @example
+ * ```ts
+ * modesOf(snapshot); // ['JWTPolicy/shop/a required', 'JWTPolicy/shop/b invalid']
+ * ```
+ */
+export function modesOf(snapshot: { policies: { id: string; mode: string }[] }): string[] {
+  return snapshot.policies.map((p) => `${p.id} ${p.mode}`);
+}

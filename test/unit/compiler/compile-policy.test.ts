@@ -90,13 +90,13 @@ test('an issuer listed twice is refused', () => {
   assert.deepEqual(errorsOf(diagnostics), ['InvalidSpec spec.issuers.allOf[1]']);
 });
 
-test('invalid and catastrophic regexes are refused with InvalidRegex', () => {
+test('invalid and catastrophic regexes are refused with InvalidRegex; unreadable routes refuse the reload', () => {
   const { snapshot, diagnostics } = compilePolicies([policy('p', requiredPolicy('a.example', {
     targets: [{ paths: [{ regex: '/items/(' }, { regex: '/(a+)+$' }] }],
     rules: [{ claim: 'sub', regex: '[z-a]' }],
   }))]);
   assert.deepEqual(snapshot.policies, []);
-  assert.deepEqual(errorsOf(diagnostics), ['InvalidRegex spec.targets[0].paths[0].regex', 'InvalidRegex spec.targets[0].paths[1].regex', 'InvalidRegex spec.rules[0].regex']);
+  assert.deepEqual(errorsOf(diagnostics), ['InvalidRegex spec.targets[0].paths[0].regex', 'InvalidRegex spec.targets[0].paths[1].regex', 'InvalidRegex spec.rules[0].regex', 'RoutesUnknown spec.targets']);
   assert.match(diagnostics[1]?.message ?? '', /nested quantifier/);
 });
 
@@ -111,6 +111,7 @@ test('exact and prefix paths must be in the normal form requests are matched in'
     'InvalidPath spec.targets[0].paths[2].exact',
     'InvalidPath spec.targets[0].paths[3].prefix',
     'InvalidPath spec.targets[0].paths[5].exact',
+    'RoutesUnknown spec.targets',
   ]);
   assert.match(diagnostics[0]?.message ?? '', /write "\/api\/x"/);
   assert.match(diagnostics[4]?.message ?? '', /write "\/~user"/);

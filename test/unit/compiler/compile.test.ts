@@ -47,12 +47,15 @@ test('the same input in any order gives the same snapshot and sha256', () => {
   assert.notEqual(changed.snapshot.sha256, a.snapshot.sha256);
 });
 
-test('a duplicate resource is reported and only the first copy is used', () => {
+test('a duplicate resource: no copy wins (never the first file); the routes of every copy are held closed', () => {
   const first = { ...policy('orders', requiredPolicy('a.example')), file: 'a.yaml' };
   const second = { ...policy('orders', requiredPolicy('b.example')), file: 'b.yaml' };
   const { snapshot, diagnostics } = compile({ resources: [good[0] as Resource, first, second], now: NOW });
-  assert.deepEqual(snapshot.policies.map((p) => p.targets[0]?.hosts), [['a.example']]);
-  assert.deepEqual(diagnostics.map(formatDiagnostic), ['error: b.yaml: JWTPolicy shop/orders: JWTPolicy/shop/orders is already defined in a.yaml; this copy is ignored [DuplicateResource]']);
+  assert.deepEqual(snapshot.policies.map((p) => [p.mode, p.targets.flatMap((t) => t.hosts)]), [['invalid', ['a.example', 'b.example']]]);
+  assert.deepEqual(diagnostics.map(formatDiagnostic), [
+    'error: a.yaml: JWTPolicy shop/orders: JWTPolicy/shop/orders is defined 2 times (a.yaml, b.yaml); none of the copies is enforced until only one is left [DuplicateResource]',
+    'error: b.yaml: JWTPolicy shop/orders: JWTPolicy/shop/orders is defined 2 times (a.yaml, b.yaml); none of the copies is enforced until only one is left [DuplicateResource]',
+  ]);
 });
 
 test('no resources: an empty snapshot, so every request is unmatched and denied', () => {

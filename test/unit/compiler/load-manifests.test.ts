@@ -34,12 +34,16 @@ test('parse errors and unknown kinds are reported; hidden folders and other file
   ]);
 });
 
-test('the broken policy is reported with file, resource and field; the rest compiles', () => {
-  const { snapshot, diagnostics } = compile({ ...loaded, now: NOW });
+test('the broken policy is reported with file, resource and field; its routes cannot be read, so the reload is refused', () => {
+  const { snapshot, diagnostics, refusal } = compile({ ...loaded, now: NOW });
+  assert.match(refusal ?? '', /JWTPolicy\/shop\/broken: its routes cannot be read/);
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), [
     `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.issuer: unknown field [InvalidSpec]`,
+    `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.targets[0].paths[1]: exactly one of exact, prefix or regex must be set [InvalidSpec]`,
+    `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.targets: its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload [RoutesUnknown]`,
   ]);
-  assert.deepEqual(snapshot.policies.map((p) => p.id), ['JWTPolicy/default/public', 'JWTPolicy/shop/orders']);
+  // Nothing to hold it by: the policy is out, and `refusal` tells standalone mode to keep the last good snapshot.
+  assert.deepEqual(snapshot.policies.map((p) => `${p.id} ${p.mode}`), ['JWTPolicy/default/public disabled', 'JWTPolicy/shop/orders required']);
 });
 
 test('bad Secret data and non-mapping documents are errors', () => {

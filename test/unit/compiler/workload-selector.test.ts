@@ -6,7 +6,7 @@ import { compile } from '../../../compiler/compile.ts';
 import { isLabelKey, LABEL_KEY_PATTERN } from '../../../compiler/check-label-key.ts';
 import { readCrds } from '../../../compiler/schema.ts';
 import type { Resource } from '../../../compiler/resources.ts';
-import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, policy, requiredPolicy } from './builders.ts';
+import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, modesOf, policy, requiredPolicy } from './builders.ts';
 
 const run = (...resources: Resource[]) =>
   compile({ resources: [issuer('idp', jwksUriIssuer()), ...resources], namespaces: [{ name: 'shop', labels: {} }], now: NOW });
@@ -25,7 +25,7 @@ test('compiles matchLabels into the snapshot, keys sorted so the digest does not
   assert.equal('workloadSelector' in (run(selected('plain', undefined)).snapshot.policies[0] ?? {}), false);
 });
 
-test('label keys and values must have Kubernetes label syntax; the policy is left out otherwise', async (t) => {
+test('label keys and values must have Kubernetes label syntax; otherwise the policy holds its routes closed, for every workload', async (t) => {
   const good: Record<string, string>[] = [
     { 'app.kubernetes.io/name': 'orders' }, { app: '' }, { a: 'A.b_c-9' }, { ['x'.repeat(63)]: 'y'.repeat(63) },
     { [`${'d'.repeat(63)}.example.com/n`]: 'v' },
@@ -56,20 +56,21 @@ test('label keys and values must have Kubernetes label syntax; the policy is lef
   for (const [matchLabels, message] of bad) {
     await t.test(`refuses ${JSON.stringify(matchLabels).slice(0, 60)}`, () => {
       const { snapshot, diagnostics } = run(selected('p', matchLabels));
-      assert.equal(snapshot.policies.length, 0);
+      assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/p invalid']);
+      assert.equal(snapshot.policies[0]?.workloadSelector, undefined);
       assert.match(errorText(diagnostics), message);
     });
   }
   await t.test('refuses a workloadSelector without matchLabels', () => {
     const { snapshot, diagnostics } = run(policy('p', requiredPolicy('shop.example.com', { workloadSelector: {} })));
-    assert.equal(snapshot.policies.length, 0);
+    assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/p invalid']);
     assert.match(errorText(diagnostics), /spec\.workloadSelector/);
   });
 });
 
 test('a ClusterJWTPolicy has no workloadSelector: its namespaceSelector covers that', () => {
   const { snapshot, diagnostics } = run(clusterPolicy('c', { ...requiredPolicy('shop.example.com'), issuers: { anyOf: [{ name: 'idp', namespace: 'shop' }] }, workloadSelector: { matchLabels: { app: 'a' } } }));
-  assert.equal(snapshot.policies.length, 0);
+  assert.deepEqual(modesOf(snapshot), ['ClusterJWTPolicy/c invalid']);
   assert.match(errorText(diagnostics), /workloadSelector/);
 });
 
@@ -90,8 +91,10 @@ test('conflicts: identical route and identical selector is a RouteConflict; diff
     const { snapshot, diagnostics } = run(...resources);
     return { ids: snapshot.policies.map((p) => p.id), conflicts: diagnostics.filter((d) => d.reason === 'RouteConflict').map((d) => d.resource.name) };
   };
-  await t.test('same selector (in another key order) → the later by id loses', () => {
-    assert.deepEqual(ids(selected('b', { tier: 'api', app: 'orders' }), selected('a', { app: 'orders', tier: 'api' })), { ids: ['JWTPolicy/shop/a'], conflicts: ['b'] });
+  await t.test('same selector (in another key order) → contested: neither is enforced, the route is held closed', () => {
+    const { snapshot } = run(selected('b', { tier: 'api', app: 'orders' }), selected('a', { app: 'orders', tier: 'api' }));
+    assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/a invalid', 'JWTPolicy/shop/b invalid']);
+    assert.deepEqual(ids(selected('b', { tier: 'api', app: 'orders' }), selected('a', { app: 'orders', tier: 'api' })).conflicts, ['a', 'b']);
   });
   await t.test('one with a selector, one without → both kept', () => {
     assert.deepEqual(ids(selected('a', { app: 'orders' }), selected('b', undefined)).conflicts, []);
@@ -101,6 +104,6 @@ test('conflicts: identical route and identical selector is a RouteConflict; diff
     assert.deepEqual(ids(selected('a', { app: 'orders' }), selected('b', { app: 'orders', tier: 'api' })).conflicts, []);
   });
   await t.test('neither has a selector → still a conflict', () => {
-    assert.deepEqual(ids(selected('a', undefined), selected('b', undefined)).conflicts, ['b']);
+    assert.deepEqual(ids(selected('a', undefined), selected('b', undefined)).conflicts, ['a', 'b']);
   });
 });

@@ -1,0 +1,256 @@
+/**
+ * Decides which policy holds each route, by incumbency, never by name or file order
+ * (DESIGN.md "Integrity of the policy set"):
+ *
+ * 1. Hosts (tenancy, DESIGN.md "Tenants"): when only the host is known, a host belongs to one
+ *    namespace. The namespace that held an overlapping host in the last good snapshot keeps it;
+ *    among claims that did not, the earlier `creationTimestamp` wins; claims with nothing to
+ *    tell them apart (two new claims, no timestamps) are contested.
+ * 2. Routes: within one scope (namespace + workload selector, or cluster enforcement with
+ *    intersecting namespaces), a host × path × method key belongs to the policy that held it in
+ *    the last good snapshot; two claims of which neither held it are contested.
+ *
+ * A policy that loses a host or a route is refused, one that is contested or failed to compile
+ * cannot be enforced either: such a policy is held in mode `invalid` (503 policy_invalid) on
+ * every route it claims now or held before, except the routes another policy holds. Holding
+ * the routes held before can take a route back from a newcomer, which can refuse it in turn:
+ * the resolution repeats until nothing changes (claims only grow, so it ends).
+ *
+ * ```
+ *   claim of K by P ─ P held K before? ── yes ─▶ P keeps K; newcomers on K are refused
+ *                                     └─ no ──▶ another holder? ── yes ─▶ P refused on K
+ *                                                                 └─ no ──▶ alone? ── yes ─▶ P gets K
+ *                                                                                  └─ no ──▶ contested: K denied
+ * ```
+ *
+ * @example
+ * ```ts
+ * const claims = resolveClaims(claimants, previous?.policies ?? [], (ref) => reporterFor(ref, diagnostics));
+ * claims.filter((c) => c.enforced); // the policies that decide as written
+ * ```
+ */
+import type { PolicyScope, SnapshotPolicy, Target } from '../authz/snapshot/types.ts';
+import { DIAGNOSTIC_REASONS, type Report, type ResourceRef } from './diagnostics.ts';
+import { ANY, hostsOverlap, routeKeys, scopeKey, scopesMeet, targetsOf, type RouteKey } from './route-keys.ts';
+
+/** A policy asking for routes. */
+export interface Claimant {
+  id: string;
+  ref: ResourceRef;
+  scope: PolicyScope;
+  workloadSelector?: Record<string, string>;
+  /** metadata.creationTimestamp (RFC 3339), when known. */
+  createdAt?: string;
+  /** The routes its manifest claims now; undefined when they cannot be read. */
+  current: Target[] | undefined;
+  /** The routes it held in the last good snapshot (empty when it was not in it). */
+  previous: Target[];
+  /** It failed to compile: it can only hold its routes closed. */
+  broken: boolean;
+}
+
+/** What a claimant gets. */
+export interface Claim {
+  claimant: Claimant;
+  /** Enforced as compiled: no error and no conflict. */
+  enforced: boolean;
+  /** When not enforced: the routes it holds in mode invalid (possibly none). */
+  held: Target[];
+}
+
+type Rank = readonly [number, number];
+
+/** Per claimant, what one judging pass found. */
+interface Verdict {
+  lostHosts: Set<string>;
+  lostKeys: Set<string>;
+  contested: boolean;
+  /** Diagnostics, keyed so that each rival is named once per kind. */
+  reports: Map<string, { ref: ResourceRef; severity: 'error' | 'warning'; message: string }>;
+}
+
+/**
+ * @example
+ * ```ts
+ * resolveClaims([{ id: 'JWTPolicy/shop/a', ref, scope, current: targets, previous: [], broken: false }], [], report);
+ * // [{ claimant, enforced: true, held: [] }]
+ * ```
+ */
+export function resolveClaims(claimants: readonly Claimant[], previous: readonly SnapshotPolicy[], reportFor: (ref: ResourceRef) => Report): Claim[] {
+  const sorted = [...claimants].sort((a, b) => compare(a.id, b.id));
+  const history = indexPrevious(previous);
+  let unhealthy = new Set(sorted.filter((c) => c.broken || c.current === undefined));
+  for (;;) {
+    const keys = new Map(sorted.map((c) => [c, claimedKeys(c, unhealthy.has(c))]));
+    const verdicts = judge(sorted, keys, history);
+    const next = new Set(sorted.filter((c) => {
+      const v = verdicts.get(c) as Verdict;
+      return unhealthy.has(c) || v.contested || v.lostHosts.size > 0 || v.lostKeys.size > 0;
+    }));
+    if (next.size === unhealthy.size) {
+      for (const v of verdicts.values()) for (const r of v.reports.values()) reportFor(r.ref)({ severity: r.severity, field: 'spec.targets', reason: DIAGNOSTIC_REASONS.RouteConflict, message: r.message });
+      return sorted.map((c) => {
+        if (!unhealthy.has(c)) return { claimant: c, enforced: true, held: [] };
+        const v = verdicts.get(c) as Verdict;
+        const kept = (keys.get(c) as RouteKey[]).filter((k) => !v.lostHosts.has(k.host) && !v.lostKeys.has(k.key));
+        return { claimant: c, enforced: false, held: targetsOf(kept) };
+      });
+    }
+    unhealthy = next;
+  }
+}
+
+/** What a claimant asks for: its manifest's routes, plus, once it cannot be enforced, the routes it held. */
+function claimedKeys(c: Claimant, unhealthy: boolean): RouteKey[] {
+  return routeKeys(unhealthy ? [...(c.current ?? []), ...c.previous] : (c.current ?? []));
+}
+
+interface History {
+  /** scope key + route key → the ids that claimed it. */
+  routes: Map<string, Set<string>>;
+  /** Hosts named by namespaced policies, with their namespace. */
+  hosts: { host: string; namespace: string }[];
+}
+
+function indexPrevious(previous: readonly SnapshotPolicy[]): History {
+  const history: History = { routes: new Map(), hosts: [] };
+  for (const policy of previous) {
+    const scope = scopeKey(policy.scope, policy.workloadSelector);
+    for (const k of routeKeys(policy.targets)) {
+      const at = `${scope} ${k.key}`;
+      history.routes.set(at, (history.routes.get(at) ?? new Set()).add(policy.id));
+      if (policy.scope.kind === 'namespaced' && k.host !== ANY) history.hosts.push({ host: k.host, namespace: policy.scope.namespace });
+    }
+  }
+  return history;
+}
+
+function judge(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History): Map<Claimant, Verdict> {
+  const verdicts = new Map<Claimant, Verdict>(claimants.map((c) => [c, { lostHosts: new Set(), lostKeys: new Set(), contested: false, reports: new Map() }]));
+  const verdict = (c: Claimant): Verdict => verdicts.get(c) as Verdict;
+  judgeHosts(claimants, keys, history, verdict);
+  judgeRoutes(claimants, keys, history, verdict);
+  return verdicts;
+}
+
+interface HostClaim {
+  claimant: Claimant;
+  namespace: string;
+  host: string;
+  rank: Rank;
+}
+
+function judgeHosts(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History, verdict: (c: Claimant) => Verdict): void {
+  const claims: HostClaim[] = [];
+  for (const c of claimants) {
+    if (c.scope.kind !== 'namespaced') continue;
+    const namespace = c.scope.namespace;
+    const created = c.createdAt === undefined ? Infinity : Date.parse(c.createdAt);
+    for (const host of new Set((keys.get(c) as RouteKey[]).map((k) => k.host))) {
+      if (host === ANY) continue;
+      const held = history.hosts.some((h) => h.namespace === namespace && hostsOverlap(h.host, host));
+      claims.push({ claimant: c, namespace, host, rank: [held ? 0 : 1, Number.isNaN(created) ? Infinity : created] });
+    }
+  }
+  const overlapping = indexHosts(claims);
+  for (const claim of claims) {
+    const rivals = overlapping(claim.host).filter((r) => r.namespace !== claim.namespace);
+    const holder = rivals.find((r) => compareRanks(r.rank, claim.rank) < 0);
+    const v = verdict(claim.claimant);
+    if (holder !== undefined) {
+      v.lostHosts.add(claim.host);
+      note(v, claim.claimant, `lost ${holder.claimant.id}`, 'error',
+        `host ${claim.host} overlaps ${holder.host}, which belongs to namespace ${holder.namespace} (held by ${holder.claimant.id}): ${REFUSED}`);
+      note(verdict(holder.claimant), holder.claimant, `holds ${claim.claimant.id}`, 'warning',
+        `${claim.claimant.id} also claims host ${claim.host} and was refused; namespace ${holder.namespace} keeps ${holder.host}`);
+      continue;
+    }
+    const peer = rivals.find((r) => compareRanks(r.rank, claim.rank) === 0);
+    if (peer !== undefined) {
+      v.contested = true;
+      note(v, claim.claimant, `contested ${peer.claimant.id}`, 'error',
+        `host ${claim.host} overlaps ${peer.host} of namespace ${peer.namespace} (${peer.claimant.id}) and neither namespace held it before: ${CONTESTED}`);
+    }
+  }
+}
+
+/**
+ * The host claims that can match a host that `host` matches, from an index of every claim by
+ * host and by each label suffix, so the cost follows the number of overlaps, not of claims.
+ */
+function indexHosts(claims: readonly HostClaim[]): (host: string) => HostClaim[] {
+  const byHost = new Map<string, HostClaim[]>();
+  const bySuffix = new Map<string, HostClaim[]>();
+  const add = (map: Map<string, HostClaim[]>, key: string, claim: HostClaim): void => { map.set(key, [...(map.get(key) ?? []), claim]); };
+  for (const claim of claims) {
+    add(byHost, claim.host, claim);
+    for (const suffix of labelSuffixes(claim.host)) add(bySuffix, suffix, claim);
+  }
+  return (host) => {
+    const found = new Set(byHost.get(host) ?? []);
+    for (const suffix of labelSuffixes(host)) for (const c of byHost.get(`*.${suffix}`) ?? []) found.add(c);
+    if (host.startsWith('*.')) for (const c of bySuffix.get(host.slice(2)) ?? []) found.add(c);
+    return [...found];
+  };
+}
+
+/** `a.b.c` → `b.c`, `c`: what a wildcard `*.<suffix>` must end with to cover the host. */
+function labelSuffixes(host: string): string[] {
+  const labels = host.split('.');
+  return labels.slice(1).map((_, i) => labels.slice(i + 1).join('.'));
+}
+
+function judgeRoutes(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History, verdict: (c: Claimant) => Verdict): void {
+  const byRoute = new Map<string, { claimant: Claimant; route: RouteKey; rank: number }[]>();
+  for (const c of claimants) {
+    const v = verdict(c);
+    const scope = scopeKey(c.scope, c.workloadSelector);
+    for (const route of keys.get(c) as RouteKey[]) {
+      if (v.lostHosts.has(route.host)) continue;
+      const at = `${scope} ${route.key}`;
+      const rank = history.routes.get(at)?.has(c.id) === true ? 0 : 1;
+      byRoute.set(at, [...(byRoute.get(at) ?? []), { claimant: c, route, rank }]);
+    }
+  }
+  for (const entries of byRoute.values()) {
+    if (entries.length < 2) continue;
+    for (const entry of entries) {
+      const rivals = entries.filter((r) => r !== entry && scopesMeet(r.claimant.scope, entry.claimant.scope));
+      const v = verdict(entry.claimant);
+      const holder = rivals.find((r) => r.rank < entry.rank);
+      const where = describeRoute(entry.route);
+      if (holder !== undefined) {
+        v.lostKeys.add(entry.route.key);
+        note(v, entry.claimant, `lost ${holder.claimant.id}`, 'error', `${where} is held by ${holder.claimant.id}: ${REFUSED}`);
+        note(verdict(holder.claimant), holder.claimant, `holds ${entry.claimant.id}`, 'warning', `${entry.claimant.id} also claims ${where} and was refused; this policy keeps it`);
+        continue;
+      }
+      const peers = rivals.filter((r) => r.rank === entry.rank);
+      if (peers.length > 0) {
+        v.contested = true;
+        note(v, entry.claimant, `contested ${peers.map((p) => p.claimant.id).join(' ')}`, 'error',
+          `${where} is also claimed by ${peers.map((p) => p.claimant.id).join(', ')} and no policy held it before: ${CONTESTED}`);
+      }
+    }
+  }
+}
+
+const REFUSED = 'this policy is refused, and its routes are denied (503 policy_invalid) until the conflict is resolved';
+const CONTESTED = 'it is denied (503 policy_invalid) until only one policy claims it';
+
+function note(v: Verdict, c: Claimant, key: string, severity: 'error' | 'warning', message: string): void {
+  if (!v.reports.has(key)) v.reports.set(key, { ref: c.ref, severity, message });
+}
+
+function describeRoute({ host, path, method }: RouteKey): string {
+  const p = path === ANY ? 'any' : `${path.kind} ${path.value}`;
+  return `route host=${host === ANY ? 'any' : host} path=${p} method=${method === ANY ? 'any' : method}`;
+}
+
+function compareRanks(a: Rank, b: Rank): number {
+  return a[0] - b[0] || (a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
