@@ -57,10 +57,12 @@ export async function checkCommand(options: CheckOptions): Promise<void> {
 
 async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined, unmatched: 'deny' | 'allow' | undefined): Promise<Decision> {
   const config = resolveServiceConfig(process.env);
-  const { snapshot, diagnostics } = await compileFolder(policies, 1, unmatchedSettings(unmatched));
+  const { snapshot, diagnostics, refusal } = await compileFolder(policies, 1, unmatchedSettings(unmatched));
   for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
   const store = new RuntimeStore({ log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
-  await store.apply(snapshot);
+  // As `serve --policies` starting on this folder: a refused folder enforces nothing (503 not_ready).
+  if (refusal === undefined) await store.apply(snapshot);
+  else process.stdout.write(`  ! refused: ${refusal}; serve would enforce nothing from this folder\n`);
   try {
     return await decide(store.current, request, { ...config, workload });
   } finally {

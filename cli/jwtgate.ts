@@ -52,9 +52,10 @@ program
 
 program
   .command('compile')
-  .description('compile a manifests folder; prints the snapshot, or the diagnostics and exits 1 on errors')
+  .description('compile a manifests folder; prints the snapshot (broken policies failing closed) and the diagnostics, exit 1 on errors')
   .argument('<dir>', 'folder of manifests')
-  .option('-o, --output <file>', 'write the snapshot to a file instead of stdout')
+  .option('-o, --output <file>', 'write the snapshot to a file instead of stdout (an existing one is the last good snapshot)')
+  .option('--previous <file>', 'the last good snapshot: its route holders keep their routes (default: the --output file)')
   .option('--generation <n>', 'generation to stamp on the snapshot', '1')
   .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
   .action(lazy(() => import('./compile-command.ts'), 'compileCommand'));

@@ -15,7 +15,7 @@ import { extname, join, sep } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type ResourceRef } from './diagnostics.ts';
 import {
-  DEFAULT_NAMESPACE, RESOURCE_KINDS, type NamespaceInput, type ObjectMeta, type Resource, type SecretInput,
+  API_VERSION, DEFAULT_NAMESPACE, RESOURCE_KINDS, type NamespaceInput, type ObjectMeta, type Resource, type SecretInput,
 } from './resources.ts';
 import { isResourceKind } from './validate.ts';
 
@@ -114,6 +114,11 @@ function addDocument(doc: unknown, where: ResourceRef, loaded: LoadedManifests):
       loaded.diagnostics.push({ resource: { ...ref, namespace }, severity: 'error', field, reason: DIAGNOSTIC_REASONS.InvalidSpec, message });
     });
     if (data !== undefined) loaded.secrets.push({ namespace, name: metadata.name, data });
+  } else if (apiVersion.startsWith('jwtgate.') || isResourceKind(kind) || /jwt/i.test(kind)) {
+    // Meant as one of ours but unreadable (`JWTPolicyy`, `jwtgate.dev/v1`, `jwtgate.de/…`):
+    // ignoring it like a Deployment would silently drop a policy, so it counts as unparsable
+    // and the reload is refused.
+    problem('error', DIAGNOSTIC_REASONS.ParseError, `${apiVersion} ${kind} looks like a jwtgate resource but is not one (jwtgate reads ${API_VERSION} ${Object.keys(RESOURCE_KINDS).join(', ')}); the reload is refused`);
   } else {
     loaded.diagnostics.push({ resource: ref, severity: 'warning', reason: DIAGNOSTIC_REASONS.UnknownKind, message: `${apiVersion} ${kind} is not read by jwtgate; ignored` });
   }

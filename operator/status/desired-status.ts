@@ -115,7 +115,8 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, `enforced by the published snapshot${whereEnforced(policy)}`);
 
     if (kind !== 'JWTIssuer') {
-      const conflicts = errors.filter((d) => d.reason === DIAGNOSTIC_REASONS.RouteConflict);
+      // Errors on the refused or contested policy, warnings on the holder that keeps the route: both say so.
+      const conflicts = diagnostics.filter((d) => d.reason === DIAGNOSTIC_REASONS.RouteConflict);
       if (conflicts.length > 0) condition(CONDITION_TYPES.Conflicted, 'True', DIAGNOSTIC_REASONS.RouteConflict, describe(conflicts));
       else condition(CONDITION_TYPES.Conflicted, 'False', CONDITION_REASONS.NoConflicts, 'no other policy claims these routes or hosts');
     }

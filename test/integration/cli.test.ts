@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -56,6 +56,37 @@ spec:
     assert.equal(stdout, '');
     assert.match(stderr, /bad\.yaml: JWTPolicy shop\/bad: spec\.targets\[0\]\.paths\[0\]\.regex: .*\[InvalidRegex\]/);
     assert.match(stderr, /no snapshot written/);
+  });
+});
+
+test('compile with errors writes the snapshot failing closed; with -o, the existing file is the last good one', async () => {
+  const policy = (spec: string) => `apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: idp, namespace: shop }
+spec: { issuer: "https://idp.example.com", audiences: [shop], algorithms: [RS256], jwksUri: "https://idp.example.com/jwks" }
+---
+apiVersion: jwtgate.dev/v1alpha1
+kind: JWTPolicy
+metadata: { name: admin, namespace: shop }
+spec:
+${spec}
+`;
+  await withManifests('p.yaml', policy('  targets: [{ paths: [{ prefix: /admin }] }]\n  issuers: { anyOf: [{ name: idp }] }'), async (dir) => {
+    const out = join(dir, 'snapshot.json');
+    assert.equal((await jwtgate('compile', dir, '-o', out)).code, 0);
+    // A typo that hides the routes: held from the existing snapshot, written failing closed, exit 1.
+    await writeFile(join(dir, 'p.yaml'), policy('  targetz: [{ paths: [{ prefix: /admin }] }]\n  issuers: { anyOf: [{ name: idp }] }'));
+    const typo = await jwtgate('compile', dir, '-o', out);
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /spec\.targetz: unknown field/);
+    assert.match(typo.stderr, /snapshot written with 1 policy\(ies\) failing closed/);
+    const held = parseSnapshot(await readFile(out, 'utf8')).policies;
+    assert.deepEqual(held.map((p) => [p.id, p.mode, p.targets[0]?.paths]), [['JWTPolicy/shop/admin', 'invalid', [{ kind: 'prefix', value: '/admin' }]]]);
+    // Without a last good snapshot nothing can be held: refused, nothing written.
+    const cold = await jwtgate('compile', dir);
+    assert.equal(cold.code, 1);
+    assert.equal(cold.stdout, '');
+    assert.match(cold.stderr, /refused: JWTPolicy\/shop\/admin: its routes cannot be read/);
   });
 });
 

@@ -68,3 +68,15 @@ spec:
   assert.ok(unknown, JSON.stringify(diagnostics));
   assert.match(unknown.message, /quote it, e\.g\. "n"/);
 });
+
+test('a document meant as a jwtgate resource but unreadable as one is a ParseError (the reload is refused), not an ignored kind', () => {
+  const doc = (apiVersion: string, kind: string) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: p, namespace: shop}\nspec: {}\n`;
+  for (const [apiVersion, kind] of [['jwtgate.dev/v1alpha1', 'JWTPolicyy'], ['jwtgate.dev/v1alpha1', 'jwtpolicy'], ['jwtgate.de/v1alpha1', 'JWTPolicy'], ['v1', 'JwtPolicy']] as const) {
+    const parsed = parseManifests(doc(apiVersion, kind), 'p.yaml');
+    assert.deepEqual(parsed.resources, [], `${apiVersion} ${kind}`);
+    assert.deepEqual(parsed.diagnostics.map((d) => [d.severity, d.reason]), [['error', 'ParseError']], `${apiVersion} ${kind}`);
+    assert.match(parsed.diagnostics[0]?.message ?? '', /looks like a jwtgate resource but is not one .*the reload is refused/);
+  }
+  // Another group's kinds are still only a warning.
+  assert.deepEqual(parseManifests(doc('apps/v1', 'Deployment'), 'd.yaml').diagnostics.map((d) => [d.severity, d.reason]), [['warning', 'UnknownKind']]);
+});

@@ -49,13 +49,16 @@ test('a static issuer: KeysAvailable StaticKeys, key ids in status.keys', () => 
   assert.deepEqual(s.get('JWTIssuer/shop/rs')?.keys, { count: 1, keyIds: [jwk.kid] });
 });
 
-test('a host claimed by another namespace: Conflicted True RouteConflict on the later claim only', () => {
+test('a host claimed by another namespace: Conflicted True RouteConflict on both, Ready False only on the refused claim', () => {
   const claim = (namespace: string, name: string, created: string): Resource => ({
     apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTPolicy', metadata: { name, namespace, generation: 1, creationTimestamp: created },
     spec: { mode: 'Disabled', targets: [{ hosts: ['a.example'] }] },
   });
   const s = statuses([claim('a', 'first', '2026-01-01T00:00:00Z'), claim('b', 'takeover', '2026-01-02T00:00:00Z')]);
-  assert.deepEqual([cond(s, 'JWTPolicy/a/first', 'Conflicted')?.status, cond(s, 'JWTPolicy/a/first', 'Conflicted')?.reason], ['False', 'NoConflicts']);
+  const holder = cond(s, 'JWTPolicy/a/first', 'Conflicted');
+  assert.deepEqual([holder?.status, holder?.reason], ['True', 'RouteConflict']);
+  assert.match(holder?.message ?? '', /JWTPolicy\/b\/takeover also claims host a\.example and was refused; namespace a keeps a\.example/);
+  assert.deepEqual([cond(s, 'JWTPolicy/a/first', 'Ready')?.status, cond(s, 'JWTPolicy/a/first', 'Accepted')?.status], ['True', 'True']);
   const conflicted = cond(s, 'JWTPolicy/b/takeover', 'Conflicted');
   assert.deepEqual([conflicted?.status, conflicted?.reason], ['True', 'RouteConflict']);
   assert.match(conflicted?.message ?? '', /a\.example/);
