@@ -56,7 +56,7 @@ export async function decide(runtime: Runtime | undefined, request: CheckRequest
 async function run(runtime: Runtime | undefined, request: CheckRequestLike, limits: CheckLimits, ctx: Context): Promise<Decision> {
   if (runtime === undefined) throw new DenyError('not_ready');
   const attrs = readAttributes(request, { maxHeaderBytes: limits.maxHeaderBytes, workload: limits.workload });
-  const { path, query } = normalizePath(attrs.path);
+  const { path, query } = normalizePath(attrs.path, runtime.snapshot.settings);
   ctx.trace.push({
     step: 'request',
     message: `${attrs.method} ${attrs.host}${path}${attrs.destinationNamespace ? ` (namespace ${attrs.destinationNamespace})` : ''}${

@@ -13,7 +13,7 @@
  * ```
  */
 import type {
-  ClaimPath, ClaimHeader, DenySettings, ForwardSettings, IssuerRequirement, PolicyScope, Rule, SnapshotIssuer,
+  ClaimPath, ClaimHeader, DenySettings, ForwardSettings, IssuerRequirement, PathMatch, PolicyScope, Rule, SnapshotIssuer,
   SnapshotPolicy, Target, TokenSource,
 } from '../authz/snapshot/types.ts';
 import { normalizePath } from '../authz/match/normalize-path.ts';
@@ -154,22 +154,25 @@ export function compileScope(resource: ValidPolicy, namespaces: NamespaceInput[]
 export function compileTargets(spec: Pick<JWTPolicySpec, 'targets'>, fail: Fail): Target[] {
   return spec.targets.map((target, t) => ({
     hosts: target.hosts ?? [],
-    paths: (target.paths ?? []).map((path, p) => {
-      if (path.exact !== undefined) return { kind: 'exact', value: checkPath(path.exact, `spec.targets[${t}].paths[${p}].exact`, fail) };
-      if (path.prefix !== undefined) return { kind: 'prefix', value: checkPath(path.prefix, `spec.targets[${t}].paths[${p}].prefix`, fail) };
+    paths: (target.paths ?? []).map((path, p): PathMatch => {
+      // Set only when true, so a snapshot compiled before the field existed keeps its digest.
+      const folded = path.caseInsensitive === true ? { caseInsensitive: true as const } : {};
+      if (path.exact !== undefined) return { kind: 'exact', value: checkPath(path.exact, `spec.targets[${t}].paths[${p}].exact`, fail), ...folded };
+      if (path.prefix !== undefined) return { kind: 'prefix', value: checkPath(path.prefix, `spec.targets[${t}].paths[${p}].prefix`, fail), ...folded };
       const regex = path.regex as string;
       const checked = checkRegex(regex);
       if (!checked.ok) fail(`spec.targets[${t}].paths[${p}].regex`, DIAGNOSTIC_REASONS.InvalidRegex, checked.problem);
-      return { kind: 'regex', value: regex };
+      return { kind: 'regex', value: regex, ...folded };
     }),
     methods: target.methods ?? [],
   }));
 }
 
 /**
- * Requests are matched on their normalized path (authz/match/normalize-path.ts), so a rule
- * written in another form (`/api/./x`, `/api//x`, `%7E`) would silently never match: refuse it
- * and name the form that would.
+ * Requests are matched on their decision path (authz/match/normalize-path.ts), so a rule
+ * written in another form (`%7E`, `%3a`) would silently never match: refuse it and name the form
+ * that would. A form every request is refused in (`/api/./x`, `/api//x`, `/a;b`) is refused
+ * with the reason.
  */
 function checkPath(value: string, field: string, fail: Fail): string {
   try {
@@ -180,7 +183,7 @@ function checkPath(value: string, field: string, fail: Fail): string {
       fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" is not in normal form; requests are matched after normalization, write "${normal.path}"`);
     }
   } catch (err) {
-    const why = err instanceof DenyError ? err.detail ?? err.description : String(err);
+    const why = err instanceof DenyError ? err.description : String(err);
     fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" can never match a request: ${why}`);
   }
   return value;

@@ -83,6 +83,7 @@ export interface PathSpec {
   exact?: string;
   prefix?: string;
   regex?: string;
+  caseInsensitive?: boolean;
 }
 
 export interface TargetSpec {

@@ -1,136 +1,181 @@
 /**
- * Turns the raw request target Envoy reports (`:path`, query included) into the one canonical
- * path every route rule is matched against, so that dot-segments, repeated slashes and
- * percent-encoding cannot carry a request past a prefix rule or around an exact/regex rule.
+ * Reads the request target Envoy reports (`:path`, query included) into the one path every route
+ * rule is matched against (the decision path), or refuses it (400 `request_invalid`) when the
+ * upstream could read it as another path than jwtgate would (issue 8, "Path forms").
  *
- * Paths are case-sensitive (RFC 3986 §6.2.2.1 only folds the scheme, the host and the hex digits
- * of escapes): `/API` and `/api` are different paths, and a policy must list both if an
- * upstream treats them alike.
+ * The rule: anything accepted means the same path to jwtgate and to the upstream, and a
+ * legitimate request sent through an Envoy with the recommended settings arrives in a form that
+ * is accepted. Envoy's HTTP connection manager is the reference; ext_authz sees `:path` after it:
+ *
+ * - `normalize_path: true` resolves `.` and `..` (also `%2e`, any case: Chromium's `IsDot`, which
+ *   Envoy's path canonicalizer is a copy of), turns a raw `\` into `/`, decodes escaped unreserved
+ *   characters (`%41` → `A`), escapes raw characters a URI may not hold, keeps every other escape
+ *   as it came (hex case included), refuses `%00`, and leaves `..;x` alone (not a dot segment).
+ * - `merge_slashes: true` merges `//` into `/` after that.
+ * - `path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT` (or `REJECT_REQUEST`) turns away
+ *   any `%2F` or `%5C` before the rest; the default, `KEEP_UNCHANGED`, forwards them.
+ *
+ * So a dot segment, `//`, `\`, `%2F` or `%5C` reaching jwtgate means Envoy forwards the target as
+ * it came, and the upstream resolves it its own way (`/public/..%2fadmin` is `/admin` to a server
+ * that decodes before splitting): those are refused, never resolved. What jwtgate decides on:
+ *
+ * | form                                  | decision                                            |
+ * |---------------------------------------|-----------------------------------------------------|
+ * | `.` `..` segments, raw or `%2e`       | refused: upstreams resolve them differently         |
+ * | `..;x`, `.;x` (dot hidden by `;`)     | refused in both modes: Tomcat reads `..`            |
+ * | `//` (an empty segment)               | refused: nginx merges, Express does not, a path join restarts at `/` |
+ * | `%2F` `%5C`, raw `\`                  | refused: one more or one fewer segment upstream     |
+ * | `;` parameters (`/admin;x=1`)         | refused, or stripped per segment with `ignore`      |
+ * | `%3B`                                 | refused: a delimiter to some servers, a literal to others |
+ * | invalid escape, invalid UTF-8 in escapes, control characters, `%00` | refused: `%C0%AE` is `.` to an old decoder |
+ * | escaped unreserved (`%7E`), sub-delims, `:` `@` | decoded (`~`, `!`, …)                     |
+ * | other escapes, any hex case           | kept, hex upper-cased (`%c3%a9` → `%C3%A9`)         |
+ * | raw characters a URI may not hold (`"`, `é`) | escaped as UTF-8, upper-case hex            |
+ *
+ * Each byte thus has one spelling, so two targets that an upstream percent-decodes to the same
+ * path get the same decision path, and decoding the decision path gives that path. Path
+ * parameters are stripped before decoding, as Tomcat and Spring do. A double-decoding upstream
+ * (`%252e` read as `.`) is out of reach of any proxy-side check and is not modelled.
+ *
+ * Paths are case-sensitive (RFC 3986 §6.2.2.1 folds only the scheme, the host and hex digits); a
+ * path match with `caseInsensitive` serves upstreams that fold case.
  *
  * @example
  * ```ts
- * normalizePath('/api/%2e%2e/admin//users?x=1'); // { path: '/admin/users', query: 'x=1' }
- * normalizePath('/api%2Fadmin');                   // throws DenyError('request_invalid')
+ * normalizePath('/api/%7Eusers?x=1');                   // { path: '/api/~users', query: 'x=1' }
+ * normalizePath('/public/../admin');                    // throws DenyError('request_invalid')
+ * normalizePath('/admin;x=1', { pathParameters: 'ignore' }); // { path: '/admin', query: '' }
  * ```
  */
 import { DenyError } from '../reasons.ts';
+import type { SnapshotSettings } from '../snapshot/types.ts';
 
 /** Longest raw request target (path and query) accepted, in UTF-16 code units. */
 export const MAX_TARGET_LENGTH = 16 * 1024;
 
+/**
+ * What `;` path parameters (`/admin;jsessionid=1`, RFC 3986 §3.3) mean to jwtgate:
+ * - `reject` (the default): a target with one is refused, because servlet containers strip them
+ *   (`/admin;x=1` is `/admin` to Tomcat) and most other servers do not;
+ * - `ignore`: for upstreams that use them (Tomcat, Spring, Jetty): each segment is matched
+ *   without its parameters, as Spring's `UrlPathHelper` reads it.
+ */
+export type PathParameters = NonNullable<SnapshotSettings['pathParameters']>;
+
+export interface NormalizeOptions {
+  /** Default `reject`; any other value than `ignore` is read as `reject` (fail closed). */
+  pathParameters?: PathParameters;
+}
+
 export interface NormalizedTarget {
-  /** Canonical path: starts with '/', no dot-segments, no empty segments, escapes in upper case. */
+  /** The decision path: starts with '/', in the canonical form described above. */
   path: string;
   /** Raw query without the '?', not decoded (token extraction decodes the parameters it reads). */
   query: string;
 }
 
-/** RFC 3986 §2.3 unreserved characters: decoding them never changes what a URI means. */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** RFC 3986 pchar minus ';' and '%': written raw in a decision path, decoded when escaped. */
+const PLAIN = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
-/** `.` or `..` followed by `;` (raw or, after canonicalisation, `%3B`). */
-const DOT_WITH_PARAMETERS = /^\.\.?(;|%3B)/;
 
 /**
- * Splits `rawTarget` into its canonical path and its raw query, or throws
- * `DenyError('request_invalid')` for a target that cannot be made canonical safely.
- *
- * Steps, in order:
- * 1. Cut the fragment (a proxy should never send one) and split off the query at the first '?'.
- * 2. Refuse control characters (raw or escaped: an upstream written in C may stop at `%00`),
- *    spaces, '\' (some servers treat it as '/'), invalid escapes, and an encoded '/' or '\'
- *    (`%2F`, `%5C`). Those two are refused rather than decoded or kept: an upstream that decodes
- *    them after us sees a different segment structure than the one we matched (`/api%2F..%2Fadmin`
- *    would be `/admin` there); this is why Envoy has `path_with_escaped_slashes_action`.
- * 3. Decode escaped unreserved characters (RFC 3986 §6.2.2.2: `%7E` → `~`, `%2e` → `.`),
- *    upper-case the hex digits of every other escape (§6.2.2.1), and percent-encode raw
- *    non-ASCII characters as UTF-8 so `/café` and `/caf%C3%A9` are one path.
- * 4. Merge repeated slashes and remove `.` and `..` segments (§5.2.4; `..` never climbs above
- *    '/'). A segment that is `.` or `..` followed by `;parameters` (or `%3B`) is refused: Tomcat and other
- *    servlet containers strip path parameters and would resolve `/public/..;/admin` to `/admin`.
+ * Splits `rawTarget` into its decision path and its raw query, or throws
+ * `DenyError('request_invalid')` whose description names the form refused and whose detail
+ * names where it is.
  *
  * @example
  * ```ts
- * normalizePath('/a/./b/../c/');   // { path: '/a/c/', query: '' }
- * normalizePath('//admin');        // { path: '/admin', query: '' }
- * normalizePath('/%7Euser?q=%2F'); // { path: '/~user', query: 'q=%2F' }
+ * normalizePath('/a/caf%c3%a9/');     // { path: '/a/caf%C3%A9/', query: '' }
+ * normalizePath('/admin/..;/admin');  // throws: dot segment hidden by ';' parameters
+ * normalizePath('/app/;jsessionid=1', { pathParameters: 'ignore' }); // { path: '/app/', query: '' }
  * ```
  */
-export function normalizePath(rawTarget: string): NormalizedTarget {
+export function normalizePath(rawTarget: string, options: NormalizeOptions = {}): NormalizedTarget {
   if (rawTarget.length > MAX_TARGET_LENGTH) {
-    throw invalid(`request target is ${rawTarget.length} characters; at most ${MAX_TARGET_LENGTH}`);
+    throw invalid('the request target is too long', `${rawTarget.length} characters; at most ${MAX_TARGET_LENGTH}`);
   }
-  if (!rawTarget.isWellFormed()) throw invalid('request target is not valid Unicode');
+  if (!rawTarget.isWellFormed()) throw invalid('the request target is not valid Unicode', 'lone surrogate');
+  // A proxy never sends a fragment (Envoy refuses or strips one); cut it rather than match it.
   const hash = rawTarget.indexOf('#');
   const withoutFragment = hash === -1 ? rawTarget : rawTarget.slice(0, hash);
   const q = withoutFragment.indexOf('?');
   const rawPath = q === -1 ? withoutFragment : withoutFragment.slice(0, q);
   const query = q === -1 ? '' : withoutFragment.slice(q + 1);
-  if (hasControlCharacter(query)) throw invalid('query contains a control character');
-  if (!rawPath.startsWith('/')) throw invalid('path does not start with "/"');
-  return { path: removeDotSegments(canonicalizeEscapes(rawPath)), query };
+  if (/[\u0000-\u001f\u007f]/.test(query)) throw invalid('the query contains a control character', 'raw control character in the query');
+  if (!rawPath.startsWith('/')) throw invalid('the request path does not start with "/"', `target ${JSON.stringify(rawTarget.slice(0, 64))}`);
+  return { path: decisionPath(rawPath, options.pathParameters === 'ignore'), query };
 }
 
-/** Step 2 and 3: one pass over the path, refusing what cannot be canonical. */
-function canonicalizeEscapes(rawPath: string): string {
+/** One segment at a time: a raw '/' is the only separator, since '%2F' and '\' are refused. */
+function decisionPath(rawPath: string, ignoreParameters: boolean): string {
+  const segments = rawPath.split('/');
+  const names: string[] = [];
+  // segments[0] is the empty string before the leading '/'; an empty last segment is a trailing slash.
+  for (let i = 1; i < segments.length; i++) {
+    const raw = segments[i] as string;
+    const where = `segment ${i} ${JSON.stringify(raw.slice(0, 64))}`;
+    const semicolon = raw.indexOf(';');
+    const name = canonicalSegment(semicolon === -1 ? raw : raw.slice(0, semicolon), where);
+    if (semicolon !== -1) canonicalSegment(raw.slice(semicolon + 1), `${where} (parameters)`);
+    if (name === '.' || name === '..') {
+      throw invalid(
+        semicolon === -1 ? 'the request path has a "." or ".." segment' : 'the request path has a "." or ".." segment hidden by ";" parameters',
+        `${where}; a proxy with normalize_path resolves dot segments before asking`,
+      );
+    }
+    if (semicolon !== -1 && !ignoreParameters) {
+      throw invalid('the request path has ";" parameters', `${where}; servlet containers strip them, so set pathParameters: ignore if the upstream uses them`);
+    }
+    if (name === '' && i < segments.length - 1) {
+      throw invalid(
+        raw === '' ? 'the request path has an empty segment ("//")' : 'the request path has a segment of ";" parameters only',
+        `${where}; a proxy with merge_slashes merges repeated slashes before asking`,
+      );
+    }
+    names.push(name);
+  }
+  return '/' + names.join('/');
+}
+
+/** A segment (or its parameters) in canonical form; refuses what has no single reading. */
+function canonicalSegment(raw: string, where: string): string {
   let out = '';
-  for (let i = 0; i < rawPath.length; i++) {
-    const ch = rawPath[i] as string;
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i] as string;
     const code = ch.charCodeAt(0);
     if (ch === '%') {
-      const hex = rawPath.slice(i + 1, i + 3);
-      if (!HEX.test(hex)) throw invalid('path contains an invalid percent-escape');
+      const hex = raw.slice(i + 1, i + 3);
+      if (!HEX.test(hex)) throw invalid('the request path has an invalid percent-escape', `${where} at "${raw.slice(i, i + 3)}"`);
       const byte = Number.parseInt(hex, 16);
-      if (byte === 0x2f || byte === 0x5c) throw invalid('path contains an encoded "/" or "\\"');
-      if (byte < 0x20 || byte === 0x7f) throw invalid('path contains an encoded control character');
+      if (byte === 0x2f || byte === 0x5c) {
+        throw invalid('the request path has an encoded "/" or "\\"', `${where}; set path_with_escaped_slashes_action on the proxy`);
+      }
+      if (byte === 0x3b) throw invalid('the request path has an encoded ";"', `${where}; some servers read it as a parameter delimiter, others as a literal`);
+      if (byte < 0x20 || byte === 0x7f) throw invalid('the request path has an encoded control character', `${where} at "%${hex}"`);
       const decoded = String.fromCharCode(byte);
-      out += UNRESERVED.test(decoded) ? decoded : '%' + hex.toUpperCase();
+      out += PLAIN.test(decoded) ? decoded : '%' + hex.toUpperCase();
       i += 2;
     } else if (code <= 0x20 || code === 0x7f || (code >= 0x80 && code <= 0x9f)) {
-      throw invalid('path contains a space or a control character');
+      throw invalid('the request path contains a space or a control character', `${where} at U+${code.toString(16).padStart(4, '0')}`);
     } else if (ch === '\\') {
-      throw invalid('path contains "\\"');
-    } else if (code > 0x7f) {
+      throw invalid('the request path contains "\\"', `${where}; some servers read it as "/"`);
+    } else if (PLAIN.test(ch) || ch === ';') {
+      out += ch;
+    } else {
       // A whole code point (surrogate pairs included), encoded as UTF-8 escapes.
-      const cp = rawPath.codePointAt(i) as number;
-      const char = String.fromCodePoint(cp);
+      const char = String.fromCodePoint(raw.codePointAt(i) as number);
       out += encodeURIComponent(char);
       i += char.length - 1;
-    } else {
-      out += ch;
     }
+  }
+  try {
+    decodeURIComponent(out);
+  } catch {
+    throw invalid('the request path has percent-escapes that are not UTF-8', `${where}; an overlong form such as %C0%AE is "." to some decoders`);
   }
   return out;
 }
 
-/** Step 4: RFC 3986 §5.2.4 on an absolute path, with empty segments merged. */
-function removeDotSegments(path: string): string {
-  const segments = path.split('/');
-  const out: string[] = [];
-  let trailingSlash = false;
-  // segments[0] is the empty string before the leading '/'.
-  for (let i = 1; i < segments.length; i++) {
-    const segment = segments[i] as string;
-    trailingSlash = false;
-    if (segment === '' || segment === '.') {
-      trailingSlash = true;
-    } else if (segment === '..') {
-      out.pop();
-      trailingSlash = true;
-    } else if (DOT_WITH_PARAMETERS.test(segment)) {
-      throw invalid('path contains a dot-segment with parameters');
-    } else {
-      out.push(segment);
-    }
-  }
-  if (out.length === 0) return '/';
-  return '/' + out.join('/') + (trailingSlash ? '/' : '');
-}
-
-function hasControlCharacter(value: string): boolean {
-  return /[\u0000-\u001f\u007f]/.test(value);
-}
-
-function invalid(detail: string): DenyError {
-  return new DenyError('request_invalid', 'the request path cannot be read safely', detail);
+function invalid(description: string, detail: string): DenyError {
+  return new DenyError('request_invalid', description, detail);
 }

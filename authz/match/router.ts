@@ -11,7 +11,10 @@
  * 3. Path: exact beats prefix, a longer prefix beats a shorter one, prefix beats regex, and all
  *    beat a target without paths. A prefix is segment-aware: `/api` matches `/api` and `/api/x`
  *    but not `/apix`; a prefix ending in '/' (`/api/`) matches any path that starts with it.
- *    Paths are compared after {@link normalizePath} and are case-sensitive.
+ *    Paths are compared after {@link normalizePath} and are case-sensitive, unless the path match
+ *    is `caseInsensitive` (Envoy's `case_sensitive: false`): then ASCII letters are folded, for
+ *    exact, prefix and regex alike (escapes such as `%C3%A9` and the letters they encode are
+ *    not). A case-insensitive match ranks with case-sensitive ones of its kind and length.
  * 4. Method: a target listing the method beats a target without methods. Methods are compared in
  *    upper case, so `delete` cannot slip past a rule written for `DELETE`.
  * 5. Workload: a policy whose `workloadSelector` matches the destination workload beats one
@@ -80,6 +83,9 @@ interface Candidate {
 interface PathBucket {
   exact: Map<string, Candidate[]>;
   prefix: Map<string, Candidate[]>;
+  /** `caseInsensitive` exact and prefix matches, keyed by {@link foldCase} of their value. */
+  exactFolded: Map<string, Candidate[]>;
+  prefixFolded: Map<string, Candidate[]>;
   regex: Candidate[];
   anyPath: Candidate[];
 }
@@ -146,7 +152,7 @@ function createCandidate(
   const candidate: Candidate = { policy, target, methods, namespaces, selector, order };
   if (path?.kind === 'regex') {
     try {
-      candidate.regex = new RegExp(`^(?:${path.value})$`, 'u');
+      candidate.regex = new RegExp(`^(?:${path.value})$`, path.caseInsensitive === true ? 'iu' : 'u');
     } catch (error) {
       throw new SyntaxError(`${policy.id}: path regex ${JSON.stringify(path.value)} does not compile`, { cause: error });
     }
@@ -171,25 +177,32 @@ function allIndexes(tiers: Tiers): HostIndex<PathBucket>[] {
 }
 
 function addCandidate(index: HostIndex<PathBucket>, host: HostPattern | undefined, path: PathMatch | undefined, candidate: Candidate): void {
-  const bucket = index.upsert(host, () => ({ exact: new Map(), prefix: new Map(), regex: [], anyPath: [] }));
+  const bucket = index.upsert(host, () => ({
+    exact: new Map(), prefix: new Map(), exactFolded: new Map(), prefixFolded: new Map(), regex: [], anyPath: [],
+  }));
   if (path === undefined) bucket.anyPath.push(candidate);
   else if (path.kind === 'regex') bucket.regex.push(candidate);
   else {
-    const byPath = bucket[path.kind];
-    const list = byPath.get(path.value);
-    if (list === undefined) byPath.set(path.value, [candidate]);
+    const folded = path.caseInsensitive === true;
+    const byPath = folded ? bucket[path.kind === 'exact' ? 'exactFolded' : 'prefixFolded'] : bucket[path.kind];
+    const key = folded ? foldCase(path.value) : path.value;
+    const list = byPath.get(key);
+    if (list === undefined) byPath.set(key, [candidate]);
     else list.push(candidate);
   }
 }
 
 /** Within one host and path: listed methods first, then a workload selector, then policy id, then declaration order. */
-function sortBucket(bucket: PathBucket): void {
-  const byMethodThenOrder = (a: Candidate, b: Candidate): number =>
-    (a.methods === undefined ? 1 : 0) - (b.methods === undefined ? 1 : 0) ||
+function byMethodThenOrder(a: Candidate, b: Candidate): number {
+  return (a.methods === undefined ? 1 : 0) - (b.methods === undefined ? 1 : 0) ||
     (a.selector === undefined ? 1 : 0) - (b.selector === undefined ? 1 : 0) ||
     a.order - b.order;
-  for (const list of bucket.exact.values()) list.sort(byMethodThenOrder);
-  for (const list of bucket.prefix.values()) list.sort(byMethodThenOrder);
+}
+
+function sortBucket(bucket: PathBucket): void {
+  for (const map of [bucket.exact, bucket.prefix, bucket.exactFolded, bucket.prefixFolded]) {
+    for (const list of map.values()) list.sort(byMethodThenOrder);
+  }
   bucket.regex.sort(byMethodThenOrder);
   bucket.anyPath.sort(byMethodThenOrder);
 }
@@ -215,13 +228,25 @@ function matchBucket(
     (c.methods === undefined || c.methods.has(method)) &&
     (c.namespaces === undefined || (namespace !== undefined && c.namespaces.has(namespace))) &&
     (c.selector === undefined || (labels !== undefined && c.selector.every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)));
-  const exact = bucket.exact.get(path)?.find(accepts);
+  const exact = firstAccepted(accepts, bucket.exact.get(path), bucket.exactFolded.get(foldCase(path)));
   if (exact !== undefined) return exact;
   for (const prefix of prefixesOf(path)) {
-    const hit = bucket.prefix.get(prefix)?.find(accepts);
+    const hit = firstAccepted(accepts, bucket.prefix.get(prefix), bucket.prefixFolded.get(foldCase(prefix)));
     if (hit !== undefined) return hit;
   }
   return bucket.regex.find((c) => accepts(c) && (c.regex as RegExp).test(path)) ?? bucket.anyPath.find(accepts);
+}
+
+/** The first accepted candidate of a case-sensitive and a case-insensitive list of one path, by bucket order. */
+function firstAccepted(accepts: (c: Candidate) => boolean, exactCase: Candidate[] | undefined, folded: Candidate[] | undefined): Candidate | undefined {
+  const a = exactCase?.find(accepts);
+  const b = folded?.find(accepts);
+  return a === undefined || b === undefined ? a ?? b : byMethodThenOrder(a, b) <= 0 ? a : b;
+}
+
+/** ASCII lower case only, as Envoy folds (`absl::AsciiStrToLower`): `/API` → `/api`, `%C3%89` → `%c3%89`. */
+function foldCase(path: string): string {
+  return path.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 /**

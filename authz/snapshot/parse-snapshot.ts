@@ -29,6 +29,10 @@ export function parseSnapshot(text: string): Snapshot {
     throw new SnapshotError(`schemaVersion ${String(s.schemaVersion)} is not supported (expected ${SNAPSHOT_SCHEMA_VERSION})`);
   }
   if (typeof s.settings !== 'object' || s.settings === null) throw new SnapshotError('settings missing');
+  const { pathParameters } = s.settings;
+  if (pathParameters !== undefined && pathParameters !== 'reject' && pathParameters !== 'ignore') {
+    throw new SnapshotError(`settings.pathParameters ${JSON.stringify(pathParameters)} is neither "reject" nor "ignore"`);
+  }
   if (typeof s.issuers !== 'object' || s.issuers === null || Array.isArray(s.issuers)) throw new SnapshotError('issuers missing');
   if (!Array.isArray(s.policies)) throw new SnapshotError('policies missing');
   if (typeof s.generation !== 'number' || typeof s.sha256 !== 'string') throw new SnapshotError('generation or sha256 missing');

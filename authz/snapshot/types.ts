@@ -115,12 +115,20 @@ export interface SnapshotIssuer {
 /** Host match: exact (`api.example.com`) or a leading wildcard label (`*.example.com`), lower-case, no port. */
 export type HostPattern = string;
 
-export type PathMatch =
+export type PathMatch = (
   | { kind: 'exact'; value: string }
   /** Segment-aware prefix: `/api` matches `/api` and `/api/x`, never `/apix`. */
   | { kind: 'prefix'; value: string }
   /** An ECMAScript regex anchored at both ends, matched against the normalised path. */
-  | { kind: 'regex'; value: string };
+  | { kind: 'regex'; value: string }
+) & {
+  /**
+   * Compare ASCII letters without regard to case (Envoy's `case_sensitive: false`), for upstreams
+   * that fold case; other characters, escapes included, still compare exactly. Absent = exact
+   * case, so snapshots written before this field keep their digest.
+   */
+  caseInsensitive?: true;
+};
 
 export interface Target {
   /** Empty = any host. */
@@ -250,6 +258,13 @@ export interface SnapshotPolicy {
 export interface SnapshotSettings {
   /** What a request that no policy matches gets. */
   unmatched: 'deny' | 'allow';
+  /**
+   * `;` path parameters (`/admin;x=1`): absent or `reject` = such a request is refused (400
+   * `request_invalid`); `ignore` = each segment is matched without them, as Spring and Tomcat
+   * read it (dot segments hidden by parameters, `/..;/`, stay refused). See normalize-path.ts.
+   * Absent rather than `reject` by default, so snapshots written before it keep their digest.
+   */
+  pathParameters?: 'reject' | 'ignore';
 }
 
 export interface Snapshot {

@@ -113,8 +113,38 @@ test('exact and prefix paths must be in the normal form requests are matched in'
     'InvalidPath spec.targets[0].paths[5].exact',
     'RoutesUnknown spec.targets',
   ]);
-  assert.match(diagnostics[0]?.message ?? '', /write "\/api\/x"/);
+  assert.match(diagnostics[0]?.message ?? '', /"\/api\/\.\/x" can never match a request: the request path has a "\." or "\.\." segment/);
+  assert.match(diagnostics[1]?.message ?? '', /can never match a request: the request path has an empty segment/);
   assert.match(diagnostics[4]?.message ?? '', /write "\/~user"/);
+});
+
+test('a path with ";" parameters can never match: requests with them are refused or matched without them', () => {
+  const { diagnostics } = compilePolicies([policy('p', requiredPolicy('a.example', {
+    targets: [{ paths: [{ exact: '/admin;x=1' }, { prefix: '/a%3Bb' }, { exact: '/a%3ab' }] }],
+  }))]);
+  assert.deepEqual(errorsOf(diagnostics), [
+    'InvalidPath spec.targets[0].paths[0].exact', 'InvalidPath spec.targets[0].paths[1].prefix', 'InvalidPath spec.targets[0].paths[2].exact', 'RoutesUnknown spec.targets',
+  ]);
+  assert.match(diagnostics[0]?.message ?? '', /has ";" parameters/);
+  assert.match(diagnostics[1]?.message ?? '', /encoded ";"/);
+  assert.match(diagnostics[2]?.message ?? '', /write "\/a:b"/);
+});
+
+test('caseInsensitive compiles onto the path match only when true, so other snapshots keep their digest', () => {
+  const { snapshot, diagnostics } = compilePolicies([policy('p', requiredPolicy('a.example', {
+    targets: [{ paths: [
+      { exact: '/Admin', caseInsensitive: true }, { prefix: '/API', caseInsensitive: true }, { regex: '/r/[a-z]+', caseInsensitive: true },
+      { exact: '/x', caseInsensitive: false }, { prefix: '/y' },
+    ] }],
+  }))]);
+  assert.deepEqual(errorsOf(diagnostics), []);
+  assert.deepEqual(snapshot.policies[0]?.targets[0]?.paths, [
+    { kind: 'exact', value: '/Admin', caseInsensitive: true },
+    { kind: 'prefix', value: '/API', caseInsensitive: true },
+    { kind: 'regex', value: '/r/[a-z]+', caseInsensitive: true },
+    { kind: 'exact', value: '/x' },
+    { kind: 'prefix', value: '/y' },
+  ]);
 });
 
 test('bad claim paths are refused with InvalidClaimPath', () => {

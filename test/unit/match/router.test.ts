@@ -57,6 +57,45 @@ test('prefixes are segment-aware; a trailing slash makes a plain prefix', async 
   }
 });
 
+test('caseInsensitive folds ASCII letters for exact, prefix and regex; escapes and other matches keep exact case', async (t) => {
+  const folded = (path: PathMatch): PathMatch => ({ ...path, caseInsensitive: true });
+  const policies = [
+    makePolicy('exact', { paths: [folded(exact('/Admin'))] }),
+    makePolicy('prefix', { paths: [folded(prefix('/API/v1'))] }),
+    makePolicy('regex', { paths: [folded(regex('/reports/[a-z]+'))] }),
+    makePolicy('cafe', { paths: [folded(exact('/caf%C3%A9'))] }),
+    makePolicy('strict', { paths: [prefix('/Strict')] }),
+  ];
+  const rows: [path: string, winner: string | undefined][] = [
+    ['/admin', 'exact'], ['/ADMIN', 'exact'], ['/Admin', 'exact'], ['/admin/x', undefined],
+    ['/api/v1', 'prefix'], ['/Api/V1/users', 'prefix'], ['/api/v1x', undefined], ['/api/v', undefined],
+    ['/reports/Weekly', 'regex'], ['/REPORTS/daily', 'regex'], ['/reports/42', undefined],
+    ['/CAF%C3%A9', 'cafe'], ['/caf%C3%89', undefined], // É is not é: only ASCII letters fold
+    ['/Strict/x', 'strict'], ['/strict/x', undefined], ['/STRICT', undefined],
+  ];
+  for (const [path, winner] of rows) {
+    await t.test(path, () => assert.equal(matchId(policies, { path }), winner));
+  }
+});
+
+test('a case-insensitive match ranks with case-sensitive ones of its kind and length', async (t) => {
+  const folded = (path: PathMatch): PathMatch => ({ ...path, caseInsensitive: true });
+  const rows: [name: string, policies: SnapshotPolicy[], request: Partial<RouteRequest>, winner: string][] = [
+    ['exact (folded) beats prefix', [makePolicy('p', { paths: [prefix('/x')] }), makePolicy('e', { paths: [folded(exact('/X'))] })], { path: '/x' }, 'e'],
+    ['longer prefix (folded) beats shorter', [makePolicy('short', { paths: [prefix('/api')] }), makePolicy('long', { paths: [folded(prefix('/API/V2'))] })], { path: '/api/v2/x' }, 'long'],
+    ['longer prefix beats shorter (folded)', [makePolicy('short', { paths: [folded(prefix('/api'))] }), makePolicy('long', { paths: [prefix('/api/v2')] })], { path: '/api/v2/x' }, 'long'],
+    ['same path: a listed method decides', [makePolicy('a', { paths: [exact('/x')] }), makePolicy('b', { paths: [folded(exact('/X'))], methods: ['GET'] })], { path: '/x' }, 'b'],
+    ['same path, same methods: the smaller policy id', [makePolicy('b', { paths: [exact('/x')] }), makePolicy('a', { paths: [folded(exact('/X'))] })], { path: '/x' }, 'a'],
+    ['same path, same methods: the smaller policy id (folded last)', [makePolicy('a', { paths: [exact('/x')] }), makePolicy('b', { paths: [folded(exact('/X'))] })], { path: '/x' }, 'a'],
+  ];
+  for (const [name, policies, request, winner] of rows) {
+    await t.test(name, () => {
+      assert.equal(matchId(policies, request), winner);
+      assert.equal(matchId([...policies].reverse(), request), winner, 'order of the input must not matter');
+    });
+  }
+});
+
 test('prefix "/" matches every path', () => {
   assert.equal(matchId([makePolicy('root', { paths: [prefix('/')] })], { path: '/a/b' }), 'root');
 });
