@@ -59,7 +59,10 @@ export function parseUnverifiedJws(token: string, maxTokenBytes: number = DEFAUL
   if (segments.length !== 3 || !COMPACT_JWS.test(token)) {
     throw new DenyError('token_malformed', undefined, `token has ${segments.length} segment(s) or characters outside base64url`);
   }
-  const [headerSegment = '', payloadSegment = ''] = segments;
+  const [headerSegment = '', payloadSegment = '', signatureSegment = ''] = segments;
+  checkCanonical(headerSegment, 'header');
+  checkCanonical(payloadSegment, 'payload');
+  checkCanonical(signatureSegment, 'signature');
   const header = decodeJsonObject(headerSegment);
   if (header === undefined) throw new DenyError('header_invalid');
   const payload = decodeJsonObject(payloadSegment);
@@ -68,11 +71,39 @@ export function parseUnverifiedJws(token: string, maxTokenBytes: number = DEFAUL
   return { unverifiedHeader: header, unverifiedPayload: payload };
 }
 
+/** The value (0–63) of each base64url character (RFC 4648 §5, table 2). */
+const BASE64URL_VALUE: ReadonlyMap<string, number> = new Map(
+  [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].map((char, value) => [char, value]),
+);
+
+/**
+ * Refuses a segment that is not the one encoding of its bytes. Decoders (Buffer, jose) ignore
+ * what cannot be bytes, so without this check a token has several spellings that all verify:
+ * - a length of 4n+1: one character of 6 bits cannot complete a byte; the decoder drops it
+ *   (RFC 4648 §5 encodings have lengths 4n, 4n+2 and 4n+3 only);
+ * - non-zero pad bits: in a 4n+2 (4n+3) segment only the top 2 (4) bits of the last character
+ *   belong to a byte; RFC 4648 §3.5 requires encoders to set the rest to zero and lets decoders
+ *   refuse otherwise. Flipping them (`…A` → `…B`) would give a second spelling of the same
+ *   signature: a token that hashes differently (the verified-token cache, replay lists, logs)
+ *   yet verifies.
+ * Both are malleability, not damage, so they are `token_malformed` rather than an invalid
+ * signature. Every character is already known to be base64url here.
+ */
+function checkCanonical(segment: string, part: 'header' | 'payload' | 'signature'): void {
+  const remainder = segment.length % 4;
+  if (remainder === 1) {
+    throw new DenyError('token_malformed', `token ${part} has an impossible base64url length`, `${part} segment is ${segment.length} characters (4n+1)`);
+  }
+  if (remainder === 0) return;
+  const padBits = remainder === 2 ? 0b1111 : 0b11;
+  const last = BASE64URL_VALUE.get(segment.at(-1) ?? '') ?? 0;
+  if ((last & padBits) !== 0) {
+    throw new DenyError('token_malformed', `token ${part} is not canonical base64url (non-zero pad bits)`, `${part} segment ends in ${JSON.stringify(segment.at(-1))}`);
+  }
+}
+
 /** Base64url → UTF-8 → JSON object, or undefined when any step fails. */
 function decodeJsonObject(segment: string): Record<string, unknown> | undefined {
-  // A length of 4n+1 cannot come from any byte string (RFC 4648 §5); Buffer would silently drop
-  // the extra character, so refuse it explicitly.
-  if (segment.length % 4 === 1) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')));

@@ -109,8 +109,11 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
       ['4 parts', `${good}.${s}`, 'token_malformed'],
       ['non-base64url character in the header', `${h.slice(0, -1)}*.${p}.${s}`, 'token_malformed'],
       ['non-base64url character in the payload', `${h}.${p.slice(0, -1)}+.${s}`, 'token_malformed'],
-      ['impossible base64url length (4n+1) in the header', `${padTo4nPlus1(h)}.${p}.${s}`, 'header_invalid'],
-      ['impossible base64url length (4n+1) in the payload', `${h}.${padTo4nPlus1(p)}.${s}`, 'payload_invalid'],
+      ['impossible base64url length (4n+1) in the header', `${padTo4nPlus1(h)}.${p}.${s}`, 'token_malformed'],
+      ['impossible base64url length (4n+1) in the payload', `${h}.${padTo4nPlus1(p)}.${s}`, 'token_malformed'],
+      ['impossible base64url length (4n+1) in the signature', `${h}.${p}.${padTo4nPlus1(s)}`, 'token_malformed'],
+      // The real signature spelled differently: same bytes, so it would verify (RFC 4648 §3.5).
+      ['non-zero pad bits in the signature', `${h}.${p}.${flipPadBit(s)}`, 'token_malformed'],
       ['bad JSON in the header', craftToken('{"alg":"RS256",', standardClaims()), 'header_invalid'],
       ['bad JSON in the payload', craftToken({ alg: 'RS256', kid: 'k1' }, '{"iss":'), 'payload_invalid'],
     ];
@@ -178,6 +181,15 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
 });
 
 /** Adds characters until the segment's length is 4n+1, a length no byte string encodes to (RFC 4648 §5). */
+/** `value` (of length 4n+2 or 4n+3) with the lowest bit of its last character, a pad bit, set. */
+function flipPadBit(value: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  assert.ok(value.length % 4 >= 2, 'a segment of length 4n has no pad bits');
+  const flipped = value.slice(0, -1) + alphabet.charAt(alphabet.indexOf(value.at(-1) ?? '') ^ 1);
+  assert.deepEqual(Buffer.from(flipped, 'base64url'), Buffer.from(value, 'base64url'), 'the flipped spelling decodes to the same bytes');
+  return flipped;
+}
+
 function padTo4nPlus1(value: string): string {
   return value + 'A'.repeat((5 - (value.length % 4)) % 4);
 }
