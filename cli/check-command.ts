@@ -21,9 +21,9 @@ import { authorizationService } from '../authz/server/protos.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import type { CheckRequestLike } from '../authz/request/attributes.ts';
 import type { Workload } from '../authz/request/workload.ts';
-import { compileFolder, formatDiagnostic, unmatchedSettings } from './standalone.ts';
+import { compileFolder, formatDiagnostic, snapshotSettings, type SettingsFlags } from './standalone.ts';
 
-interface CheckOptions {
+interface CheckOptions extends SettingsFlags {
   policies?: string;
   /** `host:port` of a running jwtgate: ask it instead of compiling `policies` here. */
   server?: string;
@@ -33,20 +33,19 @@ interface CheckOptions {
   header?: string[];
   namespace?: string;
   workloadLabel?: string[];
-  unmatched?: 'deny' | 'allow';
 }
 
 export async function checkCommand(options: CheckOptions): Promise<void> {
   const request = envoyCheckRequest(options);
   let response: CheckResponse;
   if (options.server !== undefined) {
-    if (options.policies !== undefined || options.workloadLabel !== undefined || options.unmatched !== undefined) {
-      throw new Error('--server asks a running jwtgate: it takes none of --policies, --workload-label, --unmatched');
+    if (options.policies !== undefined || options.workloadLabel !== undefined || options.unmatched !== undefined || options.pathParameters !== undefined) {
+      throw new Error('--server asks a running jwtgate: it takes none of --policies, --workload-label, --unmatched, --path-parameters');
     }
     response = await checkOnServer(options.server, request);
   } else {
     if (options.policies === undefined) throw new Error('check needs --policies DIR or --server HOST:PORT');
-    const decision = await decideLocally(options.policies, request, sidecarWorkload(options), options.unmatched);
+    const decision = await decideLocally(options.policies, request, sidecarWorkload(options), options);
     for (const step of decision.trace) process.stdout.write(`${step.step.padEnd(9)} ${step.message}\n`);
     if (decision.kind === 'deny' && decision.detail) process.stdout.write(`          detail: ${decision.detail}\n`);
     response = toCheckResponse(decision);
@@ -55,9 +54,9 @@ export async function checkCommand(options: CheckOptions): Promise<void> {
   if (response.status.code !== 0) process.exitCode = 2;
 }
 
-async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined, unmatched: 'deny' | 'allow' | undefined): Promise<Decision> {
+async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined, flags: SettingsFlags): Promise<Decision> {
   const config = resolveServiceConfig(process.env);
-  const { snapshot, diagnostics, refusal } = await compileFolder(policies, 1, unmatchedSettings(unmatched));
+  const { snapshot, diagnostics, refusal } = await compileFolder(policies, 1, snapshotSettings(flags));
   for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
   const store = new RuntimeStore({ log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
   // As `serve --policies` starting on this folder: a refused folder enforces nothing (503 not_ready).

@@ -15,18 +15,17 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseSnapshot } from '../authz/snapshot/parse-snapshot.ts';
 import type { Snapshot } from '../authz/snapshot/types.ts';
-import { compileFolder, formatDiagnostic, unmatchedSettings } from './standalone.ts';
+import { compileFolder, formatDiagnostic, snapshotSettings, type SettingsFlags } from './standalone.ts';
 
-interface CompileOptions {
+interface CompileOptions extends SettingsFlags {
   output?: string;
   previous?: string;
   generation: string;
-  unmatched?: 'deny' | 'allow';
 }
 
 export async function compileCommand(dir: string, options: CompileOptions): Promise<void> {
   const previous = await readPrevious(options.previous ?? options.output, options.previous !== undefined);
-  const { snapshot, diagnostics, errors, refusal } = await compileFolder(dir, Number(options.generation), unmatchedSettings(options.unmatched), previous);
+  const { snapshot, diagnostics, errors, refusal } = await compileFolder(dir, Number(options.generation), snapshotSettings(options), previous);
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   process.exitCode = errors > 0 || refusal !== undefined ? 1 : 0;
   if (refusal !== undefined) {

@@ -20,6 +20,12 @@ function lazy<M extends Record<K, (...args: never[]) => Promise<void>>, K extend
   return async (...args: Parameters<M[K]>): Promise<void> => (await load())[name](...args);
 }
 
+/** `--path-parameters`, for every command that compiles a snapshot; `note` is added to its help. */
+function pathParametersOption(note?: string): Option {
+  const help = 'requests with ";" path parameters (/admin;x=1): reject refuses them (default), ignore matches each segment without them, as Spring and Tomcat read it';
+  return new Option('--path-parameters <mode>', note === undefined ? help : `${help} (${note})`).choices(['reject', 'ignore']);
+}
+
 const program = new Command('jwtgate')
   .description('JWT authentication and claim-based authorization for Envoy ext_authz')
   .showHelpAfterError();
@@ -29,6 +35,7 @@ program
   .description('serve envoy.service.auth.v3.Authorization/Check from a manifests folder, a snapshot file or the cluster (all hot-reloaded)')
   .addOption(new Option('--policies <dir>', 'folder of JWTIssuer/JWTPolicy/ClusterJWTPolicy manifests (standalone mode)').conflicts(['snapshot', 'kube']))
   .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny; --policies only: otherwise it comes with the snapshot)').choices(['deny', 'allow']))
+  .addOption(pathParametersOption('--policies only: otherwise it comes with the snapshot'))
   .addOption(new Option('--snapshot <file>', 'compiled snapshot JSON (e.g. a mounted ConfigMap)').conflicts('kube'))
   .option('--kube', 'watch the snapshot the operator publishes in the ConfigMap jwtgate-snapshot')
   .option('--namespace <ns>', 'with --kube: the operator\'s namespace (env POD_NAMESPACE, default jwtgate-system)')
@@ -48,6 +55,7 @@ program
   .option('--http-port <port>', 'metrics and health port (env JWTGATE_OPERATOR_HTTP_PORT, default 9003)')
   .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
   .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
+  .addOption(pathParametersOption())
   .action(lazy(() => import('./operator-command.ts'), 'operatorCommand'));
 
 program
@@ -58,6 +66,7 @@ program
   .option('--previous <file>', 'the last good snapshot: its route holders keep their routes (default: the --output file)')
   .option('--generation <n>', 'generation to stamp on the snapshot', '1')
   .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
+  .addOption(pathParametersOption())
   .action(lazy(() => import('./compile-command.ts'), 'compileCommand'));
 
 program
@@ -66,6 +75,7 @@ program
   .addOption(new Option('--policies <dir>', 'folder of manifests').conflicts('server'))
   .option('--server <host:port>', 'a running jwtgate\'s gRPC address: send it the CheckRequest instead')
   .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
+  .addOption(pathParametersOption())
   .requiredOption('--url <url>', 'request URL, e.g. https://api.example.com/api/orders?x=1')
   .option('--method <method>', 'HTTP method', 'GET')
   .option('--token <jwt>', 'bearer token sent as Authorization: Bearer <jwt>')

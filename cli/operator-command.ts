@@ -14,6 +14,7 @@ import { createLogger } from '../authz/log.ts';
 import { startHttpServer } from '../authz/server/http-server.ts';
 import { runLeaderElection } from '../operator/leader-election.ts';
 import { startOperator } from '../operator/start-operator.ts';
+import { snapshotSettings } from './standalone.ts';
 
 export interface OperatorCommandOptions {
   /** Where the snapshot and the Lease live (default env POD_NAMESPACE, else jwtgate-system). */
@@ -25,6 +26,8 @@ export interface OperatorCommandOptions {
   listenAddress?: string;
   /** What requests no policy matches get (default deny). */
   unmatched?: 'deny' | 'allow';
+  /** What `;` path parameters mean (default reject: such requests are refused). */
+  pathParameters?: 'reject' | 'ignore';
 }
 
 /**
@@ -67,10 +70,11 @@ export async function operatorCommand(options: OperatorCommandOptions): Promise<
   if (options.kubeconfig !== undefined) kubeConfig.loadFromFile(options.kubeconfig);
   else kubeConfig.loadFromDefault();
 
+  const settings = snapshotSettings(options);
   let leading = false;
   const operator = startOperator({
     kubeConfig, namespace, identity, log, isLeader: () => leading && election.isLeader(),
-    ...(options.unmatched === undefined ? {} : { settings: { unmatched: options.unmatched } }),
+    ...(settings === undefined ? {} : { settings }),
   });
   let synced = false;
   void operator.synced.then(() => { synced = true; });

@@ -31,6 +31,7 @@ interface ServeOptions {
   namespace?: string;
   kubeconfig?: string;
   unmatched?: 'deny' | 'allow';
+  pathParameters?: 'reject' | 'ignore';
   workloadLabels?: string;
   workloadNamespace?: string;
 }
@@ -40,7 +41,9 @@ const DEFAULT_NAMESPACE = 'jwtgate-system';
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
   if (!options.policies && !options.snapshot && !options.kube) throw new Error('serve needs --policies DIR, --snapshot FILE or --kube');
-  if (options.unmatched !== undefined && !options.policies) throw new Error('--unmatched applies to --policies only: a snapshot carries its own setting (compile it, or set it on the operator)');
+  for (const [flag, value] of [['--unmatched', options.unmatched], ['--path-parameters', options.pathParameters]] as const) {
+    if (value !== undefined && !options.policies) throw new Error(`${flag} applies to --policies only: a snapshot carries its own setting (compile it, or set it on the operator)`);
+  }
   const config = resolveServiceConfig(process.env, {
     grpcPort: options.grpcPort === undefined ? undefined : Number(options.grpcPort),
     httpPort: options.httpPort === undefined ? undefined : Number(options.httpPort),
@@ -78,7 +81,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
 /** Loads the folder or file once, then again on every change; resolves with the function that stops watching. */
 async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => void> {
   const reload = options.policies
-    ? folderLoader(options.policies, store, log, await import('./standalone.ts'), options.unmatched)
+    ? folderLoader(options.policies, store, log, await import('./standalone.ts'), options)
     : fileLoader(options.snapshot!, store);
   await reload();
   return watchPath(options.policies ?? options.snapshot!, () => void reload());
@@ -107,12 +110,12 @@ async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Log
  */
 function folderLoader(
   dir: string, store: RuntimeStore, log: Logger,
-  { compileFolder, formatDiagnostic, unmatchedSettings }: typeof import('./standalone.ts'), unmatched: 'deny' | 'allow' | undefined,
+  { compileFolder, formatDiagnostic, snapshotSettings }: typeof import('./standalone.ts'), flags: Pick<ServeOptions, 'unmatched' | 'pathParameters'>,
 ): () => Promise<void> {
   let generation = 0;
   return async () => {
     try {
-      const { snapshot, diagnostics, unreadable } = await compileFolder(dir, ++generation, unmatchedSettings(unmatched));
+      const { snapshot, diagnostics, unreadable } = await compileFolder(dir, ++generation, snapshotSettings(flags));
       for (const d of diagnostics) log[d.severity === 'error' ? 'error' : 'warn']({ resource: d.resource, field: d.field, reason: d.reason }, formatDiagnostic(d));
       if (unreadable > 0 && store.current !== undefined) throw new Error(`${unreadable} manifest document(s) could not be parsed`);
       await store.apply(snapshot);

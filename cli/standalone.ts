@@ -47,7 +47,22 @@ export async function compileFolder(dir: string, generation: number, settings?: 
   };
 }
 
-/** `--unmatched deny|allow` (commander checks the choice) → the snapshot's settings; undefined keeps the compiler's default, deny. */
-export function unmatchedSettings(unmatched: SnapshotSettings['unmatched'] | undefined): SnapshotSettings | undefined {
-  return unmatched === undefined ? undefined : { unmatched };
+/** The service-wide settings flags, `--unmatched deny|allow` and `--path-parameters reject|ignore` (commander checks the choices). */
+export type SettingsFlags = Partial<Pick<SnapshotSettings, 'unmatched' | 'pathParameters'>>;
+
+/**
+ * The flags → the snapshot's settings; undefined keeps the compiler's defaults (deny, reject).
+ * `pathParameters` is written only when it is `ignore`: absent means reject, so a snapshot's
+ * digest changes only when the setting does.
+ *
+ * @example
+ * ```ts
+ * snapshotSettings({ pathParameters: 'ignore' }); // { unmatched: 'deny', pathParameters: 'ignore' }
+ * snapshotSettings({ pathParameters: 'reject' }); // { unmatched: 'deny' }
+ * snapshotSettings({});                           // undefined
+ * ```
+ */
+export function snapshotSettings({ unmatched, pathParameters }: SettingsFlags): SnapshotSettings | undefined {
+  if (unmatched === undefined && pathParameters === undefined) return undefined;
+  return { unmatched: unmatched ?? 'deny', ...(pathParameters === 'ignore' ? { pathParameters } : {}) };
 }

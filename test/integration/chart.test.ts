@@ -96,7 +96,7 @@ describe('charts/jwtgate rendered by helm', () => {
     const pod = podSpecOf(deployment);
     assert.equal(pod.serviceAccountName, 'jwtgate-operator');
     const [container] = pod.containers;
-    assert.deepEqual(container!.args, ['operator', '--unmatched=deny']);
+    assert.deepEqual(container!.args, ['operator', '--unmatched=deny', '--path-parameters=reject']);
     assert.deepEqual(container!.env?.slice(0, 2), [
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -238,6 +238,7 @@ describe('charts/jwtgate rendered by helm', () => {
       ['a writable root filesystem', 'securityContext:\n  readOnlyRootFilesystem: false\n', /at '\/securityContext\/readOnlyRootFilesystem'/],
       ['running as root', 'podSecurityContext:\n  runAsNonRoot: false\n', /at '\/podSecurityContext\/runAsNonRoot'/],
       ['an unknown mode', 'authz:\n  mode: gateway\n', /at '\/authz\/mode'/],
+      ['an unknown path parameters setting', 'operator:\n  pathParameters: strip\n', /at '\/operator\/pathParameters'/],
       ['a port out of range', 'authz:\n  grpcPort: 70000\n', /at '\/authz\/grpcPort'/],
       ['a sidecar ServiceAccount without namespace', 'authz:\n  sidecar:\n    serviceAccounts: [{ name: checkout }]\n', /at '\/authz\/sidecar\/serviceAccounts\/0'.*namespace/],
       ['an env name that is not a jwtgate setting', 'authz:\n  env: { NODE_OPTIONS: --inspect }\n', /'NODE_OPTIONS' does not match pattern/],

@@ -150,6 +150,30 @@ test('--unmatched allow is written into the snapshot and decides requests no pol
   assert.match(refused.stderr, /Allowed choices are deny, allow/);
 });
 
+test('--path-parameters ignore is written into the snapshot; without it a ";" parameter is refused (400 request_invalid)', async () => {
+  const compiled = await jwtgate('compile', 'examples/policies', '--path-parameters', 'ignore');
+  assert.equal(compiled.code, 0, compiled.stderr);
+  assert.deepEqual(parseSnapshot(compiled.stdout).settings, { unmatched: 'deny', pathParameters: 'ignore' });
+  const rejecting = await jwtgate('compile', 'examples/policies', '--path-parameters', 'reject');
+  assert.deepEqual(parseSnapshot(rejecting.stdout).settings, { unmatched: 'deny' }, 'reject is the default: written as absent, so no digest changes');
+
+  const url = 'https://api.example.com/catalog;jsessionid=1';
+  const refused = await jwtgate('check', '--policies', 'examples/policies', '--url', url);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stdout, /^DENY 400 \(request_invalid\): the request path has ";" parameters$/m);
+  const ignored = await jwtgate('check', '--policies', 'examples/policies', '--path-parameters', 'ignore', '--url', url);
+  assert.equal(ignored.code, 0, ignored.stdout);
+  assert.match(ignored.stdout, /^request +GET api\.example\.com\/catalog$/m);
+  assert.match(ignored.stdout, /^ALLOW \(anonymous\)/m);
+  const hidden = await jwtgate('check', '--policies', 'examples/policies', '--path-parameters', 'ignore', '--url', 'https://api.example.com/catalog/..;/api/orders');
+  assert.match(hidden.stdout, /^DENY 400 \(request_invalid\): the request path has a "\." or "\.\." segment hidden by ";" parameters$/m);
+
+  const choice = await jwtgate('compile', 'examples/policies', '--path-parameters', 'strip');
+  assert.match(choice.stderr, /Allowed choices are reject, ignore/);
+  const notHere = await jwtgate('serve', '--snapshot', 'snapshot.json', '--path-parameters', 'ignore');
+  assert.match(notHere.stderr, /--path-parameters applies to --policies only/);
+});
+
 test('a broken policy holds its routes and denies them (503 policy_invalid) instead of handing them to a weaker one', async () => {
   await withManifests('policies.yaml', `apiVersion: jwtgate.dev/v1alpha1
 kind: JWTPolicy

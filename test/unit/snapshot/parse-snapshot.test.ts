@@ -1,0 +1,25 @@
+// Snapshot settings as loaded: pathParameters is absent (reject), reject or ignore, nothing else.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { snapshotDigest } from '../../../authz/snapshot/digest.ts';
+import { parseSnapshot, SnapshotError } from '../../../authz/snapshot/parse-snapshot.ts';
+import type { Snapshot } from '../../../authz/snapshot/types.ts';
+
+/** A snapshot text with `settings`, sealed with its true digest (so only the settings check can refuse it). */
+function sealed(settings: Record<string, unknown>): string {
+  const body = { schemaVersion: 1, generation: 1, createdAt: '2026-01-01T00:00:00Z', settings, issuers: {}, policies: [] };
+  return JSON.stringify({ ...body, sha256: snapshotDigest(body as unknown as Snapshot) });
+}
+
+test('pathParameters absent, reject or ignore loads as written', () => {
+  assert.deepEqual(parseSnapshot(sealed({ unmatched: 'deny' })).settings, { unmatched: 'deny' });
+  assert.deepEqual(parseSnapshot(sealed({ unmatched: 'deny', pathParameters: 'reject' })).settings, { unmatched: 'deny', pathParameters: 'reject' });
+  assert.deepEqual(parseSnapshot(sealed({ unmatched: 'allow', pathParameters: 'ignore' })).settings, { unmatched: 'allow', pathParameters: 'ignore' });
+});
+
+test('any other pathParameters refuses the snapshot, naming the value', () => {
+  for (const value of ['strip', '', 'IGNORE', true, null]) {
+    assert.throws(() => parseSnapshot(sealed({ unmatched: 'deny', pathParameters: value })),
+      (err: unknown) => err instanceof SnapshotError && err.message.includes(`settings.pathParameters ${JSON.stringify(value)}`), String(value));
+  }
+});
