@@ -201,12 +201,26 @@ function compileIssuerRequirements(
   resource: ValidPolicy, refs: IssuerRefSpec[], field: string, issuers: IssuerCatalog, fail: Fail,
 ): IssuerRequirement[] {
   const seen = new Set<string>();
+  /** `iss` → the first JWTIssuer listed with it, and where. */
+  const byIss = new Map<string, { id: string; at: string }>();
   return refs.map((ref, i) => {
     const id = issuerId(ref.namespace ?? (resource.ref.namespace as string), ref.name);
     const at = `${field}[${i}]`;
     const issuer = issuers.compiled.get(id);
     if (seen.has(id)) fail(at, DIAGNOSTIC_REASONS.InvalidSpec, `JWTIssuer ${id} is listed twice`);
     seen.add(id);
+    // anyOf: a token's unverified `iss` picks exactly one issuer (verify-token.ts step 2), so a
+    // second JWTIssuer with the same `issuer` would never be used: its keys, audiences and token
+    // sources silently ignored. allOf asks for a token from each of several authorities; two
+    // entries for one authority add no second identity (and, reading the same token source, one
+    // token would satisfy both). Either way, refuse rather than guess which one was meant.
+    const first = issuer === undefined ? undefined : byIss.get(issuer.issuer);
+    if (issuer !== undefined && first !== undefined && first.id !== id) {
+      fail(at, DIAGNOSTIC_REASONS.DuplicateIssuer,
+        `JWTIssuer ${id} and JWTIssuer ${first.id} (${first.at}) both have issuer ${JSON.stringify(issuer.issuer)}; a token's iss can select only one of them: merge their keys into one JWTIssuer or accept only one`);
+    } else if (issuer !== undefined && first === undefined) {
+      byIss.set(issuer.issuer, { id, at });
+    }
     if (issuer === undefined) {
       if (issuers.declared.has(id)) fail(at, DIAGNOSTIC_REASONS.IssuerNotReady, `JWTIssuer ${id} has errors and is not in the snapshot`);
       else fail(at, DIAGNOSTIC_REASONS.IssuerNotFound, `JWTIssuer ${id} not found`);

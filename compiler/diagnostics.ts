@@ -51,6 +51,8 @@ export const DIAGNOSTIC_REASONS = {
   IssuerNotFound: 'IssuerNotFound',
   /** A policy names a JWTIssuer that exists but did not compile. */
   IssuerNotReady: 'IssuerNotReady',
+  /** A policy accepts two JWTIssuers with the same `issuer` (`iss`); a token could only ever select one. */
+  DuplicateIssuer: 'DuplicateIssuer',
   /** No audience to check and no explicit waiver. */
   MissingAudience: 'MissingAudience',
   /** Another policy already owns this route or host, or claims it too (a warning on the holder). */

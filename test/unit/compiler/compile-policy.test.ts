@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile } from '../../../compiler/compile.ts';
 import type { NamespaceInput, Resource } from '../../../compiler/resources.ts';
-import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, policy, requiredPolicy } from './builders.ts';
+import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, modesOf, policy, requiredPolicy } from './builders.ts';
 
 const idp = issuer('idp', jwksUriIssuer());
 
@@ -83,6 +83,34 @@ test('no audience anywhere needs an explicit waiver (MissingAudience)', () => {
   assert.deepEqual(waived.snapshot.policies[0]?.issuers, [{ issuerId: 'shop/idp', audienceWaived: true }]);
   const own = compile({ resources: [noAud, policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp', audiences: ['api'] }] } }))], now: NOW });
   assert.deepEqual(errorsOf(own.diagnostics), []);
+});
+
+test('two JWTIssuers with the same iss on one policy: DuplicateIssuer naming both, and the routes held closed', async (t) => {
+  // Same `issuer`, different keys: a token's iss could only ever select the first.
+  const twin = issuer('idp-twin', jwksUriIssuer({ jwksUri: 'https://idp.example.com/other-jwks' }));
+  const other = issuer('other', jwksUriIssuer({ issuer: 'https://other.example.com' }));
+  for (const list of ['anyOf', 'allOf'] as const) {
+    await t.test(list, () => {
+      const { snapshot, diagnostics } = compilePolicies([twin, other, policy('p', requiredPolicy('a.example', { issuers: { [list]: [{ name: 'idp' }, { name: 'other' }, { name: 'idp-twin' }] } }))]);
+      assert.deepEqual(errorsOf(diagnostics), [`DuplicateIssuer spec.issuers.${list}[2]`]);
+      const message = diagnostics.find((d) => d.reason === 'DuplicateIssuer')?.message ?? '';
+      assert.match(message, /JWTIssuer shop\/idp-twin and JWTIssuer shop\/idp \(spec\.issuers\.\w+\[0\]\) both have issuer "https:\/\/idp\.example\.com"/);
+      assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/p invalid']);
+      assert.deepEqual(snapshot.policies[0]?.targets[0]?.hosts, ['a.example']);
+    });
+  }
+  await t.test('across namespaces, from a ClusterJWTPolicy', () => {
+    const elsewhere = issuer('idp', jwksUriIssuer(), 'team-b');
+    const { diagnostics } = compilePolicies([elsewhere, clusterPolicy('baseline', {
+      targets: [{ hosts: ['b.example'] }], issuers: { anyOf: [{ name: 'idp', namespace: 'shop' }, { name: 'idp', namespace: 'team-b' }] },
+    })]);
+    assert.deepEqual(errorsOf(diagnostics), ['DuplicateIssuer spec.issuers.anyOf[1]']);
+  });
+  await t.test('different iss values on one policy compile', () => {
+    const { snapshot, diagnostics } = compilePolicies([other, policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp' }, { name: 'other' }] } }))]);
+    assert.deepEqual(errorsOf(diagnostics), []);
+    assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/p required']);
+  });
 });
 
 test('an issuer listed twice is refused', () => {
