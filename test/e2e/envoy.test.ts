@@ -13,7 +13,7 @@ import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } f
 import { authorizationService } from '../../authz/server/protos.ts';
 import type { CheckRequestLike } from '../../authz/request/attributes.ts';
 import { startEchoServer, type EchoedRequest, type EchoServer } from '../support/echo-server.ts';
-import { locateEnvoy, startEnvoy, validateEnvoyConfig, type EnvoyProcess } from '../support/envoy.ts';
+import { locateEnvoy, startEnvoy, validateEnvoyConfig, type EnvoyOptions, type EnvoyProcess } from '../support/envoy.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { jwtIssuer, jwtPolicy } from '../support/manifests.ts';
 import type { ServeProcess } from '../support/serve-process.ts';
@@ -33,12 +33,15 @@ interface ProxyResponse {
 /**
  * One HTTP/1.1 request on its own connection (no keep-alive pool: a pooled socket that Envoy
  * closed would fail the next request for reasons of the test's own making). Headers are
- * [name, value] lines in order, so a name may repeat; `host` defaults to {@link HOST}.
+ * [name, value] lines in order, so a name may repeat; `host` defaults to {@link HOST}. `path` is
+ * sent byte for byte: a URL string would go through WHATWG parsing, which resolves `..` and
+ * `%2e%2e` and turns `\` into `/` before anything is sent.
  */
 function send(baseUrl: string, path: string, headers: [string, string][] = []): Promise<ProxyResponse> {
   const lines = headers.some(([name]) => name.toLowerCase() === 'host') ? headers : [['host', HOST] as [string, string], ...headers];
+  const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${baseUrl}${path}`, { method: 'GET', agent: false, headers: lines.flat() }, (res) => {
+    const req = httpRequest({ hostname, port, path, method: 'GET', agent: false, headers: lines.flat() }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => { body += chunk; });
@@ -283,6 +286,118 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
       await strict.stop();
     }
     assert.equal(echo.requests, reached, 'nothing reached upstream while jwtgate was down');
+  });
+});
+
+describe('path forms through Envoy: a path the upstream reads as /admin never reaches it without a token', { skip: SKIP }, () => {
+  // jwtgate decides every route here (no route has ext_authz off): /public is open by policy,
+  // /admin and /reports (case-insensitive) are protected, and everything else is open by default.
+  const POLICIES = {
+    'public.yaml': jwtPolicy({ name: 'public', namespace: 'shop', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/public' }] }] } }),
+    'admin.yaml': jwtPolicy({ name: 'admin', namespace: 'shop', spec: { targets: [{ hosts: [HOST], paths: [{ prefix: '/admin' }] }], issuers: { anyOf: [{ name: 'idp' }] } } }),
+    'reports.yaml': jwtPolicy({ name: 'reports', namespace: 'shop', spec: {
+      targets: [{ hosts: [HOST], paths: [{ prefix: '/reports', caseInsensitive: true }] }], issuers: { anyOf: [{ name: 'idp' }] },
+    } }),
+  };
+  /** Forms that Tomcat, Spring, nginx or a decode-first server read as /admin (or under it). */
+  const ADMIN_IN_DISGUISE = [
+    '/admin;x=1', '/admin/..;/admin', '/public/..;/admin', '/public/../admin', '/public/./../admin', '/public/%2e%2e/admin',
+    '/public/%2E%2E/admin', '/public/.%2e/admin', '/public/..%2fadmin', '/public%2f..%2fadmin', '/public/..%5cadmin',
+    '/public/..\\admin', '//admin', '/admin%3bx=1', '/public/%c0%ae%c0%ae/admin', '/%61dmin', '/admin/x;jsessionid=1',
+  ];
+
+  let key: TestKey;
+  let idp: JwksServer;
+  let echo: EchoServer;
+  let strict: StandaloneService;
+  let lenient: StandaloneService;
+  const envoys: Record<string, EnvoyProcess> = {};
+
+  before(async () => {
+    key = await generateTestKey('RS256', 'k1');
+    idp = await startJwksServer({ jwks: jwksOf(key) });
+    echo = await startEchoServer();
+    const files = { 'issuer.yaml': issuerManifest(idp.jwksUrl), ...POLICIES };
+    [strict, lenient] = await Promise.all([
+      startStandalone(files, {}, ['--unmatched', 'allow']),
+      startStandalone(files, {}, ['--unmatched', 'allow', '--path-parameters', 'ignore']),
+    ]);
+    const start = (authz: StandaloneService, pathHandling: EnvoyOptions['pathHandling']) =>
+      startEnvoy({ authzPort: authz.svc.grpcPort, upstreamPort: echo.port, bypassPrefix: false, pathHandling, statusOnError: 503 });
+    [envoys.recommended, envoys['reject-escaped-slashes'], envoys['envoy-defaults'], envoys['ignore-parameters']] = await Promise.all([
+      start(strict, 'recommended'), start(strict, 'reject-escaped-slashes'), start(strict, 'envoy-defaults'), start(lenient, 'recommended'),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all(Object.values(envoys).map((e) => e.stop()));
+    await strict?.close();
+    await lenient?.close();
+    await echo?.close();
+    await idp?.close();
+  });
+
+  /** The response to `path`, following one redirect (UNESCAPE_AND_REDIRECT) as a client would. */
+  async function sendFollowing(envoy: EnvoyProcess, path: string, headers: [string, string][] = []): Promise<ProxyResponse & { via?: string }> {
+    const response = await send(envoy.url, path, headers);
+    const location = response.headers.location;
+    if (response.status < 300 || response.status >= 400 || location === undefined) return response;
+    return { ...(await send(envoy.url, location, headers)), via: location };
+  }
+
+  for (const setup of ['recommended', 'reject-escaped-slashes', 'envoy-defaults', 'ignore-parameters']) {
+    test(`${setup}: no disguised /admin reaches the upstream without a token`, async () => {
+      const envoy = envoys[setup]!;
+      const reached = echo.requests;
+      const answers: string[] = [];
+      for (const path of ADMIN_IN_DISGUISE) {
+        const response = await sendFollowing(envoy, path);
+        // jwtgate's 400 request_invalid or 401 token_missing, or Envoy's own 400 before asking.
+        const reason = response.headers['content-type'] === 'application/json' ? String(denial(response).body.reason) : `envoy ${response.status}`;
+        answers.push(`${path}${response.via === undefined ? '' : ` → ${response.via}`}: ${response.status} ${reason}`);
+        assert.ok([400, 401].includes(response.status), `${path}: ${response.status} ${response.body}`);
+      }
+      assert.equal(echo.requests, reached, `nothing reached the upstream:\n${answers.join('\n')}`);
+    });
+  }
+
+  test('recommended settings: legitimate spellings of an open path arrive in a form jwtgate accepts, and the upstream reads that path', async () => {
+    for (const [path, upstreamPath] of [
+      ['/public/x', '/public/x'], ['/public//x', '/public/x'], ['/public/./x', '/public/x'], ['/public/a/../x', '/public/x'],
+      ['/public//../admin', '/public/admin'], // resolved, then merged: /public/admin to jwtgate and upstream alike
+      ['/%70ublic/x', '/public/x'], ['/public/caf%c3%a9', '/public/caf%c3%a9'], ['/public/a%2fb', '/public/a/b'], ['/public/%7Euser', '/public/~user'],
+    ] as const) {
+      const response = await sendFollowing(envoys.recommended!, path);
+      assert.equal(upstreamSaw(response).path, upstreamPath, path);
+    }
+  });
+
+  test('Envoy defaults forward the raw path: jwtgate refuses the forms a proxy should have normalized (400 request_invalid)', async () => {
+    // A merge-first server (nginx) reads /public//../admin as /admin.
+    for (const path of ['/public//x', '/public/./x', '/public/a%2fb', '/public//../admin']) {
+      const d = denial(await send(envoys['envoy-defaults']!.url, path));
+      assert.equal(d.status, 400, path);
+      assert.equal(d.body.reason, 'request_invalid', path);
+    }
+    assert.equal(upstreamSaw(await send(envoys['envoy-defaults']!.url, '/public/x')).path, '/public/x');
+  });
+
+  test('pathParameters: ignore: /admin;x=1 is /admin (a token is required, and with one the parameters go upstream)', async () => {
+    const envoy = envoys['ignore-parameters']!;
+    assert.equal(denial(await send(envoy.url, '/admin;x=1')).body.reason, 'token_missing');
+    const token = await signToken(key, standardClaims());
+    assert.equal(upstreamSaw(await send(envoy.url, '/admin;x=1', [bearer(token)])).path, '/admin;x=1');
+    assert.equal(upstreamSaw(await send(envoy.url, '/public;jsessionid=1/x')).path, '/public;jsessionid=1/x');
+    const strictAnswer = denial(await send(envoys.recommended!.url, '/public;jsessionid=1/x'));
+    assert.deepEqual([strictAnswer.status, strictAnswer.body.reason], [400, 'request_invalid'], 'the default refuses it');
+  });
+
+  test('caseInsensitive: /REPORTS and /Reports/q3 are the protected /reports', async () => {
+    for (const path of ['/reports', '/REPORTS', '/Reports/q3']) {
+      assert.equal(denial(await send(envoys.recommended!.url, path)).body.reason, 'token_missing', path);
+    }
+    const token = await signToken(key, standardClaims());
+    assert.equal(upstreamSaw(await send(envoys.recommended!.url, '/Reports/q3', [bearer(token)])).path, '/Reports/q3');
   });
 });
 

@@ -51,6 +51,16 @@ export interface EnvoyOptions {
    * default, 403.
    */
   statusOnError?: 403 | 500 | 503;
+  /**
+   * How the connection manager treats the path before routing and ext_authz:
+   * - `recommended` (default): `normalize_path`, `merge_slashes` and
+   *   `path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT`, as examples/envoy/envoy.yaml;
+   * - `reject-escaped-slashes`: the same with `REJECT_REQUEST`;
+   * - `envoy-defaults`: none of them, so the raw target goes to jwtgate and to the upstream.
+   */
+  pathHandling?: 'recommended' | 'reject-escaped-slashes' | 'envoy-defaults';
+  /** Prefix routed with ext_authz switched off (default `/public`); `false` = every route asks jwtgate. */
+  bypassPrefix?: string | false;
 }
 
 /**
@@ -136,10 +146,23 @@ const EXT_AUTHZ_DISABLED = {
   },
 };
 
+/** The connection manager's path settings for {@link EnvoyOptions.pathHandling}. */
+function pathSettings(handling: NonNullable<EnvoyOptions['pathHandling']>): Record<string, unknown> {
+  if (handling === 'envoy-defaults') return {};
+  // The hardening examples/envoy/envoy.yaml recommends: jwtgate, the router and the upstream
+  // must all see one path, or a route with ext_authz off becomes a way in.
+  return {
+    normalize_path: true,
+    merge_slashes: true,
+    path_with_escaped_slashes_action: handling === 'recommended' ? 'UNESCAPE_AND_REDIRECT' : 'REJECT_REQUEST',
+  };
+}
+
 /**
  * The v3 static bootstrap: admin and listener on 127.0.0.1 port 0 (Envoy picks free ports; the
  * test reads them back from the admin API, so no port can be taken in between), ext_authz in
- * gRPC mode failing closed, ext_authz switched off per route for `/public`.
+ * gRPC mode failing closed, ext_authz switched off per route for `/public` (or
+ * {@link EnvoyOptions.bypassPrefix}).
  */
 function envoyBootstrap(options: EnvoyOptions): Record<string, unknown> {
   const extAuthz: Record<string, unknown> = {
@@ -150,6 +173,7 @@ function envoyBootstrap(options: EnvoyOptions): Record<string, unknown> {
     failure_mode_allow: false,
   };
   if (options.statusOnError !== undefined) extAuthz.status_on_error = { code: STATUS_NAMES[options.statusOnError] };
+  const bypassPrefix = options.bypassPrefix ?? '/public';
 
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
@@ -163,18 +187,14 @@ function envoyBootstrap(options: EnvoyOptions): Record<string, unknown> {
             typed_config: {
               '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'ingress',
-              // The hardening examples/envoy/envoy.yaml recommends: jwtgate, the router and the
-              // upstream must all see one path, or a route with ext_authz off becomes a way in.
-              normalize_path: true,
-              merge_slashes: true,
-              path_with_escaped_slashes_action: 'UNESCAPE_AND_REDIRECT',
+              ...pathSettings(options.pathHandling ?? 'recommended'),
               route_config: {
                 virtual_hosts: [{
                   name: 'all',
                   domains: ['*'],
                   routes: [
                     { match: { path: READY_PATH }, direct_response: { status: 200 }, typed_per_filter_config: EXT_AUTHZ_DISABLED },
-                    { match: { prefix: '/public' }, route: { cluster: 'upstream' }, typed_per_filter_config: EXT_AUTHZ_DISABLED },
+                    ...(bypassPrefix === false ? [] : [{ match: { prefix: bypassPrefix }, route: { cluster: 'upstream' }, typed_per_filter_config: EXT_AUTHZ_DISABLED }]),
                     { match: { prefix: '/' }, route: { cluster: 'upstream' } },
                   ],
                 }],
