@@ -22,6 +22,7 @@ export const CROSS_FIELD_MESSAGES = {
   hmacNeedsSecretRef: 'HS256, HS384 and HS512 need their secret from a secretRef',
   noMixedAlgorithms: 'HMAC (HS*) and public-key algorithms cannot be mixed in one issuer',
   hmacFormatOnlyHs: 'a secretRef with format HMAC can only serve HS256, HS384 and HS512',
+  keyIdOnlyHmac: 'keyId is only for format HMAC: a JWK Set names its own kids and PEM keys get their thumbprints',
   discoveryNeedsUrlIssuer: 'discovery without url needs an issuer that is an https URL (http only for localhost, 127.0.0.1 and ::1)',
   secureUrl: 'must be an https URL (http only for localhost, 127.0.0.1 and ::1)',
   noRegisteredClaimMapping: 'claimMappings cannot overwrite a registered claim (iss, sub, aud, exp, nbf, iat, jti)',
@@ -68,6 +69,7 @@ function checkIssuer(spec: JWTIssuerSpec, fail: Fail): void {
   if (spec.algorithms.some(isHmac) && spec.secretRef === undefined) fail('spec', M.hmacNeedsSecretRef);
   if (!spec.algorithms.every(isHmac) && !spec.algorithms.every((a) => !isHmac(a))) fail('spec', M.noMixedAlgorithms);
   if (spec.secretRef?.format === 'HMAC' && !spec.algorithms.every(isHmac)) fail('spec', M.hmacFormatOnlyHs);
+  if (spec.secretRef?.keyId !== undefined && spec.secretRef.format !== 'HMAC') fail('spec.secretRef', M.keyIdOnlyHmac);
   if (spec.discovery !== undefined && spec.discovery.url === undefined && !isSecureUrl(spec.issuer)) {
     fail('spec', M.discoveryNeedsUrlIssuer);
   }

@@ -70,8 +70,13 @@ function readSecretKeys(
     return undefined;
   };
   switch (ref.format) {
-    case 'HMAC':
-      return [{ jwk: { kty: 'oct', k: Buffer.from(bytes).toString('base64url') }, label: 'HMAC secret' }];
+    case 'HMAC': {
+      // A raw secret carries no metadata, so its kid (if the token issuer stamps one) comes from
+      // the reference; selection by kid then works as for any JWK (secret-key-set.ts).
+      const jwk: Jwk = { kty: 'oct', k: Buffer.from(bytes).toString('base64url') };
+      if (ref.keyId !== undefined) jwk.kid = ref.keyId;
+      return [{ jwk, label: 'HMAC secret' }];
+    }
     case 'JWKS': {
       const keys = parseJwkSet(bytes);
       return typeof keys === 'string' ? invalid(keys) : keys.map((jwk, i) => ({ jwk, label: `key ${i}` }));

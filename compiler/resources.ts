@@ -59,6 +59,8 @@ export interface SecretKeyRef {
   name: string;
   key: string;
   format: 'JWKS' | 'PEM' | 'HMAC';
+  /** Format HMAC only: the secret's `kid`. */
+  keyId?: string;
 }
 
 /** JWTIssuer.spec after schema defaults. */

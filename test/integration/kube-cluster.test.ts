@@ -78,6 +78,22 @@ spec:
 `, /spec: Invalid value: exactly one key source must be set/);
   });
 
+  test('secretRef.keyId: explained, accepted with format HMAC, refused with JWKS naming spec.secretRef', async () => {
+    assert.match(await cluster.kubectlOk(['explain', 'jwtissuer.spec.secretRef.keyId']), /Format HMAC only: the key id/);
+    const issuer = (name: string, format: string) => `
+apiVersion: jwtgate.dev/v1alpha1
+kind: JWTIssuer
+metadata: { name: ${name}, namespace: demo }
+spec:
+  issuer: https://idp.example.com
+  audiences: [api]
+  algorithms: [${format === 'HMAC' ? 'HS256' : 'RS256'}]
+  secretRef: { name: keys, key: k, format: ${format}, keyId: k-2026 }
+`;
+    await cluster.kubectlOk(['apply', '--server-side', '-f', '-'], issuer('hmac-with-kid', 'HMAC'));
+    await assertRefused(cluster, issuer('jwks-with-kid', 'JWKS'), /spec\.secretRef: Invalid value: .*keyId is only for format HMAC/);
+  });
+
   test('a rule with two operators is refused, naming spec.rules[0]', async () => {
     // Either a CEL rule or a `oneOf` of `required` can enforce this; both name spec.rules[0].
     await assertRefused(cluster, `

@@ -103,6 +103,21 @@ test('HMAC: the raw Secret bytes become an oct key', () => {
   assert.deepEqual(staticKeys({ algorithms: ['HS256', 'HS384'], secretRef: { name: 'h', key: 'secret', format: 'HMAC' } }, [secret('h', 'secret', bytes)]), [{ kty: 'oct', k: bytes.toString('base64url') }]);
 });
 
+test('HMAC: secretRef.keyId becomes the oct key\'s kid; without it the key has none', () => {
+  const bytes = Buffer.alloc(32, 7);
+  const ref = { name: 'h', key: 'secret', format: 'HMAC' };
+  assert.deepEqual(staticKeys({ algorithms: ['HS256'], secretRef: { ...ref, keyId: 'hs-2026' } }, [secret('h', 'secret', bytes)]), [{ kty: 'oct', k: bytes.toString('base64url'), kid: 'hs-2026' }]);
+  assert.deepEqual(staticKeys({ algorithms: ['HS256'], secretRef: ref }, [secret('h', 'secret', bytes)]), [{ kty: 'oct', k: bytes.toString('base64url') }]);
+});
+
+test('keyId with a JWKS or PEM secretRef is refused (the keys name their own kids)', () => {
+  for (const format of ['JWKS', 'PEM']) {
+    const { issuer: compiled, diagnostics } = compileIssuer({ algorithms: ['RS256'], secretRef: { name: 'pem-keys', key: 'pkcs1.pem', format, keyId: 'k1' } }, pemSecrets);
+    assert.equal(compiled, undefined, format);
+    assert.deepEqual(errorsOf(diagnostics), ['InvalidSpec spec.secretRef'], format);
+  }
+});
+
 test('HMAC: a secret shorter than the hash output is refused (RFC 7518 §3.2)', () => {
   const short = compileIssuer({ algorithms: ['HS256'], secretRef: { name: 'h', key: 's', format: 'HMAC' } }, [secret('h', 's', Buffer.alloc(31))]);
   assert.equal(short.issuer, undefined);

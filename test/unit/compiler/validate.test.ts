@@ -71,6 +71,7 @@ const CROSS_FIELD_CASES: [string, Resource, string][] = [
   ['HS256 without a secretRef', issuer('i', jwksUriIssuer({ algorithms: ['HS256'] })), `spec ${M.hmacNeedsSecretRef}`],
   ['HS256 mixed with RS256', issuer('i', { issuer: 'https://idp', algorithms: ['HS256', 'RS256'], secretRef: { name: 's', key: 'k', format: 'JWKS' } }), `spec ${M.noMixedAlgorithms}`],
   ['HMAC secret for RS256', issuer('i', { issuer: 'https://idp', algorithms: ['RS256'], secretRef: hmacSecret }), `spec ${M.hmacFormatOnlyHs}`],
+  ['keyId on a JWKS secretRef', issuer('i', { issuer: 'https://idp', algorithms: ['RS256'], secretRef: { ...hmacSecret, format: 'JWKS', keyId: 'k1' } }), `spec.secretRef ${M.keyIdOnlyHmac}`],
   ['discovery with a non-URL issuer', issuer('i', { issuer: 'idp', algorithms: ['RS256'], discovery: {} }), `spec ${M.discoveryNeedsUrlIssuer}`],
   ['discovery with an http issuer', issuer('i', { issuer: 'http://idp.example.com', algorithms: ['RS256'], discovery: {} }), `spec ${M.discoveryNeedsUrlIssuer}`],
   ['plain http jwksUri', issuer('i', jwksUriIssuer({ jwksUri: 'http://idp.example.com/jwks' })), `spec.jwksUri ${M.secureUrl}`],
@@ -102,6 +103,7 @@ test('cross-field rules accept what they should', () => {
     issuer('i', jwksUriIssuer({ jwksUri: 'http://[::1]:8080/jwks' })),
     issuer('i', { issuer: 'http://localhost:4000', algorithms: ['RS256'], discovery: {} }),
     issuer('i', { issuer: 'https://idp', algorithms: ['HS256', 'HS512'], secretRef: hmacSecret }),
+    issuer('i', { issuer: 'https://idp', algorithms: ['HS256'], secretRef: { ...hmacSecret, keyId: 'hs-1' } }),
     policy('p', { targets: [{}], mode: 'Disabled' }),
     clusterPolicy('c', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a', namespace: 'n' }] }, namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists' }] } })),
   ];
