@@ -19,6 +19,13 @@ export interface ServiceConfig {
   maxTokenBytes: number;
   /** Largest total size of the request headers in a CheckRequest. Env `JWTGATE_MAX_HEADER_BYTES`. */
   maxHeaderBytes: number;
+  /**
+   * Largest CheckRequest decoded, in encoded bytes (headers, and the body when Envoy sends it
+   * with `with_request_body`). A larger one is denied with 413 `request_too_large` unread, not
+   * failed as a gRPC error; the transport accepts up to 4× this (see grpc-server.ts). At least
+   * 1024. Env `JWTGATE_MAX_REQUEST_BYTES`.
+   */
+  maxRequestBytes: number;
   /** Verified tokens kept off the crypto path (0 disables the cache). Env `JWTGATE_TOKEN_CACHE_SIZE`. */
   tokenCacheSize: number;
   /** Time to let in-flight checks finish after SIGTERM before closing connections. Env `JWTGATE_DRAIN_MS`. */
@@ -27,6 +34,12 @@ export interface ServiceConfig {
   allowLogSampleRate: number;
   /** pino level. Env `JWTGATE_LOG_LEVEL`. */
   logLevel: string;
+  /**
+   * Interval of the digest rescan of a `--policies` folder or `--snapshot` file, in ms: the
+   * backstop that reloads when a file system event was lost (a stat per file; a reload only when
+   * something changed). 0 turns it off. Env `JWTGATE_RESCAN_MS`.
+   */
+  rescanMs: number;
 }
 
 export const DEFAULT_SERVICE_CONFIG: Readonly<ServiceConfig> = Object.freeze({
@@ -35,10 +48,13 @@ export const DEFAULT_SERVICE_CONFIG: Readonly<ServiceConfig> = Object.freeze({
   httpPort: 9002,
   maxTokenBytes: 8 * 1024,
   maxHeaderBytes: 64 * 1024,
+  // grpc-js's default receive limit: the same requests are checked as before, above it they are denied.
+  maxRequestBytes: 4 * 1024 * 1024,
   tokenCacheSize: 10_000,
   drainMs: 5_000,
   allowLogSampleRate: 100,
   logLevel: 'info',
+  rescanMs: 5_000,
 });
 
 const ENV: Record<keyof ServiceConfig, string> = {
@@ -47,10 +63,12 @@ const ENV: Record<keyof ServiceConfig, string> = {
   httpPort: 'JWTGATE_HTTP_PORT',
   maxTokenBytes: 'JWTGATE_MAX_TOKEN_BYTES',
   maxHeaderBytes: 'JWTGATE_MAX_HEADER_BYTES',
+  maxRequestBytes: 'JWTGATE_MAX_REQUEST_BYTES',
   tokenCacheSize: 'JWTGATE_TOKEN_CACHE_SIZE',
   drainMs: 'JWTGATE_DRAIN_MS',
   allowLogSampleRate: 'JWTGATE_ALLOW_LOG_SAMPLE',
   logLevel: 'JWTGATE_LOG_LEVEL',
+  rescanMs: 'JWTGATE_RESCAN_MS',
 };
 
 /** Defaults ← environment ← explicit overrides (CLI flags); throws a TypeError naming the bad setting. */
@@ -74,6 +92,10 @@ export function resolveServiceConfig(
       throw new TypeError(`${key} (${ENV[key]}) must be a non-negative integer${isPort ? ' port' : ''}, got "${String(config[key])}"`);
     }
     config[key] = n;
+  }
+  // Below this not even a plain GET's CheckRequest fits: every request would be denied.
+  if ((config.maxRequestBytes as number) < 1024) {
+    throw new TypeError(`maxRequestBytes (${ENV.maxRequestBytes}) must be at least 1024, got "${String(config.maxRequestBytes)}"`);
   }
   return Object.freeze(config as ServiceConfig);
 }

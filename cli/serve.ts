@@ -11,15 +11,18 @@
  * jwtgate serve --kube --workload-labels /etc/podinfo/labels   # sidecar: POD_NAMESPACE is the workload's
  * ```
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolveServiceConfig } from '../authz/config.ts';
 import { createLogger, type Logger } from '../authz/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import { startService } from '../authz/service.ts';
 import { parseSnapshot } from '../authz/snapshot/parse-snapshot.ts';
+import { coalesceReloads } from '../authz/snapshot/coalesce-reloads.ts';
 import { watchPath } from '../authz/snapshot/watch-path.ts';
 import { readWorkload } from '../authz/request/workload.ts';
+import { FolderCompiler } from './folder-compiler.ts';
+import { folderLoader } from './folder-loader.ts';
 
 interface ServeOptions {
   policies?: string;
@@ -61,7 +64,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   const service = await startService({ config, log, metrics, store, workload });
   if (workload !== undefined) log.info({ namespace: workload.namespace, labels: workload.labels }, 'sidecar mode: every request is bound for this workload');
 
-  const stopWatching = options.kube ? await watchCluster(options, store, log) : await watchFiles(options, store, log);
+  const stopWatching = options.kube ? await watchCluster(options, store, log) : await watchFiles(options, store, log, config.rescanMs);
 
   if (options.policies) printHowToTry(options.policies, service.grpcPort, service.httpPort);
 
@@ -78,13 +81,34 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-/** Loads the folder or file once, then again on every change; resolves with the function that stops watching. */
-async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => void> {
-  const reload = options.policies
-    ? folderLoader(options.policies, store, log, await import('./standalone.ts'), options)
-    : fileLoader(options.snapshot!, store);
-  await reload();
-  return watchPath(options.policies ?? options.snapshot!, () => void reload());
+/**
+ * Watches the folder or file (every way it can be replaced, `watch-path.ts`), then loads it, and
+ * again on every change; reloads run one at a time, the latest request winning. A folder is
+ * compiled on a worker thread, so checks keep being answered during a big reload. Resolves with
+ * the function that stops watching.
+ */
+async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logger, rescanMs: number): Promise<() => Promise<void>> {
+  const path = options.policies ?? options.snapshot!;
+  await stat(path); // a path that does not exist at start is a typo: fail the start (later it may briefly vanish)
+  const compiler = options.policies === undefined ? undefined : new FolderCompiler();
+  const load = compiler === undefined ? fileLoader(path, store) : await folderReload(path, compiler, store, log, options);
+  const reload = coalesceReloads(load);
+  const watcher = await watchPath(path, (trigger) => void reload(trigger), {
+    rescanMs,
+    onError: (err: unknown) => log.warn({ source: path, err: err instanceof Error ? err.message : String(err) }, 'watch rescan failed; retrying on the next change or rescan'),
+  });
+  await reload('start');
+  return async () => {
+    watcher.close();
+    await compiler?.close();
+  };
+}
+
+/** The folder reload; the compiler's helpers are loaded only in this mode. */
+async function folderReload(dir: string, compiler: FolderCompiler, store: RuntimeStore, log: Logger, flags: Pick<ServeOptions, 'unmatched' | 'pathParameters'>): Promise<(trigger: string) => Promise<void>> {
+  const { formatDiagnostic, snapshotSettings } = await import('./standalone.ts');
+  const settings = snapshotSettings(flags);
+  return folderLoader({ dir, store, log, compiler, formatDiagnostic, ...(settings === undefined ? {} : { settings }) });
 }
 
 /**
@@ -102,35 +126,13 @@ async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Log
   return () => source.stop();
 }
 
-/**
- * Compiles the folder on every change; each diagnostic is logged and good resources are
- * enforced (an invalid resource is left out, as the apiserver would refuse it). A file that
- * cannot even be parsed, typically caught mid-edit, refuses the whole reload instead: the
- * snapshot in force keeps serving rather than losing that file's policies.
- */
-function folderLoader(
-  dir: string, store: RuntimeStore, log: Logger,
-  { compileFolder, formatDiagnostic, snapshotSettings }: typeof import('./standalone.ts'), flags: Pick<ServeOptions, 'unmatched' | 'pathParameters'>,
-): () => Promise<void> {
-  let generation = 0;
-  return async () => {
+/** `--snapshot FILE`: read, verify (digest, schema version) and apply; anything wrong is refused. */
+function fileLoader(file: string, store: RuntimeStore): (trigger: string) => Promise<void> {
+  return async (trigger) => {
     try {
-      const { snapshot, diagnostics, unreadable } = await compileFolder(dir, ++generation, snapshotSettings(flags));
-      for (const d of diagnostics) log[d.severity === 'error' ? 'error' : 'warn']({ resource: d.resource, field: d.field, reason: d.reason }, formatDiagnostic(d));
-      if (unreadable > 0 && store.current !== undefined) throw new Error(`${unreadable} manifest document(s) could not be parsed`);
-      await store.apply(snapshot);
+      await store.apply(parseSnapshot(await readFile(file, 'utf8')), { trigger });
     } catch (err) {
-      store.refuse(dir, err);
-    }
-  };
-}
-
-function fileLoader(file: string, store: RuntimeStore): () => Promise<void> {
-  return async () => {
-    try {
-      await store.apply(parseSnapshot(await readFile(file, 'utf8')));
-    } catch (err) {
-      store.refuse(file, err);
+      store.refuse(file, err, { trigger });
     }
   };
 }
