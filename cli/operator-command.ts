@@ -1,7 +1,21 @@
 /**
  * `jwtgate operator`: the control plane process. Every replica keeps its informers warm; the
- * one holding the `coordination.k8s.io` Lease reconciles, publishes and writes status. Serves
- * `/healthz`, `/readyz` (informers synced) and `/metrics` on the HTTP port.
+ * one holding the `coordination.k8s.io` Lease reconciles, publishes and writes status, each
+ * write through the write fence (operator/write-fence.ts). Serves `/healthz`, `/readyz`
+ * (informers synced) and `/metrics` on the HTTP port.
+ *
+ * Shutdown (SIGTERM/SIGINT), in this order, each step logged (issue 8, case 3: releasing the
+ * Lease first let the old leader write for half a minute beside its successor):
+ * 1. stop the queue: no new reconcile starts;
+ * 2. give the reconcile in progress {@link SHUTDOWN_TIMINGS.drainMs} to finish, then close the
+ *    fence: it stops at its next write (abandoned, not interrupted mid-request);
+ * 3. wait until no write is in flight, so none lands after the Lease changes hands;
+ * 4. release the Lease (empty holder, 1 s lease: client-go's ReleaseOnCancel), so a successor
+ *    takes over at its next retry instead of waiting the lease out;
+ * 5. stop the informers and the HTTP server, exit 0.
+ * A hard deadline ({@link SHUTDOWN_TIMINGS.exitMs}) exits 1 whatever is left, without releasing:
+ * the successor then waits for the lease to expire, which is slow but safe. Both are well inside
+ * the pod's termination grace period (the chart leaves Kubernetes' default, 30 s).
  *
  * @example
  * ```sh
@@ -13,7 +27,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../authz/log.ts';
 import { startHttpServer } from '../authz/server/http-server.ts';
 import { runLeaderElection } from '../operator/leader-election.ts';
+import { createOperatorMetrics } from '../operator/operator-metrics.ts';
 import { startOperator } from '../operator/start-operator.ts';
+import { WriteFence } from '../operator/write-fence.ts';
 import { snapshotSettings } from './standalone.ts';
 
 export interface OperatorCommandOptions {
@@ -49,6 +65,17 @@ function leaseTimings(env: NodeJS.ProcessEnv): { leaseDurationSeconds?: number; 
   };
 }
 
+/**
+ * How long shutdown may take: the in-progress reconcile gets `drainMs` to finish before the
+ * fence closes, and the process exits by `exitMs` whatever happens (grace period: 30 s).
+ *
+ * @example
+ * ```ts
+ * SHUTDOWN_TIMINGS.exitMs; // 10000
+ * ```
+ */
+export const SHUTDOWN_TIMINGS = Object.freeze({ drainMs: 3_000, exitMs: 10_000 });
+
 /** The Lease every replica campaigns for. */
 export const LEASE_NAME = 'jwtgate-operator';
 
@@ -71,9 +98,13 @@ export async function operatorCommand(options: OperatorCommandOptions): Promise<
   else kubeConfig.loadFromDefault();
 
   const settings = snapshotSettings(options);
-  let leading = false;
+  const metrics = createOperatorMetrics();
+  const fence = new WriteFence({
+    lease: { leadership: () => election.leadership() },
+    onFenced: (kind, reason) => metrics.fencedWrites.inc({ kind, reason }),
+  });
   const operator = startOperator({
-    kubeConfig, namespace, identity, log, isLeader: () => leading && election.isLeader(),
+    kubeConfig, namespace, identity, log, fence, metrics,
     ...(settings === undefined ? {} : { settings }),
   });
   let synced = false;
@@ -82,13 +113,11 @@ export async function operatorCommand(options: OperatorCommandOptions): Promise<
     kubeConfig, namespace, name: LEASE_NAME, identity, log,
     ...leaseTimings(process.env),
     onStartedLeading: () => {
-      leading = true;
       operator.metrics.leader.set(1);
       log.info('leading: reconciling');
       operator.trigger();
     },
     onStoppedLeading: () => {
-      leading = false;
       operator.metrics.leader.set(0);
       log.info('no longer leading');
     },
@@ -101,13 +130,35 @@ export async function operatorCommand(options: OperatorCommandOptions): Promise<
     log,
   });
 
+  let shuttingDown = false;
   const shutdown = async (signal: string): Promise<void> => {
-    log.info({ signal }, 'shutting down');
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const started = performance.now();
+    const ms = (): number => Math.round(performance.now() - started);
+    setTimeout(() => {
+      log.error({ ms: ms(), writesInFlight: fence.inFlight }, 'shutdown: deadline passed; exiting without releasing the lease');
+      process.exit(1);
+    }, SHUTDOWN_TIMINGS.exitMs).unref();
+    log.info({ signal }, 'shutdown: stopping the work queue');
+    const drained = operator.stopWork();
+    const finished = await Promise.race([drained.then(() => true), delay(SHUTDOWN_TIMINGS.drainMs).then(() => false)]);
+    fence.close();
+    log.info({ ms: ms(), reconcileFinished: finished }, finished ? 'shutdown: in-flight reconcile finished; writes fenced' : 'shutdown: in-flight reconcile abandoned at its next write; writes fenced');
+    await fence.idle();
+    log.info({ ms: ms() }, 'shutdown: no write in flight; releasing the lease');
     await election.stop();
-    await operator.stop();
-    await http.close();
+    log.info({ ms: ms() }, 'shutdown: lease released; stopping informers');
+    // Nothing is left to protect (fence closed, Lease released): an abandoned reconcile still
+    // awaiting a key fetch does not hold the exit up beyond a second.
+    await Promise.race([Promise.all([operator.stop(), http.close()]), delay(1_000)]);
+    log.info({ ms: ms() }, 'shutdown: done');
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -15,6 +15,7 @@
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../authz/log.ts';
+import type { Leadership, LeaseHolder } from './write-fence.ts';
 
 /**
  * client-go's defaults. The lease must outlive the renew deadline, so a leader that cannot renew
@@ -181,11 +182,16 @@ export interface LeaderElectionOptions {
  * await election.stop(); // releases the lease when leading
  * ```
  */
-export interface LeaderElection {
+export interface LeaderElection extends LeaseHolder {
   /** Stops campaigning and, when leading, releases the lease so a successor takes over at once. */
   stop(): Promise<void>;
   /** True only while the last successful renewal is younger than the renew deadline. */
   isLeader(): boolean;
+  /**
+   * The current term and until when this replica may act as leader (the write fence's input);
+   * undefined while not leading or once stopping.
+   */
+  leadership(): Leadership | undefined;
 }
 
 /**
@@ -215,6 +221,8 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
   const log = opts.log.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   let observed: ObservedLease | undefined;
   let leading = false;
+  /** Counts the times this replica started leading: a write fence session is bound to one. */
+  let term = 0;
   let renewedAtMs = 0;
   let stopped = false;
   let attempts = 0;
@@ -257,6 +265,7 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
       deadlineTimer = setTimeout(() => stepDown('no renewal within the renew deadline'), startedMs + renewDeadlineMs - Date.now());
       if (!leading) {
         leading = true;
+        term += 1;
         log.info({ leaseTransitions: action.record.leaseTransitions }, 'started leading');
         opts.onStartedLeading();
       }
@@ -277,14 +286,18 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
   };
   loop();
 
+  const leadership = (): Leadership | undefined => (leading ? { term, untilMs: renewedAtMs + renewDeadlineMs } : undefined);
   return {
-    isLeader: () => leading && Date.now() - renewedAtMs < renewDeadlineMs,
+    leadership,
+    isLeader: () => (leadership()?.untilMs ?? 0) > Date.now(),
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Leadership ends now, before the release below: nothing may write while it is in flight.
+      const wasLeading = leading;
+      leading = false;
       clearTimeout(loopTimer);
       await inFlight;
-      const wasLeading = leading;
       clearTimeout(deadlineTimer);
       // Also when a takeover landed while stopping: holding the lease unannounced would make the successor wait it out.
       if (observed?.record.holderIdentity === opts.identity) {
@@ -295,7 +308,6 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
           log.warn({ err: messageOf(err) }, 'could not release the lease; a successor waits for it to expire');
         }
       }
-      leading = false;
       if (wasLeading) opts.onStoppedLeading();
     },
   };

@@ -29,7 +29,16 @@ export function createOperatorMetrics(options: { defaultMetrics?: boolean } = {}
     }),
     publishes: new Counter({ name: 'jwtgate_operator_publishes_total', help: 'Snapshots published.', registers }),
     publishedGeneration: new Gauge({ name: 'jwtgate_operator_published_generation', help: 'Generation of the last snapshot this replica published.', registers }),
-    statusWrites: new Counter({ name: 'jwtgate_operator_status_writes_total', help: 'Status subresource writes by result.', labelNames: ['result'] as const, registers }),
+    statusWrites: new Counter({ name: 'jwtgate_operator_status_writes_total', help: 'Status subresource writes by result (success, conflict, error).', labelNames: ['result'] as const, registers }),
+    // Issue 8, case 3: a replica that is not (or no longer) the leader must not write.
+    fencedWrites: new Counter({
+      name: 'jwtgate_operator_fenced_writes_total', help: 'Writes refused by the write fence (not leading, renew deadline passed, term changed, shutting down) by kind and reason.',
+      labelNames: ['kind', 'reason'] as const, registers,
+    }),
+    writeConflicts: new Counter({
+      name: 'jwtgate_operator_write_conflicts_total', help: 'Writes the apiserver refused because their resourceVersion precondition no longer held (409), by kind; they are re-read and retried, never forced.',
+      labelNames: ['kind'] as const, registers,
+    }),
     leader: new Gauge({ name: 'jwtgate_operator_leader', help: '1 while this replica is the leader.', registers }),
   };
 }

@@ -10,11 +10,16 @@
  *     ─▶ status of each resource (only if changed) + an Event per condition change
  *     ─▶ { requeueAfter: next key refresh or resync }
  * ```
- * Only the leader runs it; a thrown error is retried with backoff by the queue.
+ * Only the leader runs it, and every write it makes passes the write fence (write-fence.ts)
+ * immediately before it is sent, in the leadership term the run started in: a run that loses
+ * the Lease while it awaits key refreshes stops at its next write. A head that changed since it
+ * was read (409) is never forced: the run fails and the queue retries it with backoff, re-reading
+ * everything. The compiler gets `previous`, the newest snapshot known to be published (ours or
+ * the cache's, by generation), so routes keep the policy that held them across leaders.
  *
  * @example
  * ```ts
- * const reconcile = createReconciler({ clients, cluster, keys, events, metrics, log, namespace, isLeader });
+ * const reconcile = createReconciler({ clients, cluster, keys, events, metrics, log, namespace, fence });
  * queue = new WorkQueue({ handle: () => reconcile(), log });
  * ```
  */
@@ -28,7 +33,7 @@ import { toCompileInput, type ApiObject } from './compiler-input.ts';
 import type { RemoteKeyStore } from './keys/remote-key-store.ts';
 import type { KubeClients } from './kube-clients.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
-import { publishSnapshot, readPublishedHead } from './publish-snapshot.ts';
+import { PublishConflictError, publishSnapshot, readPublishedHead } from './publish-snapshot.ts';
 import type { EventRecorder } from './record-event.ts';
 import { CONDITION_REASONS } from './status/conditions.ts';
 import { computeDesiredStatuses, statusKey } from './status/desired-status.ts';
@@ -36,6 +41,7 @@ import { nextStatus, type ResourceStatus } from './status/next-status.ts';
 import { writeStatus } from './status/write-status.ts';
 import type { ClusterWatch } from './watch-cluster.ts';
 import type { ReconcileResult } from './work-queue.ts';
+import { WriteFencedError, type WriteFence, type WriteSession } from './write-fence.ts';
 
 export interface ReconcilerDeps {
   clients: KubeClients;
@@ -46,7 +52,10 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Where the snapshot is published. */
   namespace: string;
-  isLeader: () => boolean;
+  /** The gate of every write: open only while this replica holds the Lease. */
+  fence: WriteFence;
+  /** This replica's Lease identity, recorded on the heads it writes. */
+  identity?: string;
   /** Service-wide snapshot settings (default: the compiler's, unmatched requests denied). */
   settings?: SnapshotSettings;
   /** Level-based safety net: reconcile at least this often (default 5 min). */
@@ -65,17 +74,42 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
   const now = deps.now ?? (() => new Date());
   const resyncMs = deps.resyncMs ?? 5 * 60_000;
   let lastGeneration = 0;
-  /** The status last written per object uid, and the resourceVersion it was written over. */
-  const written = new Map<string, { overVersion: string; status: ResourceStatus }>();
+  /** The snapshot this replica last published: the compiler's `previous` when the caches lag behind it. */
+  let lastPublished: Snapshot | undefined;
+  /** The status last written per object uid: the resourceVersion it was written over, and the one it produced. */
+  const written = new Map<string, { overVersion: string; status: ResourceStatus; resourceVersion: string }>();
 
   return async function reconcile(): Promise<ReconcileResult> {
-    if (!deps.isLeader()) return {};
+    const writes = deps.fence.session();
+    if (!writes.allowed()) return {};
+    try {
+      return await run(writes);
+    } catch (error) {
+      if (error instanceof WriteFencedError) {
+        // Not a failure to retry: the next term (or none, when shutting down) starts afresh.
+        log.info({ reason: error.reason, write: error.kind }, 'reconcile stopped: this replica may not write');
+        return {};
+      }
+      if (error instanceof PublishConflictError) {
+        metrics.writeConflicts.inc({ kind: error.kind });
+        log.warn({ object: error.kind }, 'the published snapshot changed since it was read; re-reading and reconciling again');
+      }
+      throw error;
+    }
+  };
+
+  async function run(writes: WriteSession): Promise<ReconcileResult> {
     const objects = cluster.objects();
     const input = toCompileInput(objects);
-    const compiled = compile({ ...input, now: now(), ...(deps.settings === undefined ? {} : { settings: deps.settings }) });
+    const previous = newest(lastPublished, cluster.publishedSnapshot());
+    const compiled = compile({
+      ...input, now: now(),
+      ...(deps.settings === undefined ? {} : { settings: deps.settings }),
+      ...(previous === undefined ? {} : { previous }),
+    });
     const issuers = Object.values(compiled.snapshot.issuers);
     // A replica new to (or back at) leading starts from the newest keys published, not from nothing or older ones.
-    keys.adopt(Object.values(cluster.publishedSnapshot()?.issuers ?? {}));
+    keys.adopt(Object.values(previous?.issuers ?? {}));
     await keys.refreshDue(issuers);
     const snapshot = keys.embed(compiled.snapshot);
 
@@ -85,33 +119,43 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
       const current = await readPublishedHead(clients, namespace);
       if (current?.sha256 !== snapshot.sha256 || !current.intact) {
         const generation = Math.max(current?.generation ?? 0, lastGeneration) + 1;
-        await publish({ ...snapshot, generation }, current === undefined ? 'created' : 'updated');
+        await publish(writes, { ...snapshot, generation }, current);
         lastGeneration = generation;
       } else {
         lastGeneration = Math.max(lastGeneration, current.generation);
       }
     }
 
-    await writeStatuses(objects.resources, input.resources, compiled.diagnostics, snapshot);
+    await writeStatuses(writes, objects.resources, input.resources, compiled.diagnostics, snapshot);
     const nextKeys = keys.nextRefreshInMs();
     return { requeueAfter: Math.min(resyncMs, nextKeys ?? Infinity) };
-  };
+  }
 
-  async function publish(snapshot: Snapshot, how: 'created' | 'updated'): Promise<void> {
+  async function publish(writes: WriteSession, snapshot: Snapshot, over: { resourceVersion: string; generation: number } | undefined): Promise<void> {
     const started = performance.now();
-    await publishSnapshot(clients, snapshot, namespace);
+    const { collected } = await publishSnapshot(clients, snapshot, {
+      namespace, writes, over: over === undefined ? undefined : { resourceVersion: over.resourceVersion, generation: over.generation },
+      ...(deps.identity === undefined ? {} : { writer: deps.identity }),
+    });
+    lastPublished = snapshot;
     metrics.publishes.inc();
     metrics.publishedGeneration.set(snapshot.generation);
-    log.info({ generation: snapshot.generation, sha256: snapshot.sha256, policies: snapshot.policies.length, issuers: Object.keys(snapshot.issuers).length, ms: Math.round(performance.now() - started) }, `snapshot ${how}`);
-    await deps.events.record(
+    log.info({
+      generation: snapshot.generation, sha256: snapshot.sha256, policies: snapshot.policies.length, issuers: Object.keys(snapshot.issuers).length,
+      collected: collected.length, ms: Math.round(performance.now() - started),
+    }, `snapshot ${over === undefined ? 'created' : 'updated'}`);
+    await deps.events.record(writes,
       { apiVersion: 'v1', kind: 'ConfigMap', name: SNAPSHOT_NAME, namespace },
       'Normal', CONDITION_REASONS.SnapshotPublished,
       `generation ${snapshot.generation} (${snapshot.policies.length} policies, ${Object.keys(snapshot.issuers).length} issuers, sha256 ${snapshot.sha256.slice(0, 12)})`,
     );
   }
 
-  /** Writes every changed status; one failure does not stop the others, but fails the run (retry). */
-  async function writeStatuses(resources: readonly ApiObject[], asResources: readonly Resource[], diagnostics: readonly Diagnostic[], snapshot: Snapshot): Promise<void> {
+  /**
+   * Writes every changed status, each conditional on the version it was computed from; one
+   * failure or conflict does not stop the others, but fails the run (retry). A fenced write ends it.
+   */
+  async function writeStatuses(writes: WriteSession, resources: readonly ApiObject[], asResources: readonly Resource[], diagnostics: readonly Diagnostic[], snapshot: Snapshot): Promise<void> {
     const desired = computeDesiredStatuses({ resources: asResources, diagnostics, snapshot, keyState: (id) => keys.state(id) });
     const at = now();
     const failures: unknown[] = [];
@@ -125,31 +169,48 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
       if (want === undefined) continue;
       const uid = object.metadata?.uid ?? statusKey(kind, ns, name);
       seen.add(uid);
-      const version = object.metadata?.resourceVersion;
+      const version = object.metadata?.resourceVersion ?? '';
       const mine = written.get(uid);
-      // Until the informer delivers our own write, the cache still shows the old status.
-      const current = mine !== undefined && mine.overVersion === version ? mine.status : object.status;
-      const { status, changed, transitions } = nextStatus(current, want, at);
+      // Until the informer delivers our own write, the cache still shows the old status and version.
+      const ours = mine !== undefined && mine.overVersion === version;
+      const { status, changed, transitions } = nextStatus(ours ? mine.status : object.status, want, at);
       if (!changed) continue;
+      const target = { kind, name, resourceVersion: ours ? mine.resourceVersion : version, ...(ns === undefined ? {} : { namespace: ns }) };
+      let result;
       try {
-        await writeStatus(clients, { kind, name, ...(ns === undefined ? {} : { namespace: ns }) }, status);
-        if (version !== undefined) written.set(uid, { overVersion: version, status });
-        metrics.statusWrites.inc({ result: 'success' });
+        result = await writeStatus(clients, writes, target, status);
       } catch (error) {
+        if (error instanceof WriteFencedError) throw error;
         metrics.statusWrites.inc({ result: 'error' });
         failures.push(error);
         continue;
       }
+      if (result.outcome === 'conflict') {
+        metrics.statusWrites.inc({ result: 'conflict' });
+        metrics.writeConflicts.inc({ kind: 'status' });
+        failures.push(new Error(`${kind} ${ns === undefined ? '' : `${ns}/`}${name} changed since its status was computed`));
+        continue;
+      }
+      metrics.statusWrites.inc({ result: 'success' });
+      if (result.outcome === 'gone') continue;
+      written.set(uid, { overVersion: version, status, resourceVersion: result.resourceVersion });
       for (const c of transitions) {
-        await deps.events.record(
+        await deps.events.record(writes,
           { apiVersion: API_VERSION, kind, name, ...(ns === undefined ? {} : { namespace: ns }), ...(object.metadata?.uid === undefined ? {} : { uid: object.metadata.uid }) },
           c.status === 'False' ? 'Warning' : 'Normal', c.reason, `${c.type} is ${c.status}: ${c.message}`,
         );
       }
     }
     for (const uid of written.keys()) if (!seen.has(uid)) written.delete(uid);
-    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} status write(s) failed`);
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} status write(s) failed or conflicted`);
   }
+}
+
+/** The one with the higher generation: the newest snapshot known to be published. */
+function newest(a: Snapshot | undefined, b: Snapshot | undefined): Snapshot | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return b.generation > a.generation ? b : a;
 }
 
 function isKind(kind: string | undefined): kind is ResourceKind {

@@ -2,18 +2,21 @@
  * Kubernetes Events (core/v1) about jwtgate resources, de-duplicated: the same reason and
  * message for the same object is recorded at most once per window, as client-go's
  * EventCorrelator spares the apiserver from an Event per reconcile. The operator only records
- * on state changes anyway; this is the second line of defence for repeating errors.
+ * on state changes anyway; this is the second line of defence for repeating errors. Events are
+ * writes like any other: they pass the write fence (write-fence.ts), so a replica that lost the
+ * Lease records none.
  *
  * @example
  * ```ts
  * const events = new EventRecorder(clients, { component: 'jwtgate-operator', instance: hostname(), log });
- * await events.record(object, 'Warning', 'SecretNotFound', 'Secret shop/idp-keys does not exist');
+ * await events.record(writes, object, 'Warning', 'SecretNotFound', 'Secret shop/idp-keys does not exist');
  * ```
  */
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from '../authz/log.ts';
 import { DEFAULT_NAMESPACE } from '../compiler/resources.ts';
 import type { KubeClients } from './kube-clients.ts';
+import { WriteFencedError, type WriteSession } from './write-fence.ts';
 
 /** The object an Event is about. */
 export interface EventSubject {
@@ -50,15 +53,16 @@ export class EventRecorder {
   }
 
   /**
-   * Records an Event unless the same one was recorded within the window. Never throws: an
-   * Event is best effort and must not fail a reconcile.
+   * Records an Event unless the same one was recorded within the window. An API failure is only
+   * logged (an Event is best effort and must not fail a reconcile); a write the fence refuses
+   * throws {@link WriteFencedError}, which ends the reconcile.
    *
    * @example
    * ```ts
-   * await events.record(subject, 'Normal', 'Enforced', 'Ready: enforced by the published snapshot');
+   * await events.record(writes, subject, 'Normal', 'Enforced', 'Ready: enforced by the published snapshot');
    * ```
    */
-  async record(subject: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  async record(writes: WriteSession, subject: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const now = Date.now();
     const windowMs = this.#options.windowMs ?? 10 * 60_000;
     for (const [key, at] of this.#seen) if (now - at > windowMs) this.#seen.delete(key);
@@ -82,9 +86,10 @@ export class EventRecorder {
       reportingInstance: this.#options.instance,
     };
     try {
-      await this.#clients.core.createNamespacedEvent({ namespace, body });
+      await writes.write('event', () => this.#clients.core.createNamespacedEvent({ namespace, body }));
     } catch (error) {
       this.#seen.delete(key);
+      if (error instanceof WriteFencedError) throw error;
       this.#options.log.warn({ err: error, reason, object: `${subject.kind}/${subject.name}` }, 'could not record an Event');
     }
   }

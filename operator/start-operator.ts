@@ -1,12 +1,14 @@
 /**
  * Composes the operator: informers (on every replica, so a new leader starts warm) → a
  * debounced queue → the reconciler (leader only). The leader decides nothing here: the caller
- * passes `isLeader` and calls {@link OperatorHandle.trigger} when leadership is gained.
+ * passes the write fence over its Lease and calls {@link OperatorHandle.trigger} when
+ * leadership is gained.
  *
  * @example
  * ```ts
- * const operator = startOperator({ kubeConfig, namespace: 'jwtgate-system', identity: 'pod-1', log, isLeader: () => election.isLeader() });
+ * const operator = startOperator({ kubeConfig, namespace: 'jwtgate-system', identity: 'pod-1', log, fence: new WriteFence({ lease: election }) });
  * await operator.synced;
+ * await operator.stopWork(); // no new reconciles; the one in progress finishes
  * await operator.stop();
  * ```
  */
@@ -19,6 +21,7 @@ import { createReconciler } from './reconcile.ts';
 import { EventRecorder } from './record-event.ts';
 import { watchCluster } from './watch-cluster.ts';
 import { WorkQueue } from './work-queue.ts';
+import type { WriteFence } from './write-fence.ts';
 import type { SnapshotSettings } from '../authz/snapshot/types.ts';
 
 export interface OperatorOptions {
@@ -28,7 +31,8 @@ export interface OperatorOptions {
   /** This replica, for Events (the pod name). */
   identity: string;
   log: Logger;
-  isLeader: () => boolean;
+  /** The gate of every write: open only while this replica holds the Lease. */
+  fence: WriteFence;
   metrics?: OperatorMetrics;
   /** Event folding window of the queue (default 200 ms). */
   debounceMs?: number;
@@ -46,6 +50,9 @@ export interface OperatorHandle {
   /** Enqueues a reconcile (on gaining leadership). */
   trigger(): void;
   metrics: OperatorMetrics;
+  /** Starts no reconcile from now on; resolves when the one in progress (if any) has returned. */
+  stopWork(): Promise<void>;
+  /** {@link stopWork}, then stops the informers. */
   stop(): Promise<void>;
 }
 
@@ -55,7 +62,7 @@ const SNAPSHOT_KEY = 'snapshot';
 /**
  * @example
  * ```ts
- * const op = startOperator({ kubeConfig, namespace, identity, log, isLeader: () => true });
+ * const op = startOperator({ kubeConfig, namespace, identity, log, fence });
  * ```
  */
 export function startOperator(options: OperatorOptions): OperatorHandle {
@@ -69,7 +76,8 @@ export function startOperator(options: OperatorOptions): OperatorHandle {
   const cluster = watchCluster({ clients, namespace, log, onChange: () => { if (isSynced) queue?.add(SNAPSHOT_KEY); } });
   const reconcile = createReconciler({
     clients, cluster, log, metrics, namespace,
-    isLeader: options.isLeader,
+    fence: options.fence,
+    identity: options.identity,
     ...(options.settings === undefined ? {} : { settings: options.settings }),
     keys: new RemoteKeyStore({ log, ...(options.minKeyRefreshSeconds === undefined ? {} : { minRefreshSeconds: options.minKeyRefreshSeconds }) }),
     events: new EventRecorder(clients, { component: 'jwtgate-operator', instance: options.identity, log }),
@@ -94,6 +102,7 @@ export function startOperator(options: OperatorOptions): OperatorHandle {
     synced,
     trigger: () => { if (isSynced) gate.add(SNAPSHOT_KEY, 0); },
     metrics,
+    stopWork: () => gate.stop(),
     async stop() {
       await gate.stop();
       await cluster.stop();

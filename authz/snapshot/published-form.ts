@@ -37,6 +37,8 @@ export const ANNOTATIONS = Object.freeze({
   encoding: 'jwtgate.dev/encoding',
   parts: 'jwtgate.dev/parts',
   secretKeys: 'jwtgate.dev/secret-keys',
+  /** Head only: the Lease identity of the operator replica that wrote it (who to blame, not a digest input). */
+  writtenBy: 'jwtgate.dev/written-by',
 });
 export const LABELS = Object.freeze({ 'app.kubernetes.io/part-of': 'jwtgate', 'app.kubernetes.io/component': 'snapshot' });
 
@@ -73,8 +75,8 @@ export interface PublishedForm {
   secret?: PublishedSecret;
 }
 
-/** Splits a snapshot into the objects to write (see the module comment for the layout). */
-export function toPublishedForm(snapshot: Snapshot, where: { namespace: string; name?: string }): PublishedForm {
+/** Splits a snapshot into the objects to write (see the module comment for the layout); `writer` marks the head. */
+export function toPublishedForm(snapshot: Snapshot, where: { namespace: string; name?: string; writer?: string }): PublishedForm {
   const name = where.name ?? SNAPSHOT_NAME;
   const { publicSnapshot, secretKeys } = separateSecretKeys(snapshot);
   const json = JSON.stringify(publicSnapshot);
@@ -86,6 +88,7 @@ export function toPublishedForm(snapshot: Snapshot, where: { namespace: string; 
   const meta = (objectName: string, extra: Record<string, string> = {}): PublishedMeta => ({
     name: objectName, namespace: where.namespace, labels: { ...LABELS }, annotations: { ...annotations, ...extra },
   });
+  const headExtra: Record<string, string> = where.writer === undefined ? {} : { [ANNOTATIONS.writtenBy]: where.writer };
 
   let secret: PublishedSecret | undefined;
   if (secretKeys !== undefined) {
@@ -98,12 +101,12 @@ export function toPublishedForm(snapshot: Snapshot, where: { namespace: string; 
   }
 
   if (Buffer.byteLength(json) <= PLAIN_LIMIT_BYTES) {
-    return { head: { metadata: meta(name, { [ANNOTATIONS.encoding]: 'json', [ANNOTATIONS.parts]: '0' }), data: { 'snapshot.json': json } }, parts: [], secret };
+    return { head: { metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'json', [ANNOTATIONS.parts]: '0' }), data: { 'snapshot.json': json } }, parts: [], secret };
   }
   const gz = gzipSync(json, { level: 9 });
   if (gz.length <= PART_LIMIT_BYTES) {
     return {
-      head: { metadata: meta(name, { [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: '0' }), binaryData: { 'snapshot.json.gz': gz.toString('base64') } },
+      head: { metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: '0' }), binaryData: { 'snapshot.json.gz': gz.toString('base64') } },
       parts: [],
       secret,
     };
@@ -112,7 +115,7 @@ export function toPublishedForm(snapshot: Snapshot, where: { namespace: string; 
   for (let offset = 0, i = 0; offset < gz.length; offset += PART_LIMIT_BYTES, i++) {
     parts.push({ metadata: meta(partName(name, snapshot.sha256, i)), binaryData: { chunk: gz.subarray(offset, offset + PART_LIMIT_BYTES).toString('base64') } });
   }
-  return { head: { metadata: meta(name, { [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: String(parts.length) }) }, parts, secret };
+  return { head: { metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: String(parts.length) }) }, parts, secret };
 }
 
 /** Part `i` of the snapshot with this digest; content-addressed so parts of two versions never collide. */

@@ -8,6 +8,7 @@ import { createLogger } from '../../authz/log.ts';
 import { fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../../authz/snapshot/published-form.ts';
 import type { Snapshot } from '../../authz/snapshot/types.ts';
 import { startOperator, type OperatorHandle } from '../../operator/start-operator.ts';
+import { WriteFence } from '../../operator/write-fence.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { waitFor as poll } from '../support/wait-for.ts';
@@ -37,7 +38,7 @@ describe('operator on a real kube-apiserver', { skip, timeout: 180_000 }, () => 
     kubeConfig.loadFromFile(cluster.kubeconfigPath);
     core = kubeConfig.makeApiClient(CoreV1Api);
     custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    operator = startOperator({ kubeConfig, namespace: NS, identity: 'test', log: createLogger('silent'), isLeader: () => true, debounceMs: 50, minKeyRefreshSeconds: 1 });
+    operator = startOperator({ kubeConfig, namespace: NS, identity: 'test', log: createLogger('silent'), fence: new WriteFence({ lease: { leadership: () => ({ term: 1, untilMs: Infinity }) } }), debounceMs: 50, minKeyRefreshSeconds: 1 });
     await operator.synced;
   });
   after(async () => {
