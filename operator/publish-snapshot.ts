@@ -12,7 +12,8 @@
  *   exceed the one read: a stale writer can never put an older generation over a newer one.
  * - Parts are content-addressed: 409 on create means these very bytes are there already.
  * - The keys Secret has one fixed name (the authz RBAC grants exactly that name), so it is
- *   replaced on the resourceVersion read just before. Should a stale writer still overwrite it,
+ *   written only if the head is still the one read, and replaced on the resourceVersion read
+ *   just before. Should a stale writer still overwrite it in the moment between,
  *   the newer head no longer matches it (sha256 annotation), readers keep their last good
  *   snapshot, and the leader, seeing a head that is not intact, publishes again: damage that
  *   fails closed and heals, where the fence failed.
@@ -187,6 +188,12 @@ export async function publishSnapshot(clients: KubeClients, snapshot: Snapshot, 
     }
   }
   if (form.secret !== undefined) {
+    // The Secret cannot be conditional on the head, so look first: a writer that read an older
+    // head stops here instead of overwriting the keys a newer head refers to.
+    const head = await readOptional(() => clients.core.readNamespacedConfigMap({ name: SNAPSHOT_NAME, namespace }));
+    if (head?.metadata?.resourceVersion !== over?.resourceVersion) {
+      throw new PublishConflictError('snapshot', 'the snapshot head changed since it was read; not writing the keys Secret');
+    }
     const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', ...form.secret };
     const current = await readOptional(() => clients.core.readNamespacedSecret({ name: body.metadata!.name!, namespace }));
     await conditional('secret', () => writes.write('secret', () => current === undefined
