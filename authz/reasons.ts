@@ -67,6 +67,7 @@ export const REASONS = {
   no_policy: r(403, undefined, 'no policy covers this request'),
 
   request_invalid: r(400, undefined, 'the check request could not be read'),
+  request_too_large: r(413, undefined, 'the request is too large to check'),
   keys_unavailable: r(503, undefined, 'signing keys are unavailable; try again later'),
   policy_invalid: r(503, undefined, 'the policy for this route is invalid; its owner must fix it'),
   not_ready: r(503, undefined, 'no policy snapshot is loaded yet'),

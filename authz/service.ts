@@ -65,6 +65,12 @@ export async function startService(deps: {
     check,
     health: () => (store.readiness().ready ? 'SERVING' : 'NOT_SERVING'),
     log,
+    maxRequestBytes: config.maxRequestBytes,
+    // Denied before any policy is known: counted and logged like every other denial.
+    unread: (reason, detail) => {
+      metrics.checks.inc({ decision: 'deny', reason });
+      log.info({ decision: 'deny', reason, detail }, 'request denied');
+    },
   });
   const http = await startHttpServer({
     host: config.listenAddress,

@@ -32,6 +32,7 @@ const HTTP_STATUS_NAMES: Readonly<Record<number, string>> = Object.freeze({
   400: 'BadRequest',
   401: 'Unauthorized',
   403: 'Forbidden',
+  413: 'PayloadTooLarge',
   500: 'InternalServerError',
   502: 'BadGateway',
   503: 'ServiceUnavailable',
@@ -155,7 +156,7 @@ function overwriteHeader(key: string, value: string): HeaderValueOption {
  * the code shows in Envoy's logs and traces, so it follows the HTTP status class.
  */
 function grpcCodeFor(httpStatus: number): number {
-  if (httpStatus === 400) return GRPC_CODE.INVALID_ARGUMENT;
+  if (httpStatus === 400 || httpStatus === 413) return GRPC_CODE.INVALID_ARGUMENT;
   if (httpStatus === 503) return GRPC_CODE.UNAVAILABLE;
   if (httpStatus >= 500) return GRPC_CODE.INTERNAL;
   return GRPC_CODE.PERMISSION_DENIED;
@@ -179,6 +180,7 @@ function errorNameFor(httpStatus: number): string {
   if (httpStatus === 401) return 'unauthorized';
   if (httpStatus === 403) return 'forbidden';
   if (httpStatus === 400) return 'bad_request';
+  if (httpStatus === 413) return 'content_too_large';
   if (httpStatus === 503) return 'unavailable';
   return 'internal_error';
 }

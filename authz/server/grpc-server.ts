@@ -1,7 +1,8 @@
 /**
  * The gRPC server Envoy talks to: `envoy.service.auth.v3.Authorization/Check` and the standard
  * `grpc.health.v1.Health` service. Whatever goes wrong inside a check, the answer is a 503
- * denial, never a gRPC error (which Envoy's `failure_mode_allow` could turn into an allow).
+ * denial, never a gRPC error (which Envoy's `failure_mode_allow` could turn into an allow); a
+ * request too large to check or not decodable is denied with its own reason (413, 400).
  *
  * @example
  * ```ts
@@ -9,6 +10,7 @@
  * process.on('SIGTERM', () => void server.shutdown(10_000));
  * ```
  */
+import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
   Server,
   ServerCredentials,
@@ -17,7 +19,9 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
 } from '@grpc/grpc-js';
+import { DEFAULT_SERVICE_CONFIG } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { ReasonCode } from '../reasons.ts';
 import type { CheckRequestLike } from '../request/attributes.ts';
 import { toCheckResponse, type CheckResponse } from '../respond/check-response.ts';
 import { AUTHORIZATION_SERVICE_NAME, authorizationService, healthService } from './protos.ts';
@@ -52,7 +56,20 @@ export interface GrpcServerOptions {
   log: Logger;
   /** How often an open health Watch re-reads `health()` to report changes (default 1000 ms). */
   watchIntervalMs?: number;
+  /**
+   * Largest CheckRequest decoded, in encoded bytes; a larger one is denied (413
+   * `request_too_large`) without being decoded. Default {@link DEFAULT_SERVICE_CONFIG}.maxRequestBytes.
+   */
+  maxRequestBytes?: number;
+  /**
+   * Told about each request the server denies on its own, before `check` could see it (too large,
+   * or not a decodable CheckRequest), so metrics and the decision log count it.
+   */
+  unread?: (reason: UnreadReason, detail: string) => void;
 }
+
+/** The reasons the server itself gives, for requests it does not hand to `check`. */
+export type UnreadReason = Extract<ReasonCode, 'request_too_large' | 'request_invalid'>;
 
 /**
  * A running gRPC server.
@@ -75,6 +92,61 @@ const INTERNAL_ERROR_RESPONSE = toCheckResponse({
   deny: { realm: 'jwtgate', exposeReason: true, headers: [] },
   trace: [],
 });
+
+/** The denial for a request the server refuses unread; no policy is known, so the default realm. */
+function unreadResponse(reason: UnreadReason): CheckResponse {
+  return toCheckResponse({
+    kind: 'deny',
+    reason,
+    description: reason === 'request_too_large' ? 'the request is too large to check' : 'the check request is not a valid CheckRequest',
+    deny: { realm: 'jwtgate', exposeReason: true, headers: [] },
+    trace: [],
+  });
+}
+
+/**
+ * What the Check deserializer hands the handler instead of a request it did not decode. grpc-js
+ * would answer a deserializer that throws, and a message over its receive limit, with a gRPC
+ * error (INTERNAL, RESOURCE_EXHAUSTED); Envoy then applies `status_on_error`. A denial with a
+ * reason says what happened, so the deserializer never throws.
+ */
+class UnreadRequest {
+  readonly reason: UnreadReason;
+  readonly detail: string;
+  constructor(reason: UnreadReason, detail: string) {
+    this.reason = reason;
+    this.detail = detail;
+  }
+}
+
+/**
+ * How far past `maxRequestBytes` the transport still receives a message, only to deny it with a
+ * reason. Above `TRANSPORT_CAP_FACTOR × maxRequestBytes` grpc-js refuses the message itself
+ * (RESOURCE_EXHAUSTED) and Envoy applies `status_on_error` (503 with the settings the README
+ * asks for): still a deny, only without our reason. The cap bounds what one call may buffer.
+ */
+const TRANSPORT_CAP_FACTOR = 4;
+/** grpc-js takes the limit as a 32-bit signed integer. */
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * The Authorization service with a Check deserializer that measures before it decodes: over
+ * `maxRequestBytes`, or not protobuf it can read, it yields an {@link UnreadRequest}.
+ */
+function limitedAuthorizationService(maxRequestBytes: number): ServiceDefinition {
+  const method = authorizationService.Check;
+  if (method === undefined) throw new TypeError('Authorization service has no Check method');
+  const deserialize = method.requestDeserialize;
+  const requestDeserialize = (bytes: Buffer): object => {
+    if (bytes.length > maxRequestBytes) return new UnreadRequest('request_too_large', `CheckRequest is ${bytes.length} bytes; limit ${maxRequestBytes}`);
+    try {
+      return deserialize(bytes);
+    } catch (error) {
+      return new UnreadRequest('request_invalid', `CheckRequest does not decode: ${(error as Error).message}`);
+    }
+  };
+  return { ...authorizationService, Check: { ...method, requestDeserialize } };
+}
 
 /** The health service answers for the whole server ('') and for the Authorization service. */
 const HEALTH_SERVICE_NAMES: ReadonlySet<string> = new Set(['', AUTHORIZATION_SERVICE_NAME]);
@@ -122,7 +194,9 @@ function bindAddress(host: string, port: number): string {
  * ```
  */
 export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerHandle> {
-  const server = new Server();
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_SERVICE_CONFIG.maxRequestBytes;
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1) throw new TypeError(`maxRequestBytes must be a positive integer, got ${maxRequestBytes}`);
+  const server = new Server({ 'grpc.max_receive_message_length': Math.min(maxRequestBytes * TRANSPORT_CAP_FACTOR, INT32_MAX) });
   const watchers = new Set<ServerWritableStream<{ service?: string }, { status: string }>>();
   let shuttingDown = false;
 
@@ -137,9 +211,19 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerH
     }
   };
 
-  server.addService(authorizationService, {
-    Check(call: ServerUnaryCall<CheckRequestLike, CheckResponse>, callback: sendUnaryData<CheckResponse>) {
-      void answerCheck(options, call.request).then((response) => callback(null, response));
+  server.addService(limitedAuthorizationService(maxRequestBytes), {
+    Check(call: ServerUnaryCall<CheckRequestLike | UnreadRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) {
+      const { request } = call;
+      if (request instanceof UnreadRequest) {
+        try {
+          options.unread?.(request.reason, request.detail);
+        } catch (error) {
+          options.log.error({ err: error }, 'unread callback failed');
+        }
+        callback(null, unreadResponse(request.reason));
+        return;
+      }
+      void answerCheck(options, request).then((response) => callback(null, response));
     },
   });
 
