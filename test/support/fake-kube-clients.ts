@@ -17,7 +17,7 @@ import type { V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-nod
 import type { KubeClients } from '../../operator/kube-clients.ts';
 
 type Kind = 'ConfigMap' | 'Secret';
-type StoredObject = { metadata?: V1ObjectMeta } & Record<string, unknown>;
+type StoredObject = { metadata?: V1ObjectMeta; data?: Record<string, string>; binaryData?: Record<string, string> };
 
 /** An API error as client-node throws it: `apiStatus()` reads `code`. */
 class FakeApiError extends Error {
