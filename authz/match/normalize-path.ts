@@ -10,7 +10,8 @@
  * - `normalize_path: true` resolves `.` and `..` (also `%2e`, any case: Chromium's `IsDot`, which
  *   Envoy's path canonicalizer is a copy of), turns a raw `\` into `/`, decodes escaped unreserved
  *   characters (`%41` → `A`), escapes raw characters a URI may not hold, keeps every other escape
- *   as it came (hex case included), refuses `%00`, and leaves `..;x` alone (not a dot segment).
+ *   as it came (hex case included) and refuses `%00`. It keeps `;` parameters; Envoy 1.40 resolves
+ *   a raw `..;x` segment as `..` but forwards `%2e%2e;x` as `..;x` (test/e2e/envoy.test.ts).
  * - `merge_slashes: true` merges `//` into `/` after that.
  * - `path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT` (or `REJECT_REQUEST`) turns away
  *   any `%2F` or `%5C` before the rest; the default, `KEEP_UNCHANGED`, forwards them.

@@ -218,6 +218,17 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     assert.equal(echo.requests, reached);
   });
 
+  test('why per-route bypasses use an exact path: a prefix route lets /public/%2e%2e;/orders through unasked', async () => {
+    // normalize_path resolves a raw `..;` segment (to /orders, then asks jwtgate), but decodes
+    // `%2e%2e;` to `..;` and leaves it: routed by its /public prefix (ext_authz off) and sent as
+    // /public/..;/orders, which a servlet container serves as /orders. The README and
+    // examples/envoy/envoy.yaml say so; a route that asks jwtgate refuses it (path forms suite).
+    assert.equal(denial(await send(envoy.url, '/public/..;/orders')).body.reason, 'token_missing');
+    const reached = echo.requests;
+    assert.equal(upstreamSaw(await send(envoy.url, '/public/%2e%2e;/orders')).path, '/public/..;/orders');
+    assert.equal(echo.requests, reached + 1);
+  });
+
   test('Envoy took every jwtgate answer as meant: none invalid, no header or metadata dropped', async () => {
     const stats = await extAuthzStats(envoy);
     assert.ok((stats.ok ?? 0) > 0 && (stats.denied ?? 0) > 0, JSON.stringify(stats));
@@ -301,7 +312,7 @@ describe('path forms through Envoy: a path the upstream reads as /admin never re
   };
   /** Forms that Tomcat, Spring, nginx or a decode-first server read as /admin (or under it). */
   const ADMIN_IN_DISGUISE = [
-    '/admin;x=1', '/admin/..;/admin', '/public/..;/admin', '/public/../admin', '/public/./../admin', '/public/%2e%2e/admin',
+    '/admin;x=1', '/admin/..;/admin', '/public/..;/admin', '/public/%2e%2e;/admin', '/public/../admin', '/public/./../admin', '/public/%2e%2e/admin',
     '/public/%2E%2E/admin', '/public/.%2e/admin', '/public/..%2fadmin', '/public%2f..%2fadmin', '/public/..%5cadmin',
     '/public/..\\admin', '//admin', '/admin%3bx=1', '/public/%c0%ae%c0%ae/admin', '/%61dmin', '/admin/x;jsessionid=1',
   ];

@@ -138,6 +138,7 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
     const gateway = await readFile(join(GATEWAY, 'gateway.yaml'), 'utf8');
     await assertRefused(mutate(gateway, 'escapedSlashesAction: UnescapeAndRedirect', 'escapedSlashesAction: Unescape'),
       /spec\.path\.escapedSlashesAction: Unsupported value: "Unescape"/);
+    await assertRefused(mutate(gateway, 'disableMergeSlashes: false', 'disableMergeSlashes: "no"'), /\.spec\.path\.disableMergeSlashes: expected boolean/);
   });
 
   test('Gateway API schema refuses an unknown path match type', async () => {
@@ -231,6 +232,39 @@ describe('the guides\' files agree with each other', () => {
     assert.deepEqual(grant.spec.to, [{ group: '', kind: 'Service', name: AUTHZ_SERVICE.name }]);
     assert.deepEqual(security.spec.extAuth.contextExtensions, [{ name: 'namespace', type: 'Value', value: route.metadata.namespace }]);
     assert.equal(policy.metadata.namespace, route.metadata.namespace);
+  });
+});
+
+describe('every guide turns on the Envoy path settings the README requires', () => {
+  // Without them Envoy routes and forwards the raw path, and a route with ext_authz off (or an
+  // app that resolves what jwtgate refused to guess at) reads another path than jwtgate checked.
+  test('plain Envoy: normalize_path, merge_slashes, path_with_escaped_slashes_action, status_on_error; bypasses by exact path only', async () => {
+    const [bootstrap] = await readManifests(join(ROOT, 'examples/envoy/envoy.yaml'));
+    const manager = bootstrap!.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    assert.equal(manager.normalize_path, true);
+    assert.equal(manager.merge_slashes, true);
+    assert.ok(['UNESCAPE_AND_REDIRECT', 'REJECT_REQUEST'].includes(manager.path_with_escaped_slashes_action), manager.path_with_escaped_slashes_action);
+    const extAuthz = manager.http_filters.find((f: Record<string, any>) => f.name === 'envoy.filters.http.ext_authz').typed_config;
+    assert.deepEqual(extAuthz.status_on_error, { code: 'ServiceUnavailable' });
+    const bypasses = manager.route_config.virtual_hosts.flatMap((h: Record<string, any>) => h.routes)
+      .filter((r: Record<string, any>) => r.typed_per_filter_config?.['envoy.filters.http.ext_authz']?.disabled === true);
+    assert.ok(bypasses.length > 0);
+    for (const route of bypasses) assert.deepEqual(Object.keys(route.match), ['path'], `a bypass by ${JSON.stringify(route.match)} can be entered with /x/%2e%2e;/`);
+  });
+
+  test('Istio: pathNormalization DECODE_AND_MERGE_SLASHES and statusOnError 503', async () => {
+    const [values] = await readManifests(join(ISTIO, 'istiod-values.yaml'));
+    assert.deepEqual(values!.meshConfig.pathNormalization, { normalization: 'DECODE_AND_MERGE_SLASHES' });
+    assert.equal(values!.meshConfig.extensionProviders[0].envoyExtAuthzGrpc.statusOnError, '503');
+  });
+
+  test('Envoy Gateway: the ClientTrafficPolicy on the Gateway pins merged slashes and UnescapeAndRedirect; statusOnError 503', async () => {
+    const clientPolicy = await readManifest(join(GATEWAY, 'gateway.yaml'), 'ClientTrafficPolicy');
+    const gateway = await readManifest(join(GATEWAY, 'gateway.yaml'), 'Gateway');
+    assert.deepEqual(clientPolicy.spec.path, { disableMergeSlashes: false, escapedSlashesAction: 'UnescapeAndRedirect' });
+    assert.deepEqual(clientPolicy.spec.targetRefs, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: gateway.metadata.name }]);
+    assert.equal(clientPolicy.metadata.namespace, gateway.metadata.namespace);
+    assert.equal((await readManifest(join(GATEWAY, 'security-policy.yaml'), 'SecurityPolicy')).spec.extAuth.statusOnError, 503);
   });
 });
 
