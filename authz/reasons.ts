@@ -15,7 +15,7 @@ export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_sc
 interface ReasonInfo {
   status: number;
   bearerError: BearerError;
-  /** Send `WWW-Authenticate` (401s, and 403s from RFC 6750 §3.1). */
+  /** Send `WWW-Authenticate`: every 401, and any status with an RFC 6750 error (§3: "MAY include it in response to other conditions"). */
   challenge: boolean;
   /** Safe public description when the thrower gives none. */
   description: string;
@@ -24,15 +24,19 @@ interface ReasonInfo {
 const r = (status: number, bearerError: BearerError, description: string): ReasonInfo => ({
   status,
   bearerError,
-  challenge: status === 401 || (status === 403 && bearerError !== undefined),
+  challenge: status === 401 || bearerError !== undefined,
   description,
 });
 
 /**
- * Reason code → status. 401 for a missing or unusable token, 403 for a valid token that may
- * not do this (Envoy's jwt_authn maps audience mismatches to 403 too: a new token for the same
- * audience would not help), 503 when the answer cannot be known (never an allow), 400 for a
- * request we cannot read.
+ * Reason code → status, with the pairs RFC 6750 §3.1 fixes: `invalid_token` is always 401,
+ * `invalid_request` is 400, `insufficient_scope` is 403. So a token for another audience is 401:
+ * it is "invalid for other reasons" (§3.1) here, and the client's remedy is a token for this
+ * resource, which a 401 challenge asks for. Envoy's jwt_authn answers 403 for it; we follow the
+ * RFC that clients implement, and keep 403 for a valid token the rules refuse.
+ * Otherwise: 401 for a missing or unusable token, 403 for a request that may not pass (rules, no
+ * policy), 400 for a request we cannot read, 413 for one too large to read, 503 when the answer
+ * cannot be known (never an allow).
  */
 export const REASONS = {
   allowed: r(200, undefined, 'allowed'),
@@ -41,7 +45,7 @@ export const REASONS = {
   unmatched_allowed: r(200, undefined, 'no policy matched; unmatched requests are allowed'),
 
   token_missing: r(401, undefined, 'a bearer token is required'),
-  token_ambiguous: r(401, 'invalid_request', 'more than one token in the request'),
+  token_ambiguous: r(400, 'invalid_request', 'more than one token in the request'),
   token_too_large: r(401, 'invalid_token', 'token exceeds the size limit'),
   token_malformed: r(401, 'invalid_token', 'token is not a compact JWS'),
   header_invalid: r(401, 'invalid_token', 'token header is not valid base64url JSON'),
@@ -60,7 +64,7 @@ export const REASONS = {
   token_too_old: r(401, 'invalid_token', 'token was issued too long ago'),
   claim_missing: r(401, 'invalid_token', 'token lacks a required claim'),
   claim_invalid: r(401, 'invalid_token', 'token has an invalid claim'),
-  audience_mismatch: r(403, 'invalid_token', 'token audience is not accepted here'),
+  audience_mismatch: r(401, 'invalid_token', 'token audience is not accepted here'),
 
   rule_failed: r(403, 'insufficient_scope', 'token does not grant access to this resource'),
   header_value_invalid: r(403, undefined, 'a claim cannot be forwarded safely'),

@@ -40,7 +40,7 @@ function manifests(jwksUri: string): string {
 /** What a denial must look like on the wire: reason, HTTP status name, RFC 6750 `error` (or none). */
 interface Expected {
   reason: string;
-  status: 'Unauthorized' | 'Forbidden';
+  status: 'Unauthorized' | 'Forbidden' | 'BadRequest';
   bearerError: 'invalid_token' | 'invalid_request' | undefined;
 }
 const unauthorized = (reason: string): Expected => ({ reason, status: 'Unauthorized', bearerError: 'invalid_token' });
@@ -136,7 +136,8 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
       ['not yet valid', sign({ nbf: now() + 120 }), unauthorized('token_not_yet_valid')],
       ['wrong iss', sign({ iss: 'https://evil.test' }), unauthorized('issuer_untrusted')],
       // A valid token for another audience: a new token would not help, so 403 (reasons.ts).
-      ['wrong aud', sign({ aud: 'api://billing' }), { reason: 'audience_mismatch', status: 'Forbidden', bearerError: 'invalid_token' }],
+      // RFC 6750 §3.1: invalid_token is a 401, also for a token meant for another audience.
+      ['wrong aud', sign({ aud: 'api://billing' }), unauthorized('audience_mismatch')],
       ['oversized', sign({ padding: 'x'.repeat(9000) }), unauthorized('token_too_large')],
     ];
     for (const [label, token, expected] of rows) await expectDenied(bearer(await token), expected, label);
@@ -160,9 +161,9 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
     assert.equal(attacker.requests.jwks, 0);
   });
 
-  test('two different tokens (a second authorization value joined with a comma) → 401 token_ambiguous', async () => {
+  test('two different tokens (a second authorization value joined with a comma) → 400 token_ambiguous (RFC 6750 §3.1 invalid_request)', async () => {
     const [first, second] = await Promise.all([sign(), sign({ sub: 'mallory' })]);
-    await expectDenied({ authorization: `Bearer ${first}, Bearer ${second}` }, { reason: 'token_ambiguous', status: 'Unauthorized', bearerError: 'invalid_request' }, 'two tokens');
+    await expectDenied({ authorization: `Bearer ${first}, Bearer ${second}` }, { reason: 'token_ambiguous', status: 'BadRequest', bearerError: 'invalid_request' }, 'two tokens');
   });
 
   test('afterwards the service still answers, health is SERVING, and /metrics counts every reason seen', async () => {
@@ -180,7 +181,6 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
   });
 });
 
-/** Adds characters until the segment's length is 4n+1, a length no byte string encodes to (RFC 4648 §5). */
 /** `value` (of length 4n+2 or 4n+3) with the lowest bit of its last character, a pad bit, set. */
 function flipPadBit(value: string): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -190,6 +190,7 @@ function flipPadBit(value: string): string {
   return flipped;
 }
 
+/** Adds characters until the segment's length is 4n+1, a length no byte string encodes to (RFC 4648 §5). */
 function padTo4nPlus1(value: string): string {
   return value + 'A'.repeat((5 - (value.length % 4)) % 4);
 }
