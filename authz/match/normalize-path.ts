@@ -125,7 +125,7 @@ function decisionPath(rawPath: string, ignoreParameters: boolean): string {
       );
     }
     if (semicolon !== -1 && !ignoreParameters) {
-      throw invalid('the request path has ";" parameters', `${where}; servlet containers strip them, so set pathParameters: ignore if the upstream uses them`);
+      throw invalid('the request path has ";" parameters', `${where}; servlet containers strip them: if the upstream uses them, set pathParameters: ignore (--path-parameters ignore)`);
     }
     if (name === '' && i < segments.length - 1) {
       throw invalid(
