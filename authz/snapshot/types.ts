@@ -119,7 +119,7 @@ export type PathMatch = (
   | { kind: 'exact'; value: string }
   /** Segment-aware prefix: `/api` matches `/api` and `/api/x`, never `/apix`. */
   | { kind: 'prefix'; value: string }
-  /** An ECMAScript regex anchored at both ends, matched against the normalised path. */
+  /** An ECMAScript regex anchored at both ends, matched against the decision path (normalize-path.ts). */
   | { kind: 'regex'; value: string }
 ) & {
   /**
