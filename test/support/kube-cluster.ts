@@ -35,6 +35,10 @@ export interface KubeCluster {
   token: string;
   /** A kubeconfig (context `jwtgate-test`) pointing at {@link server} with {@link token}. */
   kubeconfigPath: string;
+  /** A kubeconfig for one of {@link KubeClusterOptions.users} (in `system:masters`, so as powerful as admin, but audited under its own name). */
+  kubeconfigFor(user: string): string;
+  /** Every event of the audit log so far, oldest first (empty unless started with {@link KubeClusterOptions.audit}). */
+  readAuditLog(): Promise<AuditEvent[]>;
   /** Runs the pinned kubectl against this cluster; `input` is written to its stdin (`-f -`). */
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
   /** {@link kubectl} that must succeed: resolves with stdout, rejects with everything kubectl said. */
@@ -48,6 +52,49 @@ export interface KubeCluster {
   /** Stops kube-apiserver then etcd and removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
+
+/**
+ * What {@link startKubeCluster} can add.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startKubeCluster({ users: ['op-1', 'op-2'], audit: true });
+ * ```
+ */
+export interface KubeClusterOptions {
+  /** Extra token-authenticated users, each with its own kubeconfig ({@link KubeCluster.kubeconfigFor}). */
+  users?: string[];
+  /** Write an audit log of every mutating request (Metadata level, no reads), for "who wrote what when" assertions. */
+  audit?: boolean;
+}
+
+/**
+ * One line of the apiserver's audit log (`audit.k8s.io/v1` Event, the fields tests read).
+ *
+ * @example
+ * ```ts
+ * const writes = (await cluster.readAuditLog()).filter((e) => e.user.username === 'op-1' && e.verb !== 'get');
+ * ```
+ */
+export interface AuditEvent {
+  stage: string;
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
+  responseStatus?: { code?: number };
+  /** RFC 3339 with microseconds: when the apiserver received the request. */
+  requestReceivedTimestamp: string;
+  /** When this stage (ResponseComplete) was reached. */
+  stageTimestamp: string;
+}
+
+/** Audit policy: no reads (they would drown the log), every other request at Metadata level, once, when answered. */
+const AUDIT_POLICY = JSON.stringify({
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [{ level: 'None', verbs: ['get', 'list', 'watch'] }, { level: 'Metadata' }],
+});
 
 /** What a kubectl run printed and how it exited. */
 export interface KubectlResult {
@@ -78,7 +125,7 @@ const liveDirs = new Set<string>();
  * after(() => cluster.stop());
  * ```
  */
-export async function startKubeCluster(): Promise<KubeCluster> {
+export async function startKubeCluster(options: KubeClusterOptions = {}): Promise<KubeCluster> {
   const bin = await findPeerBinaries();
   installExitHooks();
   const dir = await mkdtemp(join(tmpdir(), 'jwtgate-kube-'));
@@ -98,7 +145,11 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     const token = randomBytes(24).toString('hex');
     const tokenFile = join(dir, 'tokens.csv');
     // --token-auth-file format: token,user,uid,"group1,group2".
-    await writeFile(tokenFile, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
+    const userTokens = new Map((options.users ?? []).map((user) => [user, randomBytes(24).toString('hex')]));
+    const lines = [['admin', token] as const, ...userTokens].map(([user, t]) => `${t},${user},${user},"system:masters"\n`);
+    await writeFile(tokenFile, lines.join(''), { mode: 0o600 });
+    const auditLog = join(dir, 'audit.log');
+    if (options.audit === true) await writeFile(join(dir, 'audit-policy.json'), AUDIT_POLICY);
 
     const [etcdClientPort, etcdPeerPort, apiPort] = await findFreePorts(3);
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
@@ -138,6 +189,8 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       // admission plugin would demand of every Pod.
       '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
+      // Blocking: an event is in the file by the time its response is sent.
+      ...(options.audit === true ? [`--audit-policy-file=${join(dir, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking'] : []),
     ];
     const startApiserver = (): ChildProcess => spawnLogged(bin['kube-apiserver'], join(dir, 'kube-apiserver.log'), apiserverArgs);
     processes.push(startApiserver());
@@ -148,12 +201,21 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     await waitUntil('namespace default', processes, dir, async () => (await getStatus(server, '/api/v1/namespaces/default', caPem, token)) === 200);
 
     const kubeconfigPath = join(dir, 'kubeconfig');
-    await writeFile(kubeconfigPath, renderKubeconfig(server, caPem, token), { mode: 0o600 });
+    await writeFile(kubeconfigPath, renderKubeconfig(server, caPem, token, 'admin'), { mode: 0o600 });
+    for (const [user, userToken] of userTokens) await writeFile(join(dir, `kubeconfig-${user}`), renderKubeconfig(server, caPem, userToken, user), { mode: 0o600 });
     return {
       server,
       caFile: pki.caFile,
       token,
       kubeconfigPath,
+      kubeconfigFor(user) {
+        if (!userTokens.has(user)) throw new TypeError(`no user ${user}: pass it in startKubeCluster({ users })`);
+        return join(dir, `kubeconfig-${user}`);
+      },
+      async readAuditLog() {
+        const text = await readFile(auditLog, 'utf8').catch(() => '');
+        return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as AuditEvent);
+      },
       kubectl: (args, input) => runKubectl(bin.kubectl, kubeconfigPath, args, input),
       kubectlOk: async (args, input) => {
         const result = await runKubectl(bin.kubectl, kubeconfigPath, args, input);
@@ -282,14 +344,14 @@ function getStatus(server: string, path: string, ca: Buffer, token: string): Pro
 }
 
 /** A kubeconfig (JSON is valid YAML) with the CA inlined, so the file works on its own. */
-function renderKubeconfig(server: string, caPem: Buffer, token: string): string {
+function renderKubeconfig(server: string, caPem: Buffer, token: string, user: string): string {
   const name = 'jwtgate-test';
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name, cluster: { server, 'certificate-authority-data': caPem.toString('base64') } }],
-    users: [{ name: 'admin', user: { token } }],
-    contexts: [{ name, context: { cluster: name, user: 'admin' } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name, context: { cluster: name, user } }],
     'current-context': name,
   }, null, 2);
 }

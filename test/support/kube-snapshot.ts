@@ -11,6 +11,7 @@
  * ```
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { snapshotDigest } from '../../authz/snapshot/digest.ts';
 import type { PublishedConfigMap, PublishedForm, PublishedSecret } from '../../authz/snapshot/published-form.ts';
 import type { Rule, Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../authz/snapshot/types.ts';
@@ -42,6 +43,21 @@ export function buildSnapshot(input: { generation: number; issuer: SnapshotIssue
     policies: [policy('ClusterJWTPolicy/orders', SNAPSHOT_HOST, input.rules ?? []), ...(input.extraPolicies ?? [])],
   };
   return { ...s, sha256: snapshotDigest(s) };
+}
+
+/**
+ * A snapshot too big for one object, so its published form has parts: a padding policy with
+ * ~1 MB of random hosts (random text does not compress). Each call is different content.
+ *
+ * @example
+ * ```ts
+ * toPublishedForm(buildSplitSnapshot({ generation: 2, issuer }), { namespace }).parts.length; // 2
+ * ```
+ */
+export function buildSplitSnapshot(input: { generation: number; issuer: SnapshotIssuer }): Snapshot {
+  const hosts = Array.from({ length: 24_000 }, () => `${randomBytes(36).toString('base64url').toLowerCase()}.test`);
+  const padding = buildSnapshot(input).policies[0]!;
+  return buildSnapshot({ ...input, extraPolicies: [{ ...padding, id: 'ClusterJWTPolicy/padding', targets: [{ hosts, paths: [], methods: [] }] }] });
 }
 
 /**

@@ -4,25 +4,20 @@
 // only of what its head does not reference, and a fence that closes mid-publish stops it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { ANNOTATIONS, SECRET_KEYS_NAME, SNAPSHOT_NAME, toPublishedForm } from '../../../authz/snapshot/published-form.ts';
 import type { Snapshot } from '../../../authz/snapshot/types.ts';
 import { PublishConflictError, publishSnapshot } from '../../../operator/publish-snapshot.ts';
 import { selectGarbage } from '../../../operator/select-garbage.ts';
 import { WriteFence, WriteFencedError, type Leadership } from '../../../operator/write-fence.ts';
 import { fakeKubeClients } from '../../support/fake-kube-clients.ts';
-import { buildSnapshot } from '../../support/kube-snapshot.ts';
+import { buildSnapshot, buildSplitSnapshot } from '../../support/kube-snapshot.ts';
 import { issuerConfig } from '../../support/tokens.ts';
 
 const NS = 'jwtgate-system';
 const HMAC_ISSUER = issuerConfig({ algorithms: ['HS256'], keySource: { kind: 'static', jwks: { keys: [{ kty: 'oct', kid: 'h1', k: Buffer.alloc(32, 7).toString('base64url') }] } } });
 
-/** A snapshot too big for one object (random hosts do not compress): it is split into parts, and it carries an HMAC key (the Secret). */
-function bigSnapshot(generation: number): Snapshot {
-  const hosts = Array.from({ length: 24_000 }, () => `${randomBytes(36).toString('base64url').toLowerCase()}.test`);
-  const padding = buildSnapshot({ generation, issuer: HMAC_ISSUER }).policies[0]!;
-  return buildSnapshot({ generation, issuer: HMAC_ISSUER, extraPolicies: [{ ...padding, id: 'ClusterJWTPolicy/padding', targets: [{ hosts, paths: [], methods: [] }] }] });
-}
+/** Split into parts, and with an HMAC key (so a keys Secret). */
+const bigSnapshot = (generation: number): Snapshot => buildSplitSnapshot({ generation, issuer: HMAC_ISSUER });
 const small = (generation: number): Snapshot => buildSnapshot({ generation, issuer: issuerConfig() });
 const partsOf = (s: Snapshot) => toPublishedForm(s, { namespace: NS }).parts.map((p) => p.metadata.name);
 
