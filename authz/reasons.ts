@@ -46,6 +46,7 @@ export const REASONS = {
 
   token_missing: r(401, undefined, 'a bearer token is required'),
   token_ambiguous: r(400, 'invalid_request', 'more than one token in the request'),
+  credentials_malformed: r(400, 'invalid_request', 'the header must carry exactly one credential'),
   token_too_large: r(401, 'invalid_token', 'token exceeds the size limit'),
   token_malformed: r(401, 'invalid_token', 'token is not a compact JWS'),
   header_invalid: r(401, 'invalid_token', 'token header is not valid base64url JSON'),

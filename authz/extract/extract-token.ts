@@ -33,16 +33,21 @@ export interface ExtractedToken {
 /**
  * The request's token and where it was found, or undefined when no source carries one.
  *
- * - A header source reads every value of the (lower-cased) header name, split on ',' and
- *   trimmed: a JWT never contains a comma, and Envoy joins repeated headers with one. With a
- *   `prefix` (compared case-insensitively, RFC 9110 §11.1: the scheme is case-insensitive),
+ * - A header source must hold exactly one credential: one value, without a comma. RFC 9110
+ *   §11.6.2 gives `Authorization` one `credentials`; a JWT never contains a comma, so a comma
+ *   means several credentials or a repeated header (Envoy joins repeats with one). `Basic x,
+ *   Bearer T`, `Bearer T, Bearer T` or two header lines are `credentials_malformed` (400
+ *   invalid_request, RFC 6750 §3.1 "uses more than one method … or is otherwise malformed"):
+ *   picking `T` out of such a header would decide on a credential the upstream may not read.
+ *   With a `prefix` (compared case-insensitively, RFC 9110 §11.1: the scheme is case-insensitive),
  *   a value without it (`Basic …`) is not a token from this source; the prefix alone, with
  *   nothing after it, is `token_malformed`.
  * - A query source reads the form-decoded parameter; a cookie source the named cookie. An empty
  *   value there is treated as absent (logging out often leaves `jwt=` behind).
  *
- * Throws `DenyError('token_ambiguous')` when two different tokens are present (in one source or
- * across sources); the same token in two places is accepted.
+ * Throws `DenyError('token_ambiguous')` when two different tokens are present in different
+ * sources (or twice in one query or cookie); the same token in two places is accepted.
+ * Throws `DenyError('credentials_malformed')` for a header source with several credentials.
  *
  * @example
  * ```ts
@@ -72,7 +77,7 @@ export function extractToken(request: TokenRequest, sources: readonly TokenSourc
 function readSource(request: TokenRequest, source: TokenSource): string[] {
   switch (source.kind) {
     case 'header':
-      return readHeader(request.headers.get(source.name.toLowerCase()) ?? [], source.prefix);
+      return readHeader(source.name.toLowerCase(), request.headers.get(source.name.toLowerCase()) ?? [], source.prefix);
     case 'query':
       return parseQuery(request.query).filter((p) => p.name === source.name && p.value !== '').map((p) => p.value);
     case 'cookie':
@@ -82,26 +87,24 @@ function readSource(request: TokenRequest, source: TokenSource): string[] {
   }
 }
 
-function readHeader(values: readonly string[], prefix: string | undefined): string[] {
-  const tokens: string[] = [];
-  const expected = prefix?.toLowerCase();
-  for (const value of values) {
-    for (const part of value.split(',')) {
-      const item = part.trim();
-      if (item === '') continue;
-      if (expected === undefined) {
-        tokens.push(item);
-        continue;
-      }
-      // Trimming above turned `Bearer ` into `Bearer`: the scheme with no credentials.
-      if (item.toLowerCase() === expected.trimEnd()) throw new DenyError('token_malformed', 'the authorization scheme has no token');
-      if (item.slice(0, expected.length).toLowerCase() !== expected) continue;
-      const token = item.slice(expected.length).trim();
-      if (token === '') throw new DenyError('token_malformed', 'the authorization scheme has no token');
-      tokens.push(token);
-    }
+function readHeader(name: string, values: readonly string[], prefix: string | undefined): string[] {
+  // An empty header line carries nothing; any other line counts as a credential.
+  const present = values.filter((value) => value.trim() !== '');
+  const [value] = present;
+  if (value === undefined) return [];
+  if (present.length > 1 || value.includes(',')) {
+    throw new DenyError('credentials_malformed', `the ${name} header must carry exactly one credential`,
+      `${name}: ${present.length} value(s), ${value.split(',').length} comma-separated item(s) in the first`);
   }
-  return tokens;
+  const item = value.trim();
+  const expected = prefix?.toLowerCase();
+  if (expected === undefined) return [item];
+  // Trimming above turned `Bearer ` into `Bearer`: the scheme with no credentials.
+  if (item.toLowerCase() === expected.trimEnd()) throw new DenyError('token_malformed', 'the authorization scheme has no token');
+  if (item.slice(0, expected.length).toLowerCase() !== expected) return [];
+  const token = item.slice(expected.length).trim();
+  if (token === '') throw new DenyError('token_malformed', 'the authorization scheme has no token');
+  return [token];
 }
 
 function describe(source: TokenSource): string {

@@ -161,9 +161,13 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
     assert.equal(attacker.requests.jwks, 0);
   });
 
-  test('two different tokens (a second authorization value joined with a comma) → 400 token_ambiguous (RFC 6750 §3.1 invalid_request)', async () => {
+  test('several credentials in the authorization header → 400 credentials_malformed (RFC 6750 §3.1 invalid_request), never a token', async () => {
     const [first, second] = await Promise.all([sign(), sign({ sub: 'mallory' })]);
-    await expectDenied({ authorization: `Bearer ${first}, Bearer ${second}` }, { reason: 'token_ambiguous', status: 'BadRequest', bearerError: 'invalid_request' }, 'two tokens');
+    const malformed: Expected = { reason: 'credentials_malformed', status: 'BadRequest', bearerError: 'invalid_request' };
+    // Each carries a valid token for this route: alone, it would be allowed.
+    await expectDenied({ authorization: `Bearer ${first}, Bearer ${second}` }, malformed, 'two tokens, comma-joined');
+    await expectDenied({ authorization: `Basic dXNlcjpwYXNz, Bearer ${first}` }, malformed, 'Basic, then Bearer');
+    await expectDenied({ authorization: `Bearer ${first}, Bearer ${first}` }, malformed, 'the same token twice');
   });
 
   test('afterwards the service still answers, health is SERVING, and /metrics counts every reason seen', async () => {
@@ -171,8 +175,8 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
     assert.equal(await client.health(''), 'SERVING');
     const metrics = await (await fetch(`http://127.0.0.1:${svc.httpPort}/metrics`)).text();
     assert.deepEqual([...seen.keys()].sort(), [
-      'alg_none', 'alg_not_allowed', 'audience_mismatch', 'header_invalid', 'header_key_source_forbidden', 'issuer_untrusted',
-      'kid_unknown', 'payload_invalid', 'token_ambiguous', 'token_expired', 'token_malformed', 'token_missing',
+      'alg_none', 'alg_not_allowed', 'audience_mismatch', 'credentials_malformed', 'header_invalid', 'header_key_source_forbidden',
+      'issuer_untrusted', 'kid_unknown', 'payload_invalid', 'token_expired', 'token_malformed', 'token_missing',
       'token_not_yet_valid', 'token_too_large',
     ], 'the whole table ran');
     for (const [reason, count] of seen) {

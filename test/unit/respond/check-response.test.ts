@@ -158,6 +158,7 @@ const ON_THE_WIRE: Record<ReasonCode, 'allow' | [string, number, string, 'none' 
   unmatched_allowed: 'allow',
   token_missing: ['Unauthorized', 7, 'unauthorized', 'bare'],
   token_ambiguous: ['BadRequest', 3, 'invalid_request', 'error'],
+  credentials_malformed: ['BadRequest', 3, 'invalid_request', 'error'],
   token_too_large: ['Unauthorized', 7, 'invalid_token', 'error'],
   token_malformed: ['Unauthorized', 7, 'invalid_token', 'error'],
   header_invalid: ['Unauthorized', 7, 'invalid_token', 'error'],
