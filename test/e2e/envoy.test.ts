@@ -197,6 +197,28 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     assert.equal(echo.requests, reached);
   });
 
+  test('a valid token for another audience gets 401 invalid_token (RFC 6750 §3.1), not 403', async () => {
+    const d = denial(await send(envoy.url, '/orders', [bearer(await signToken(key, standardClaims({ scope: 'orders:read', aud: 'api://billing' })))]));
+    assert.deepEqual([d.status, d.body.error, d.body.reason], [401, 'invalid_token', 'audience_mismatch']);
+    assert.match(d.challenge ?? '', /^Bearer realm="orders", error="invalid_token"/);
+  });
+
+  test('several credentials in Authorization (one line, or two lines Envoy joins) get 400 invalid_request; the token in them never reaches upstream', async () => {
+    const reached = echo.requests;
+    const token = await signToken(key, standardClaims({ scope: 'orders:read' }));
+    const cases: [string, [string, string][]][] = [
+      ['Basic x, Bearer T on one line', [['authorization', `Basic dXNlcjpwYXNz, Bearer ${token}`]]],
+      ['Basic and Bearer on two lines', [['authorization', 'Basic dXNlcjpwYXNz'], bearer(token)]],
+      ['the same Bearer line twice', [bearer(token), bearer(token)]],
+    ];
+    for (const [name, headers] of cases) {
+      const d = denial(await send(envoy.url, '/orders', headers));
+      assert.deepEqual([d.status, d.body.error, d.body.reason], [400, 'invalid_request', 'credentials_malformed'], name);
+      assert.match(d.challenge ?? '', /^Bearer realm="orders", error="invalid_request"/, name);
+    }
+    assert.equal(echo.requests, reached);
+  });
+
   test('the /public route, with ext_authz disabled per route, passes without asking jwtgate', async () => {
     const seen = upstreamSaw(await send(envoy.url, '/public/catalog?page=2'));
     assert.equal(seen.path, '/public/catalog?page=2');
