@@ -31,7 +31,7 @@
  */
 import type { PolicyScope, SnapshotPolicy, Target } from '../authz/snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Report, type ResourceRef } from './diagnostics.ts';
-import { ANY, hostsOverlap, routeKeys, scopeKey, scopesMeet, targetsOf, type RouteKey } from './route-keys.ts';
+import { ANY, hostsOverlap, routeKeys, routesOverlap, scopeKey, scopesMeet, targetsOf, type RouteKey } from './route-keys.ts';
 
 /** A policy asking for routes. */
 export interface Claimant {
@@ -207,15 +207,15 @@ function judgeRoutes(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant,
     const scope = scopeKey(c.scope, c.workloadSelector);
     for (const route of keys.get(c) as RouteKey[]) {
       if (v.lostHosts.has(route.host)) continue;
-      const at = `${scope} ${route.key}`;
-      const rank = history.routes.get(at)?.has(c.id) === true ? 0 : 1;
-      byRoute.set(at, [...(byRoute.get(at) ?? []), { claimant: c, route, rank }]);
+      const rank = history.routes.get(`${scope} ${route.key}`)?.has(c.id) === true ? 0 : 1;
+      const group = `${scope} ${route.group}`;
+      byRoute.set(group, [...(byRoute.get(group) ?? []), { claimant: c, route, rank }]);
     }
   }
   for (const entries of byRoute.values()) {
     if (entries.length < 2) continue;
     for (const entry of entries) {
-      const rivals = entries.filter((r) => r !== entry && scopesMeet(r.claimant.scope, entry.claimant.scope));
+      const rivals = entries.filter((r) => r !== entry && routesOverlap(r.route, entry.route) && scopesMeet(r.claimant.scope, entry.claimant.scope));
       const v = verdict(entry.claimant);
       const holder = rivals.find((r) => r.rank < entry.rank);
       const where = describeRoute(entry.route);

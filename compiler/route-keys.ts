@@ -10,12 +10,12 @@
  * ```
  * Hosts are folded to lower case and methods to upper case, as the router compares them; a
  * case-insensitive path match is keyed by its lower-cased value and marked, so it never equals
- * a case-sensitive key.
+ * a case-sensitive key, and routes whose paths differ only in case share a `group`.
  *
  * @example
  * ```ts
  * routeKeys([{ hosts: ['api.example.com'], paths: [{ kind: 'prefix', value: '/admin' }], methods: [] }]);
- * // [{ host: 'api.example.com', path: { kind: 'prefix', value: '/admin' }, method: '*', key: '["api.example.com","prefix:/admin","*"]' }]
+ * // [{ host: 'api.example.com', path: { kind: 'prefix', value: '/admin' }, method: '*', key: '["api.example.com","prefix:/admin","*"]', group: … }]
  * ```
  */
 import type { PathMatch, PolicyScope, Target } from '../authz/snapshot/types.ts';
@@ -29,12 +29,31 @@ export interface RouteKey {
   method: string;
   /** The canonical text of the triple: equal keys name the same requests. */
   key: string;
+  /**
+   * The key with the path's case folded: routes in one group may overlap (a case-insensitive
+   * `/admin` and a case-sensitive `/Admin` both match `/Admin`); see {@link routesOverlap}.
+   */
+  group: string;
 }
 
-function pathKey(path: PathMatch | typeof ANY): string {
+function pathKey(path: PathMatch | typeof ANY, fold: boolean): string {
   if (path === ANY) return ANY;
-  const folded = (path as { caseInsensitive?: boolean }).caseInsensitive === true;
-  return `${path.kind}${folded ? '/i' : ''}:${folded ? path.value.toLowerCase() : path.value}`;
+  const folded = path.caseInsensitive === true;
+  return `${path.kind}${folded && !fold ? '/i' : ''}:${folded || fold ? path.value.toLowerCase() : path.value}`;
+}
+
+/**
+ * Whether two routes of one group can match the same request: always when either ignores case,
+ * otherwise only when they are the same route.
+ *
+ * @example
+ * ```ts
+ * routesOverlap(ciAdmin, csAdminUpper); // true
+ * ```
+ */
+export function routesOverlap(a: RouteKey, b: RouteKey): boolean {
+  const ignoresCase = (k: RouteKey): boolean => k.path !== ANY && k.path.caseInsensitive === true;
+  return a.key === b.key || (a.group === b.group && (ignoresCase(a) || ignoresCase(b)));
 }
 
 /**
@@ -54,8 +73,8 @@ export function routeKeys(targets: readonly Target[]): RouteKey[] {
     for (const host of hosts) {
       for (const path of paths) {
         for (const method of methods) {
-          const key = JSON.stringify([host, pathKey(path), method]);
-          if (!keys.has(key)) keys.set(key, { host, path, method, key });
+          const key = JSON.stringify([host, pathKey(path, false), method]);
+          if (!keys.has(key)) keys.set(key, { host, path, method, key, group: JSON.stringify([host, pathKey(path, true), method]) });
         }
       }
     }

@@ -125,3 +125,12 @@ test('cluster policies compete only with the same enforcement and overlapping na
   assert.deepEqual(conflicts(run([clusterPolicy('a', spec(onlyShop)), clusterPolicy('b', spec({}))]).diagnostics), ['error undefined/a', 'error undefined/b']);
   assert.equal(errorsOf(run([clusterPolicy('a', spec({})), policy('p', requiredPolicy('a.example'))]).diagnostics).length, 0);
 });
+
+test('paths that differ only in case compete when either ignores case, never otherwise', () => {
+  const at = (path: Record<string, unknown>, mode?: string) =>
+    requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [path] }], ...(mode === undefined ? {} : { mode }) });
+  assert.equal(conflicts(run([policy('a', at({ exact: '/admin' })), policy('b', at({ exact: '/Admin' }))]).diagnostics).length, 0);
+  assert.deepEqual(conflicts(run([policy('a', at({ exact: '/admin', caseInsensitive: true })), policy('b', at({ exact: '/Admin' }))]).diagnostics), ['error shop/a', 'error shop/b']);
+  const { snapshot } = edit([policy('a', at({ prefix: '/admin', caseInsensitive: true }))], [policy('a', at({ prefix: '/admin', caseInsensitive: true })), policy('b', at({ prefix: '/ADMIN' }, 'Disabled'))]);
+  assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/a required']);
+});
