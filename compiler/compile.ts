@@ -124,7 +124,7 @@ export function compile(input: CompileInput): CompileResult {
     refusals.push(`${c.id}: its routes cannot be read, and the last good snapshot holds none for it`);
     reporterFor(c.ref, diagnostics)({
       severity: 'error', field: 'spec.targets', reason: DIAGNOSTIC_REASONS.RoutesUnknown,
-      message: 'its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload',
+      message: 'its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload, the operator leaves this policy out',
     });
   }
   const policies = resolveClaims(claimants, input.previous?.policies ?? [], (ref) => reporterFor(ref, diagnostics)).flatMap((claim) => {

@@ -40,7 +40,7 @@ test('the broken policy is reported with file, resource and field; its routes ca
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), [
     `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.issuer: unknown field [InvalidSpec]`,
     `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.targets[0].paths[1]: exactly one of exact, prefix or regex must be set [InvalidSpec]`,
-    `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.targets: its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload [RoutesUnknown]`,
+    `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.targets: its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload, the operator leaves this policy out [RoutesUnknown]`,
   ]);
   // Nothing to hold it by: the policy is out, and `refusal` tells standalone mode to keep the last good snapshot.
   assert.deepEqual(snapshot.policies.map((p) => `${p.id} ${p.mode}`), ['JWTPolicy/default/public disabled', 'JWTPolicy/shop/orders required']);
