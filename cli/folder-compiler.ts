@@ -14,9 +14,10 @@
  * await compiler.close();
  * ```
  */
+import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { Snapshot, SnapshotSettings } from '../authz/snapshot/types.ts';
-import type { CompileReply, CompileRequest } from './folder-compile-worker.ts';
+import type { WorkerReply, WorkerRequest } from './folder-compile-worker.ts';
 import type { FolderResult } from './standalone.ts';
 
 const WORKER_URL = new URL('./folder-compile-worker.ts', import.meta.url);
@@ -25,8 +26,9 @@ export class FolderCompiler {
   #worker: Worker | undefined;
   /** Digests of the snapshots the worker keeps (mirrors its `kept`): those are named, not sent. */
   #kept = new Set<string>();
-  #inFlight: { id: number; resolve: (reply: CompileReply) => void; reject: (error: Error) => void } | undefined;
+  #inFlight: { id: number; resolve: (reply: WorkerReply) => void; reject: (error: Error) => void } | undefined;
   #nextId = 1;
+  #busy = false;
 
   /**
    * Compiles `dir` on the worker; resolves with the {@link FolderResult}, rejects when the folder
@@ -38,20 +40,34 @@ export class FolderCompiler {
    * ```
    */
   async compile(dir: string, generation: number, settings?: SnapshotSettings, previous?: Snapshot): Promise<FolderResult> {
-    if (this.#inFlight !== undefined) throw new TypeError('FolderCompiler: one compile at a time (coalesce reload requests)');
-    const worker = this.#worker ?? this.#start();
-    const request: CompileRequest = {
-      id: this.#nextId++, dir, generation,
+    if (this.#busy) throw new TypeError('FolderCompiler: one compile at a time (coalesce reload requests)');
+    this.#busy = true;
+    try {
+      return await this.#compile(dir, generation, settings, previous);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #compile(dir: string, generation: number, settings?: SnapshotSettings, previous?: Snapshot): Promise<FolderResult> {
+    const worker = this.#worker ?? await this.#start();
+    const id = this.#nextId++;
+    const reply = await this.#ask(worker, {
+      kind: 'compile', id, dir, generation,
       ...(settings === undefined ? {} : { settings }),
       ...(previous === undefined ? {} : this.#kept.has(previous.sha256) ? { previousSha256: previous.sha256 } : { previous }),
-    };
-    const reply = await new Promise<CompileReply>((resolve, reject) => {
-      this.#inFlight = { id: request.id, resolve, reject };
-      worker.postMessage(request);
-    }).finally(() => { this.#inFlight = undefined; });
-    if (!reply.ok) throw new Error(reply.error);
+    });
+    if (reply.kind !== 'result') throw new Error(reply.kind === 'error' ? reply.error : `compile worker: unexpected ${reply.kind} reply`);
     this.#kept = new Set([...(previous === undefined ? [] : [previous.sha256]), reply.result.snapshot.sha256]);
-    return reply.result;
+    const policies = [];
+    for (let index = 0; index < reply.chunks; index++) {
+      // One chunk per turn of the event loop: checks that arrived meanwhile are answered first.
+      await new Promise((resolve) => setImmediate(resolve));
+      const chunk = await this.#ask(worker, { kind: 'chunk', id, index });
+      if (chunk.kind !== 'chunk') throw new Error(chunk.kind === 'error' ? chunk.error : `compile worker: unexpected ${chunk.kind} reply`);
+      policies.push(...chunk.policies);
+    }
+    return { ...reply.result, snapshot: { ...reply.result.snapshot, policies } };
   }
 
   /** Stops the worker; a compile in flight rejects. */
@@ -61,7 +77,18 @@ export class FolderCompiler {
     await worker?.terminate();
   }
 
-  #start(): Worker {
+  #ask(worker: Worker, request: WorkerRequest): Promise<WorkerReply> {
+    return new Promise<WorkerReply>((resolve, reject) => {
+      this.#inFlight = { id: request.id, resolve, reject };
+      worker.postMessage(request);
+    }).finally(() => { this.#inFlight = undefined; });
+  }
+
+  async #start(): Promise<Worker> {
+    // The worker lowers its own priority; threads inherit the nice value of the thread that
+    // creates them, and libuv's thread pool (file system, and the crypto of token checks) is
+    // created by the first thread that uses it. Use it here first, so it stays at normal priority.
+    await stat(import.meta.filename).catch(() => undefined);
     const worker = new Worker(WORKER_URL);
     worker.unref(); // the servers keep the process alive, not an idle compiler
     const lost = (error: Error) => {
@@ -69,7 +96,7 @@ export class FolderCompiler {
       this.#kept = new Set();
       this.#inFlight?.reject(error);
     };
-    worker.on('message', (reply: CompileReply) => {
+    worker.on('message', (reply: WorkerReply) => {
       if (reply.id === this.#inFlight?.id) this.#inFlight.resolve(reply);
     });
     worker.on('error', (error) => lost(error));

@@ -64,7 +64,8 @@ export interface HealthWatch {
  * ```
  */
 export interface GrpcTestClient {
-  check(request: CheckRequestLike): Promise<DecodedCheckResponse>;
+  /** `deadlineMs`: fail with DEADLINE_EXCEEDED (code 4) after that long, as Envoy's `timeout` does. */
+  check(request: CheckRequestLike, options?: { deadlineMs?: number }): Promise<DecodedCheckResponse>;
   /** Health Check; rejects with the gRPC error (NOT_FOUND for an unknown service). */
   health(service?: string): Promise<HealthStatus>;
   /**
@@ -93,9 +94,10 @@ function method(service: Record<string, MethodDefinition<object, object>>, name:
  */
 export function createGrpcClient(address: string): GrpcTestClient {
   const client = new Client(address, credentials.createInsecure());
-  const unary = <Res>(def: MethodDefinition<object, object>, request: object): Promise<Res> =>
+  const unary = <Res>(def: MethodDefinition<object, object>, request: object, deadlineMs?: number): Promise<Res> =>
     new Promise((resolve, reject) => {
-      client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, request, (error: ServiceError | null, value?: object) => {
+      const options = deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs };
+      client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, request, options, (error: ServiceError | null, value?: object) => {
         if (error) reject(error);
         else resolve(value as Res);
       });
@@ -105,7 +107,7 @@ export function createGrpcClient(address: string): GrpcTestClient {
   const healthWatch = method(healthService, 'Watch');
 
   return {
-    check: (request) => unary<DecodedCheckResponse>(checkMethod, request),
+    check: (request, options) => unary<DecodedCheckResponse>(checkMethod, request, options?.deadlineMs),
     health: async (service = '') => (await unary<{ status: HealthStatus }>(healthCheck, { service })).status,
     watch(service, onStatus) {
       const call = client.makeServerStreamRequest(healthWatch.path, healthWatch.requestSerialize, healthWatch.responseDeserialize, { service });
