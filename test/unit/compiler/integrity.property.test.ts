@@ -43,6 +43,10 @@ const policyDoc = fc.record({
 }, { requiredKeys: ['name', 'namespace', 'paths', 'mode'] });
 const fileName = fc.constantFrom('00-copy.yaml', 'a.yaml', 'b.yaml', 'z.yaml', 'sub/x.yaml');
 
+/** A starting folder, and the edits made to it. */
+const history = (maxInitial: number, edits: { minLength: number; maxLength: number }) =>
+  [fc.array(fc.record({ file: fileName, doc: policyDoc }), { maxLength: maxInitial }), fc.array(edit(), edits)] as const;
+
 type Edit =
   | { kind: 'add'; file: string; doc: PolicyDoc }
   | { kind: 'deleteFile'; pick: number }
@@ -50,7 +54,7 @@ type Edit =
   | { kind: 'copyDoc'; pick: number; to: string }
   | { kind: 'change'; pick: number; change: Partial<PolicyDoc> & { clearFault?: true } };
 
-const edit: fc.Arbitrary<Edit> = fc.oneof(
+const edit = (): fc.Arbitrary<Edit> => fc.oneof(
   fc.record({ kind: fc.constant('add' as const), file: fileName, doc: policyDoc }),
   fc.record({ kind: fc.constant('deleteFile' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('renameFile' as const), pick: fc.nat(), to: fileName }),
@@ -102,6 +106,10 @@ function applyEdit(folder: Folder, e: Edit): Folder {
     }
   }
   return next;
+}
+
+function folderOf(initial: readonly { file: string; doc: PolicyDoc }[]): Folder {
+  return initial.reduce<Folder>((folder, { file, doc }) => applyEdit(folder, { kind: 'add', file, doc }), new Map());
 }
 
 function render(doc: PolicyDoc): Record<string, unknown> {
@@ -158,9 +166,8 @@ function releasedBy(folder: Folder, policyId: string, probe: Probe): boolean {
 
 test('no sequence of edits opens a protected route unless its own policy releases it', () => {
   fc.assert(
-    fc.property(fc.array(fc.record({ file: fileName, doc: policyDoc }), { maxLength: 5 }), fc.array(edit, { minLength: 1, maxLength: 10 }), (initial, edits) => {
-      let folder: Folder = new Map();
-      for (const { file, doc } of initial) folder = applyEdit(folder, { kind: 'add', file, doc });
+    fc.property(...history(5, { minLength: 1, maxLength: 10 }), (initial, edits) => {
+      let folder = folderOf(initial);
       let good = reload(folder, undefined);
       for (const e of edits) {
         folder = applyEdit(folder, e);
@@ -188,9 +195,8 @@ function copiesOf(folder: Folder, policyId: string): string {
 
 test('a policy that is left alone keeps deciding its routes, whatever else changes (incumbency, tenancy)', () => {
   fc.assert(
-    fc.property(fc.array(fc.record({ file: fileName, doc: policyDoc }), { maxLength: 5 }), fc.array(edit, { minLength: 1, maxLength: 10 }), (initial, edits) => {
-      let folder: Folder = new Map();
-      for (const { file, doc } of initial) folder = applyEdit(folder, { kind: 'add', file, doc });
+    fc.property(...history(5, { minLength: 1, maxLength: 10 }), (initial, edits) => {
+      let folder = folderOf(initial);
       let good = reload(folder, undefined);
       // The folder the snapshot in force was compiled from: a refused reload leaves both as they were.
       let goodFolder = folder;
@@ -215,9 +221,8 @@ test('a policy that is left alone keeps deciding its routes, whatever else chang
 
 test('the compiler never throws and every snapshot it makes loads into a router', () => {
   fc.assert(
-    fc.property(fc.array(fc.record({ file: fileName, doc: policyDoc }), { maxLength: 8 }), fc.array(edit, { maxLength: 6 }), (initial, edits) => {
-      let folder: Folder = new Map();
-      for (const { file, doc } of initial) folder = applyEdit(folder, { kind: 'add', file, doc });
+    fc.property(...history(8, { minLength: 0, maxLength: 6 }), (initial, edits) => {
+      let folder = folderOf(initial);
       let good: Snapshot | undefined;
       for (const e of [undefined, ...edits]) {
         if (e !== undefined) folder = applyEdit(folder, e);
