@@ -9,10 +9,12 @@
  * - rs256-cached: one RS256 token repeated; the verified-token cache answers.
  * - rs256-uncached / es256-uncached: the service with the token cache off; every check verifies a signature.
  * - deny-missing: no token; the 401 path.
+ * - reload under load (`reload-under-load.ts`): check latency while 12,000 policies reload.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { buildRouter } from '../authz/match/router.ts';
+import { reloadUnderLoad } from './reload-under-load.ts';
 import type { JwkSet, SnapshotPolicy } from '../authz/snapshot/types.ts';
 import { httpCheckRequest } from '../test/support/grpc-client.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../test/support/manifests.ts';
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
     console.log(`${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)}   ${(r.rps / base.rps).toFixed(2).padStart(5)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p95.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(19)}   ${(r.cpuUs / base.cpuUs).toFixed(2).padStart(5)}   ${r.rssMb.toFixed(0).padStart(13)}`);
   }
   routeLookup();
+  await reloadUnderLoad();
 }
 
 async function scenario(name: string, { svc, client }: StandaloneService, path: string, headers: Record<string, string>): Promise<Result> {
