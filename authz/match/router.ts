@@ -112,6 +112,38 @@ interface Tiers {
  * ```
  */
 export function buildRouter(policies: readonly SnapshotPolicy[]): Router {
+  const steps = routerSteps(policies);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * {@link buildRouter} in slices of at most `sliceMs` of CPU, yielding to the event loop between
+ * them, so a reload of thousands of policies never holds up the checks answered on the same
+ * thread (issue 8: a 12,000-policy router takes ~100 ms to build in one go).
+ *
+ * @example
+ * ```ts
+ * const router = await buildRouterInSlices(snapshot.policies);
+ * ```
+ */
+export async function buildRouterInSlices(policies: readonly SnapshotPolicy[], sliceMs = 4): Promise<Router> {
+  const steps = routerSteps(policies);
+  let sliceStarted = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    if (performance.now() - sliceStarted >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStarted = performance.now();
+    }
+  }
+}
+
+/** The build as steps: it pauses after each policy and each sorted bucket, and returns the router. */
+function* routerSteps(policies: readonly SnapshotPolicy[]): Generator<void, Router> {
   const tiers: Tiers = {
     override: new HostIndex(),
     byNamespace: new Map(),
@@ -132,9 +164,13 @@ export function buildRouter(policies: readonly SnapshotPolicy[]): Router {
         }
       }
     }
+    yield;
   }
   for (const index of allIndexes(tiers)) {
-    for (const bucket of index.values()) sortBucket(bucket);
+    for (const bucket of index.values()) {
+      sortBucket(bucket);
+      yield;
+    }
   }
   return { match: (request) => matchRequest(tiers, request) };
 }

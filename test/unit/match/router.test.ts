@@ -1,7 +1,7 @@
 // Router: precedence (scope, host, path, method, id), segment-aware prefixes, regexes, tenancy, scale.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRouter, type RouteRequest } from '../../../authz/match/router.ts';
+import { buildRouter, buildRouterInSlices, type RouteRequest } from '../../../authz/match/router.ts';
 import type { PathMatch, PolicyScope, SnapshotPolicy, Target } from '../../../authz/snapshot/types.ts';
 import { routePolicy } from '../../support/policies.ts';
 
@@ -189,4 +189,17 @@ test('10 000 policies: every route finds its own policy', () => {
   assert.equal(router.match({ host: 'shared.example.com', path: '/items/2', method: 'GET', namespace: 'ns2' }), undefined);
   assert.equal(router.match({ host: 'svc0.example.com', path: '/', method: 'GET', namespace: 'ns1' }), undefined, 'wrong namespace');
   assert.equal(router.match({ host: 'svc0.example.com', path: '/', method: 'GET' })?.policy.id, 'p0', 'gateway mode by host');
+});
+
+test('built in slices: the event loop runs between slices, and the router decides exactly as one built at once', async () => {
+  const policies = Array.from({ length: 2000 }, (_, i) => makePolicy(`JWTPolicy/a/p${String(i).padStart(4, '0')}`, { hosts: [`h${i % 50}.example`], paths: [prefix(`/p${i % 7}`), exact(`/e${i}`)] }));
+  let ranMeanwhile = false;
+  setImmediate(() => { ranMeanwhile = true; });
+  const sliced = await buildRouterInSlices(policies, 0);
+  assert.equal(ranMeanwhile, true, 'a macrotask queued before the build ran before it finished');
+  const whole = buildRouter(policies);
+  for (let i = 0; i < 200; i++) {
+    const request = { host: `h${i % 50}.example`, path: i % 2 === 0 ? `/p${i % 7}/x` : `/e${i}`, method: 'GET', namespace: 'a' };
+    assert.equal(sliced.match(request)?.policy.id, whole.match(request)?.policy.id);
+  }
 });
