@@ -7,7 +7,7 @@ import { after, afterEach, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { watchPath, type ChangeTrigger, type PathWatcher, type WatchPathOptions } from '../../../authz/snapshot/watch-path.ts';
 
 const WAIT_MS = 10_000;
@@ -50,25 +50,27 @@ describe('watchPath sees every way a file or folder is replaced', () => {
     await rm(base, { recursive: true, force: true });
   });
 
-  test('in-place writes to a file in the folder', async () => {
+  /** A watched folder `policies` holding `relative` = 'v0', followed through that file. */
+  async function followFolder(relative = 'a.yaml') {
     const dir = join(base, 'policies');
-    await mkdir(dir);
-    await writeFile(join(dir, 'a.yaml'), 'v0');
-    const f = await follow(dir, join(dir, 'a.yaml'));
+    const file = join(dir, relative);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, 'v0');
+    const f = await follow(dir, file);
     watcher = f.watcher;
-    await writeFile(join(dir, 'a.yaml'), 'v1');
+    return { dir, file, seen: f.seen };
+  }
+
+  test('in-place writes to a file in the folder', async () => {
+    const { file, ...f } = await followFolder();
+    await writeFile(file, 'v1');
     await f.seen('v1');
-    await writeFile(join(dir, 'a.yaml'), 'v2');
+    await writeFile(file, 'v2');
     await f.seen('v2');
   });
 
   test('rename over a file (mv tmp old, sed -i), and every later change to it too', async () => {
-    const dir = join(base, 'policies');
-    await mkdir(dir);
-    const file = join(dir, 'a.yaml');
-    await writeFile(file, 'v0');
-    const f = await follow(dir, file);
-    watcher = f.watcher;
+    const { file, ...f } = await followFolder();
     await renameOver(file, 'v1');
     await f.seen('v1');
     await renameOver(file, 'v2');
@@ -78,12 +80,7 @@ describe('watchPath sees every way a file or folder is replaced', () => {
   });
 
   test('a file in a subfolder, renamed over twice', async () => {
-    const dir = join(base, 'policies');
-    await mkdir(join(dir, 'team'), { recursive: true });
-    const file = join(dir, 'team', 'a.yaml');
-    await writeFile(file, 'v0');
-    const f = await follow(dir, file);
-    watcher = f.watcher;
+    const { file, ...f } = await followFolder(join('team', 'a.yaml'));
     await renameOver(file, 'v1');
     await f.seen('v1');
     await renameOver(file, 'v2');
@@ -91,12 +88,7 @@ describe('watchPath sees every way a file or folder is replaced', () => {
   });
 
   test('delete and re-create a file', async () => {
-    const dir = join(base, 'policies');
-    await mkdir(dir);
-    const file = join(dir, 'a.yaml');
-    await writeFile(file, 'v0');
-    const f = await follow(dir, file);
-    watcher = f.watcher;
+    const { file, ...f } = await followFolder();
     await rm(file);
     await f.seen('<missing>');
     await writeFile(file, 'v1');
@@ -106,11 +98,7 @@ describe('watchPath sees every way a file or folder is replaced', () => {
   });
 
   test('the folder itself renamed away and a new one renamed in; changes in the new one are seen', async () => {
-    const dir = join(base, 'policies');
-    await mkdir(dir);
-    await writeFile(join(dir, 'a.yaml'), 'v0');
-    const f = await follow(dir, join(dir, 'a.yaml'));
-    watcher = f.watcher;
+    const { dir, ...f } = await followFolder();
     await mkdir(join(base, 'next'));
     await writeFile(join(base, 'next', 'a.yaml'), 'v1');
     await rename(dir, join(base, 'old'));
@@ -122,11 +110,7 @@ describe('watchPath sees every way a file or folder is replaced', () => {
   });
 
   test('the folder deleted, missing for a while, then re-created', async () => {
-    const dir = join(base, 'policies');
-    await mkdir(dir);
-    await writeFile(join(dir, 'a.yaml'), 'v0');
-    const f = await follow(dir, join(dir, 'a.yaml'));
-    watcher = f.watcher;
+    const { dir, ...f } = await followFolder();
     await rm(dir, { recursive: true });
     await f.seen('<missing>');
     await mkdir(dir);
