@@ -35,7 +35,7 @@ import type { KubeClients } from './kube-clients.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import { PublishConflictError, publishSnapshot, readPublishedHead } from './publish-snapshot.ts';
 import type { EventRecorder } from './record-event.ts';
-import { CONDITION_REASONS } from './status/conditions.ts';
+import { CONDITION_REASONS, isAbnormal } from './status/conditions.ts';
 import { computeDesiredStatuses, statusKey } from './status/desired-status.ts';
 import { nextStatus, type ResourceStatus } from './status/next-status.ts';
 import { writeStatus } from './status/write-status.ts';
@@ -197,7 +197,7 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
       for (const c of transitions) {
         await deps.events.record(writes,
           { apiVersion: API_VERSION, kind, name, ...(ns === undefined ? {} : { namespace: ns }), ...(object.metadata?.uid === undefined ? {} : { uid: object.metadata.uid }) },
-          c.status === 'False' ? 'Warning' : 'Normal', c.reason, `${c.type} is ${c.status}: ${c.message}`,
+          isAbnormal(c.type, c.status) ? 'Warning' : 'Normal', c.reason, `${c.type} is ${c.status}: ${c.message}`,
         );
       }
     }

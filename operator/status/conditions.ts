@@ -29,6 +29,20 @@ export const CONDITION_TYPES = {
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
 
 /**
+ * Whether a condition's status is the abnormal one, which makes its Event a Warning: False for
+ * every type but `Conflicted`, whose polarity is inverted (True = another policy claims its routes).
+ *
+ * @example
+ * ```ts
+ * isAbnormal('Conflicted', 'True'); // true
+ * isAbnormal('Ready', 'True'); // false
+ * ```
+ */
+export function isAbnormal(type: string, status: string): boolean {
+  return type === CONDITION_TYPES.Conflicted ? status === 'True' : status === 'False';
+}
+
+/**
  * Every condition and Event reason the operator writes besides the compiler's diagnostic
  * reasons (which are passed through as they are, see compiler/diagnostics.ts).
  */

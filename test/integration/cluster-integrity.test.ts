@@ -87,8 +87,14 @@ describe('incumbency through the operator on a real kube-apiserver', { skip, tim
     }, 30_000);
     assert.match(holder.message, /JWTPolicy\/shop\/aaa-open also claims .*this policy keeps it/);
     assert.deepEqual([(await condition('zzz-admin', 'Ready'))?.status, (await condition('zzz-admin', 'Accepted'))?.status], ['True', 'True']);
-    const events = JSON.parse(await kubectl(['get', 'events', '-n', 'shop', '--field-selector', 'involvedObject.name=aaa-open', '-o', 'json'])) as { items: { type: string; reason: string }[] };
-    assert.ok(events.items.some((e) => e.type === 'Warning' && e.reason === 'RouteConflict'), JSON.stringify(events.items.map((e) => [e.type, e.reason])));
+    // A Warning Event on each: the refused newcomer (Accepted=False) and the holder (Conflicted=True).
+    // (Events follow the status write they report: wait for them.)
+    for (const name of ['aaa-open', 'zzz-admin']) {
+      await waitFor(`a Warning RouteConflict Event on ${name}`, async () => {
+        const events = JSON.parse(await kubectl(['get', 'events', '-n', 'shop', '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: { type: string; reason: string }[] };
+        return events.items.some((e) => e.type === 'Warning' && e.reason === 'RouteConflict') ? true : undefined;
+      }, 15_000);
+    }
 
     // The operator published after refusing: the route is still decided by the holder.
     const denial = denied(await client.check(httpCheckRequest({ method: 'GET', host: HOST, path: '/admin/users', headers: {} })));
