@@ -21,8 +21,9 @@ export const CONDITION_TYPES = {
   /** JWTIssuer only: verification keys are in hand (fetched, or static). */
   KeysAvailable: 'KeysAvailable',
   /**
-   * Policies only, abnormal when True (Gateway API's polarity): another policy already owns this
-   * route or host, so this one is left out of the snapshot (see README "Tenancy").
+   * Policies only, abnormal when True (Gateway API's polarity): another policy claims one of this
+   * policy's routes or hosts. On the refused or contested claim (Accepted=False too) and on the
+   * holder that keeps the route (still Ready); see README "Who holds a route".
    */
   Conflicted: 'Conflicted',
 } as const;
