@@ -13,11 +13,23 @@ import { SignJWT, importJWK, type JWK } from 'jose';
 export async function signCommand(options: { key: string; claims: string; ttl: string }): Promise<void> {
   const jwk = JSON.parse(await readFile(options.key, 'utf8')) as JWK;
   if (typeof jwk.alg !== 'string') throw new Error(`${options.key}: the JWK needs an "alg" member`);
-  const claims = JSON.parse(options.claims) as Record<string, unknown>;
-  const ttl = Number(options.ttl);
+  const token = await mintToken({ ...jwk, alg: jwk.alg }, JSON.parse(options.claims) as Record<string, unknown>, Number(options.ttl));
+  process.stdout.write(`${token}\n`);
+}
+
+/**
+ * Signs `claims` with a private JWK the way `jwtgate sign` does: `iat` now, `exp` after
+ * `ttlSeconds` (either overridden by `claims`), header `alg` and `kid` from the JWK, `typ: JWT`.
+ * The demo (dev/demo.ts) mints its tokens with it too.
+ *
+ * @example
+ * ```ts
+ * const token = await mintToken(jwk, { iss: 'https://idp.example.com', sub: 'alice' }, 600);
+ * ```
+ */
+export async function mintToken(jwk: JWK & { alg: string }, claims: Record<string, unknown>, ttlSeconds: number): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ iat: now, exp: now + ttl, ...claims })
+  return new SignJWT({ iat: now, exp: now + ttlSeconds, ...claims })
     .setProtectedHeader({ alg: jwk.alg, typ: 'JWT', ...(jwk.kid ? { kid: jwk.kid } : {}) })
     .sign(await importJWK(jwk, jwk.alg));
-  process.stdout.write(`${token}\n`);
 }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { authorizationService } from '../../authz/server/protos.ts';
 import type { CheckRequestLike } from '../../authz/request/attributes.ts';
-import { startEchoServer, type EchoedRequest, type EchoServer } from '../support/echo-server.ts';
+import { startEchoServer, type EchoedRequest, type EchoServer } from '../../dev/echo-server.ts';
 import { locateEnvoy, startEnvoy, validateEnvoyConfig, type EnvoyOptions, type EnvoyProcess } from '../support/envoy.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { jwtIssuer, jwtPolicy } from '../support/manifests.ts';

@@ -11,9 +11,9 @@
  * ```
  */
 import type { ChildProcess } from 'node:child_process';
-import { startCliProcess, type LogLine } from './cli-process.ts';
+import { startCliProcess, type LogLine } from '../../dev/cli-process.ts';
 
-export type { LogLine } from './cli-process.ts';
+export type { LogLine } from '../../dev/cli-process.ts';
 
 /**
  * A running operator process.

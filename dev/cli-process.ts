@@ -1,7 +1,8 @@
 /**
  * The real `jwtgate` CLI as a child process, the way a user or a Pod runs it, with its JSON log
- * lines followed so tests can wait for what it reports (ports, "started leading", reloads).
- * `serve-process.ts` and `operator-process.ts` are thin roles on top of this.
+ * lines followed so a caller can wait for what it reports (ports, "started leading", reloads).
+ * Used by the tests (`test/support/serve-process.ts` and `operator-process.ts` are thin roles on
+ * top of it) and by the demo (`dev/demo.ts`), hence its home outside `test/`.
  *
  * @example
  * ```ts
@@ -14,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 
-const CLI = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;
+const CLI = new URL('../cli/jwtgate.ts', import.meta.url).pathname;
 
 /** A JSON log line. */
 export type LogLine = Record<string, unknown>;
@@ -25,6 +26,8 @@ export interface CliProcess {
   logs: LogLine[];
   /** True until the process has exited. */
   isRunning(): boolean;
+  /** Resolves when the process exits, whoever stopped it. */
+  exited: Promise<unknown>;
   /** Resolves with the first log line (already seen or future) that satisfies `predicate`; rejects on timeout or exit. */
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Sends `signal` (default SIGTERM) and resolves with the exit code once the process has exited. */
@@ -35,8 +38,21 @@ export interface CliProcess {
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** Starts `jwtgate ARGS…`; `label` names it in timeout and early-exit errors. */
-export function startCliProcess(args: string[], env: Record<string, string | undefined>, label: string): CliProcess {
+/**
+ * Starts `jwtgate ARGS…`; `label` names it in timeout and early-exit errors; `onLog` sees every
+ * JSON log line as it arrives (the demo prints decisions with it).
+ *
+ * @example
+ * ```ts
+ * const cli = startCliProcess(['compile', dir], {}, 'compile', (line) => console.log(line.msg));
+ * ```
+ */
+export function startCliProcess(
+  args: string[],
+  env: Record<string, string | undefined>,
+  label: string,
+  onLog?: (line: LogLine) => void,
+): CliProcess {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => { for (const child of live) child.kill('SIGKILL'); });
@@ -52,6 +68,7 @@ export function startCliProcess(args: string[], env: Record<string, string | und
     let line: LogLine;
     try { line = JSON.parse(text) as LogLine; } catch { return; }
     logs.push(line);
+    onLog?.(line);
     for (const w of [...waiters]) if (w.predicate(line)) { waiters.delete(w); w.resolve(line); }
   });
   const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
@@ -60,6 +77,7 @@ export function startCliProcess(args: string[], env: Record<string, string | und
     process: child,
     logs,
     isRunning,
+    exited,
     waitForLog(predicate, timeoutMs = 15_000) {
       const seen = logs.find(predicate);
       if (seen) return Promise.resolve(seen);

@@ -1,0 +1,171 @@
+// The arrows of DESIGN.md's layout, checked in CI (`npm run check:arrows`, first lane of
+// `npm test`). Each rule says which arrow it guards; an exception is named file by file with the
+// debt it stands for, so it can only shrink. Issue 9's move (a home for the shared snapshot
+// contract and plumbing, a pure compiler) removes every exception marked "issue 9".
+//
+//   cli ──▶ operator ──▶ compiler ──▶ (shared contract, today inside authz/)
+//    └────────────────────▶ authz ◀──────────────┘
+//   test/ and bench/ may import anything; nothing imports test/.
+//
+// test/unit/architecture/arrows.test.ts proves that every rule below can fail.
+
+/** Modules of authz/ that compiler/ and operator/ use today: the shared contract and plumbing
+ * that issue 9 moves to a home of their own. Only these are allowed, named one by one. */
+const SHARED_TODAY = {
+  // issue 9: the snapshot contract (types, digest, published form) moves out of authz/.
+  contract: ['authz/snapshot/types[.]ts', 'authz/snapshot/digest[.]ts', 'authz/snapshot/published-form[.]ts'],
+  // issue 9: reason codes, path normalization and key screening/fetching move to a shared home.
+  plumbing: [
+    'authz/reasons[.]ts',
+    'authz/log[.]ts',
+    'authz/match/normalize-path[.]ts',
+    'authz/keys/key-strength[.]ts',
+    'authz/keys/fetch-json[.]ts',
+    'authz/keys/usable-keys[.]ts',
+    'authz/keys/discover-jwks-uri[.]ts',
+    'authz/keys/issuer-keys[.]ts',
+  ],
+};
+
+/** What compiler/ may use of authz/ today (issue 9 makes it none). */
+const COMPILER_MAY_USE = [
+  ...SHARED_TODAY.contract.filter((path) => !path.includes('published-form')),
+  'authz/reasons[.]ts',
+  'authz/match/normalize-path[.]ts',
+  'authz/keys/key-strength[.]ts',
+];
+
+/** What operator/ may use of authz/ today (issue 9 makes it none). */
+const OPERATOR_MAY_USE = [
+  ...SHARED_TODAY.contract,
+  'authz/log[.]ts',
+  'authz/keys/fetch-json[.]ts',
+  'authz/keys/usable-keys[.]ts',
+  'authz/keys/discover-jwks-uri[.]ts',
+  'authz/keys/issuer-keys[.]ts',
+];
+
+/** Node modules that do network I/O or spawn work: none belongs in a pure compiler. */
+const NETWORK_AND_PROCESSES = '^(node:)?(http|https|http2|net|tls|dgram|dns|child_process|cluster|worker_threads)(/|$)';
+
+const anchored = (paths) => `^(${paths.join('|')})$`;
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+export default {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'A cycle makes two modules one: nothing may import what imports it.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment: 'Every relative import must resolve (the code imports ./x.ts with its extension).',
+      from: {},
+      to: { couldNotResolve: true, path: '^[.]' },
+    },
+    {
+      name: 'authz-not-to-control-plane',
+      severity: 'error',
+      comment: 'authz/ is the data plane: it never imports operator/, compiler/ or cli/.',
+      from: { path: '^authz/' },
+      to: { path: '^(operator|compiler|cli)/' },
+    },
+    {
+      name: 'compiler-not-to-operator-or-cli',
+      severity: 'error',
+      comment: 'compiler/ is a pure function the operator and the CLI call, never the other way.',
+      from: { path: '^compiler/' },
+      to: { path: '^(operator|cli)/' },
+    },
+    {
+      name: 'compiler-only-shared-authz',
+      severity: 'error',
+      comment: 'compiler/ may use only the named shared modules that still live in authz/ (issue 9 moves them out).',
+      from: { path: '^compiler/' },
+      to: { path: '^authz/', pathNot: anchored(COMPILER_MAY_USE) },
+    },
+    {
+      name: 'compiler-no-kubernetes-client',
+      severity: 'error',
+      comment: 'compiler/ has no Kubernetes client: resources come in as plain objects.',
+      from: { path: '^compiler/' },
+      to: { path: '^@kubernetes/client-node|node_modules/@kubernetes/client-node/' },
+    },
+    {
+      name: 'compiler-no-network',
+      severity: 'error',
+      comment: 'compiler/ does no network I/O and starts nothing.',
+      from: { path: '^compiler/' },
+      to: { path: [NETWORK_AND_PROCESSES, 'node_modules/@grpc/'] },
+    },
+    {
+      name: 'compiler-no-file-io',
+      severity: 'error',
+      comment:
+        'compile() promises no I/O. Known debt (issue 9): schema.ts reads crds/*.yaml when imported '
+        + '(the move passes the CRD validators in), and load-manifests.ts is the standalone folder '
+        + 'reader that lives beside the compiler.',
+      from: { path: '^compiler/', pathNot: '^compiler/(schema|load-manifests)[.]ts$' },
+      to: { path: '^(node:)?fs(/|$)' },
+    },
+    {
+      name: 'operator-not-to-cli',
+      severity: 'error',
+      comment: 'cli/ is the composition root: operator/ never imports it.',
+      from: { path: '^operator/' },
+      to: { path: '^cli/' },
+    },
+    {
+      name: 'operator-only-shared-authz',
+      severity: 'error',
+      comment:
+        'Only cli/ wires the operator and the authz service together: operator/ may use only the named '
+        + 'shared modules that still live in authz/ (issue 9 moves them out), never its servers, '
+        + 'runtime, check pipeline or loaders.',
+      from: { path: '^operator/' },
+      to: { path: '^authz/', pathNot: anchored(OPERATOR_MAY_USE) },
+    },
+    {
+      name: 'authz-servers-only-from-composition',
+      severity: 'error',
+      comment: "authz's servers and service are started by cli/ (and by tests, benches and dev tools), nobody else.",
+      from: { path: '^(compiler|operator)/' },
+      to: { path: '^authz/(server/|service[.]ts$|runtime/|check[.]ts$)' },
+    },
+    {
+      name: 'nothing-imports-test',
+      severity: 'error',
+      comment:
+        'Tests import the product, never the other way. Exception (issue 9 removes it): bench/ '
+        + 'uses test/support for tokens, manifests, serve processes and the gRPC client until '
+        + 'those move to a shared home.',
+      from: { pathNot: '^(test|bench)/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'product-not-to-dev',
+      severity: 'error',
+      comment: 'dev/ holds developer tools (the demo, the Envoy runner): the product never needs them.',
+      from: { path: '^(authz|compiler|operator|cli)/' },
+      to: { path: '^dev/' },
+    },
+  ],
+  options: {
+    // The product's own graph; packages are leaves (their internals are not ours to check).
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^test/fixtures/' },
+    // TypeScript 7's package has no compiler API for dependency-cruiser to use; swc parses .ts
+    // (type-only imports included, so a type import counts as an arrow too).
+    parser: 'swc',
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+    },
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};
