@@ -13,7 +13,7 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { LRUCache, type Perf } from 'lru-cache';
 import type { Metrics } from '../metrics.ts';
 import { canonicalJson } from '../snapshot/digest.ts';
 import type { SnapshotIssuer } from '../snapshot/types.ts';
@@ -35,13 +35,19 @@ export class TokenCache {
   readonly #configDigests = new WeakMap<SnapshotIssuer, string>();
 
   /**
+   * `clock` is the millisecond clock entries age by (default `performance`, as lru-cache's):
+   * tests pass the mocked `Date`, since node:test's mock timers do not mock `performance.now()`.
+   *
    * @example
    * ```ts
    * const cache = new TokenCache({ max: 1000, metrics });
    * ```
    */
-  constructor(options: { max?: number; metrics?: Metrics } = {}) {
-    this.#entries = new LRUCache({ max: options.max ?? DEFAULT_TOKEN_CACHE_ENTRIES, ttl: MAX_TOKEN_CACHE_TTL_MS });
+  constructor(options: { max?: number; metrics?: Metrics; clock?: Perf } = {}) {
+    this.#entries = new LRUCache({
+      max: options.max ?? DEFAULT_TOKEN_CACHE_ENTRIES, ttl: MAX_TOKEN_CACHE_TTL_MS,
+      ...(options.clock === undefined ? {} : { perf: options.clock }),
+    });
     this.#metrics = options.metrics;
   }
 

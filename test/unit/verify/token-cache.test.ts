@@ -1,14 +1,20 @@
-// Unit tests of the verified-token cache: keying, lifetimes bounded by exp / max age, size bound.
+// Unit tests of the verified-token cache: keying, lifetimes bounded by exp / max age / a minute,
+// size bound. Lifetimes are checked on node:test's mock clock, to the millisecond.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it, type TestContext } from 'node:test';
 import { createMetrics } from '../../../authz/metrics.ts';
-import { TokenCache, type VerifiedToken } from '../../../authz/verify/token-cache.ts';
+import { MAX_TOKEN_CACHE_TTL_MS, TokenCache, type VerifiedToken } from '../../../authz/verify/token-cache.ts';
 import { issuerConfig } from '../../support/tokens.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const verifiedWith = (claims: Record<string, unknown>): VerifiedToken => ({ issuerId: 'test/issuer', header: { alg: 'RS256' }, claims });
 const AUD = ['api'];
+
+/** A cache that ages entries by the mocked `Date` (lru-cache's resolution timer is a mocked setTimeout too). */
+function cacheOnMockClock(t: TestContext): TokenCache {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-03-01T00:00:00Z') });
+  return new TokenCache({ clock: { now: () => Date.now() } });
+}
 
 async function counts(metrics: ReturnType<typeof createMetrics>) {
   const { values } = await metrics.tokenCache.get();
@@ -41,13 +47,14 @@ describe('TokenCache', () => {
       'operator-refreshed cachedKeys do not change verification');
   });
 
-  it('never keeps an entry past exp', async () => {
-    const cache = new TokenCache();
+  it('never keeps an entry past exp', (t) => {
+    const cache = cacheOnMockClock(t);
     const exp = nowSeconds() + 300;
     cache.remember('t1', issuerConfig(), AUD, verifiedWith({ exp }), new Date(exp * 1000 - 40));
-    assert.ok(cache.lookup('t1', issuerConfig(), AUD));
-    await sleep(80);
-    assert.equal(cache.lookup('t1', issuerConfig(), AUD), undefined);
+    t.mock.timers.tick(40);
+    assert.ok(cache.lookup('t1', issuerConfig(), AUD), 'kept until exp');
+    t.mock.timers.tick(1);
+    assert.equal(cache.lookup('t1', issuerConfig(), AUD), undefined, 'gone once exp has passed');
   });
 
   it('does not store an already expired token', () => {
@@ -56,14 +63,24 @@ describe('TokenCache', () => {
     assert.equal(cache.size, 0);
   });
 
-  it('never keeps an entry past iat + maxTokenAgeSeconds', async () => {
-    const cache = new TokenCache();
+  it('never keeps an entry past iat + maxTokenAgeSeconds', (t) => {
+    const cache = cacheOnMockClock(t);
     const config = issuerConfig({ maxTokenAgeSeconds: 60 });
     const iat = nowSeconds();
     cache.remember('t1', config, AUD, verifiedWith({ iat, exp: iat + 3600 }), new Date((iat + 60) * 1000 - 40));
-    assert.ok(cache.lookup('t1', config, AUD));
-    await sleep(80);
-    assert.equal(cache.lookup('t1', config, AUD), undefined);
+    t.mock.timers.tick(40);
+    assert.ok(cache.lookup('t1', config, AUD), 'kept until the maximum age');
+    t.mock.timers.tick(1);
+    assert.equal(cache.lookup('t1', config, AUD), undefined, 'gone once the token is older than that');
+  });
+
+  it('keeps an entry at most a minute, however far away exp is', (t) => {
+    const cache = cacheOnMockClock(t);
+    cache.remember('t1', issuerConfig(), AUD, verifiedWith({ exp: nowSeconds() + 3600 }), new Date());
+    t.mock.timers.tick(MAX_TOKEN_CACHE_TTL_MS);
+    assert.ok(cache.lookup('t1', issuerConfig(), AUD));
+    t.mock.timers.tick(1);
+    assert.equal(cache.lookup('t1', issuerConfig(), AUD), undefined);
   });
 
   it('is bounded in entries', () => {
