@@ -39,6 +39,12 @@ import { selectUsableKeys } from './usable-keys.ts';
 export interface IssuerKeysDeps {
   metrics: Metrics;
   log: Logger;
+  /**
+   * The monotonic millisecond clock the failure cooldown is measured on (default
+   * `performance.now`); a test moves it by hand, as node:test's mock timers cannot. jose's own
+   * cooldown after a success reads `Date.now()`, which mock timers do move.
+   */
+  now?: () => number;
 }
 
 /** Key health of one issuer, for `/readyz` and the operator's `JWTIssuer` status. */
@@ -91,6 +97,7 @@ export class IssuerKeys {
   #lastFailureAt = -Infinity;
   #lastError: string | undefined;
   #timer: NodeJS.Timeout | undefined;
+  readonly #now: () => number;
 
   /**
    * Builds the key set; does not fetch yet (see {@link IssuerKeys.start}). Throws a TypeError for
@@ -105,6 +112,7 @@ export class IssuerKeys {
     this.id = config.id;
     this.#config = config;
     this.#deps = deps;
+    this.#now = deps.now ?? (() => performance.now());
     const source = config.keySource;
     if (source.kind === 'static') {
       const jwks = this.#usable(source.jwks, true);
@@ -242,7 +250,7 @@ export class IssuerKeys {
 
   /** jose's fetch hook: fetch (after discovery), filter, count; jose does caching and cooldown. */
   readonly #fetchKeySet: FetchImplementation = async (url, init) => {
-    const sinceFailure = performance.now() - this.#lastFailureAt;
+    const sinceFailure = this.#now() - this.#lastFailureAt;
     if (!this.#forceFetch && sinceFailure < this.#config.remote.cooldownSeconds * 1000) {
       throw new KeyFetchError('cooling_down', `last key fetch failed ${Math.round(sinceFailure)} ms ago; waiting out the cooldown`);
     }
@@ -267,7 +275,7 @@ export class IssuerKeys {
   };
 
   #recordFailure(error: unknown): void {
-    this.#lastFailureAt = performance.now();
+    this.#lastFailureAt = this.#now();
     this.#lastError = error instanceof Error ? error.message : String(error);
     this.#deps.log.warn({ issuer: this.id, err: this.#lastError }, 'issuer keys could not be loaded; keeping the last good keys');
   }

@@ -34,14 +34,14 @@ describe('remote issuer keys', () => {
   });
 
   /** An IssuerKeys on `idp` (not started) and a helper verifying a token signed by a key. */
-  function setUp(overrides: Partial<SnapshotIssuer> = {}, source: 'jwksUri' | 'discovery' = 'jwksUri') {
+  function setUp(overrides: Partial<SnapshotIssuer> = {}, source: 'jwksUri' | 'discovery' = 'jwksUri', now?: () => number) {
     const config = issuerConfig({
       algorithms: ['RS256', 'ES256'],
       keySource: source === 'jwksUri' ? { kind: 'jwksUri', jwksUri: idp.jwksUrl } : { kind: 'discovery', discoveryUrl: idp.discoveryUrl },
       remote: { refreshSeconds: 300, cooldownSeconds: 30, timeoutMs: 300 },
       ...overrides,
     });
-    const keys = new IssuerKeys(config, { metrics, log: createLogger('silent') });
+    const keys = new IssuerKeys(config, { metrics, log: createLogger('silent'), ...(now === undefined ? {} : { now }) });
     opened.push(keys);
     const verify = async (key: TestKey, header: Record<string, unknown> = {}) =>
       verifyToken(await signToken(key, standardClaims(), header), [{ keys, config, audiences: [TEST_AUDIENCE] }]);
@@ -172,14 +172,78 @@ describe('remote issuer keys', () => {
     await assertDenied(verify(k1), 'keys_unavailable');
   });
 
-  it('the background refresh runs on its timer', async () => {
-    const { keys } = setUp({ remote: { refreshSeconds: 0.05, cooldownSeconds: 30, timeoutMs: 300 } });
+  // The timers below are node:test's mocks: a tick runs what falls due synchronously, so each
+  // count is definite the moment the tick returns. `refresh` is wrapped to count the timer's calls.
+  it('the background refresh runs every refreshSeconds, fetching; close() stops the timer', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const { keys } = setUp();
+    const refresh = t.mock.method(keys, 'refresh');
     await keys.start();
-    await new Promise((resolve) => setTimeout(resolve, 180));
-    assert.ok(idp.requests.jwks >= 3, `refreshed ${idp.requests.jwks} times`);
+    assert.equal(refresh.mock.callCount(), 1, 'the first load');
+    t.mock.timers.tick(299_999);
+    assert.equal(refresh.mock.callCount(), 1, 'not before the period is over');
+    t.mock.timers.tick(1);
+    assert.equal(refresh.mock.callCount(), 2);
+    await refresh.mock.calls[1]!.result;
+    assert.equal(idp.requests.jwks, 2, 'the timer\'s refresh fetched');
+    t.mock.timers.tick(300_000);
+    assert.equal(refresh.mock.callCount(), 3);
+    await refresh.mock.calls[2]!.result;
     keys.close();
-    const after = idp.requests.jwks;
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    assert.equal(idp.requests.jwks, after, 'close() stops the timer');
+    t.mock.timers.tick(3 * 300_000);
+    assert.equal(refresh.mock.callCount(), 3, 'close() stops the timer');
+    assert.equal(idp.requests.jwks, 3);
+  });
+
+  it('seeded: the first refresh comes at a random point of the period, then one every period', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+    t.mock.method(Math, 'random', () => 0.25);
+    const { keys } = setUp({ cachedKeys: { jwks: jwksOf(k1), fetchedAt: new Date().toISOString() } });
+    const refresh = t.mock.method(keys, 'refresh', async () => {});
+    await keys.start();
+    t.mock.timers.tick(74_999);
+    assert.equal(refresh.mock.callCount(), 0, 'a quarter of the period (Math.random() = 0.25) is not over');
+    t.mock.timers.tick(1);
+    assert.equal(refresh.mock.callCount(), 1);
+    t.mock.timers.tick(299_999);
+    assert.equal(refresh.mock.callCount(), 1);
+    t.mock.timers.tick(1);
+    assert.equal(refresh.mock.callCount(), 2);
+    keys.close();
+    t.mock.timers.tick(3 * 300_000);
+    assert.equal(refresh.mock.callCount(), 2, 'close() stops the timer');
+  });
+
+  it('an unknown kid refetches only once cooldownSeconds have passed since the last fetch (jose\'s cooldown, on Date)', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const { keys, verify } = setUp();
+    await keys.start();
+    idp.setKeys(jwksOf(k1, k2));
+    t.mock.timers.tick(29_999);
+    await assertDenied(verify(k2), 'kid_unknown');
+    assert.equal(idp.requests.jwks, 1, 'inside the cooldown the IdP is not asked');
+    t.mock.timers.tick(1);
+    assert.equal((await verify(k2)).header.kid, 'k2');
+    assert.equal(idp.requests.jwks, 2, 'one refetch once the cooldown is over');
+  });
+
+  it('after a failed fetch, the request path asks the IdP again only once cooldownSeconds have passed (our cooldown, on the injected clock)', async () => {
+    let nowMs = 1_000_000;
+    idp.failWith('status500');
+    const { keys, verify } = setUp({}, 'jwksUri', () => nowMs);
+    await keys.start();
+    assert.equal(idp.requests.jwks, 1);
+    nowMs += 29_999;
+    await assertDenied(verify(k1), 'keys_unavailable');
+    assert.equal(idp.requests.jwks, 1, 'inside the cooldown the IdP is not asked');
+    nowMs += 1;
+    await assertDenied(verify(k1), 'keys_unavailable');
+    assert.equal(idp.requests.jwks, 2, 'asked once the cooldown is over; failed again, so a new cooldown starts');
+    idp.failWith('none');
+    await assertDenied(verify(k1), 'keys_unavailable');
+    assert.equal(idp.requests.jwks, 2);
+    nowMs += 30_000;
+    assert.equal((await verify(k1)).claims.sub, 'alice');
+    assert.equal(idp.requests.jwks, 3);
   });
 });

@@ -164,9 +164,12 @@ describe('gRPC server shutdown', () => {
   test('shutdown drains an in-flight check, then calls fail', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => { release = resolve; });
+    let entered: () => void = () => {};
+    const checking = new Promise<void>((resolve) => { entered = resolve; });
     const server = await startGrpcServer({
       host: '127.0.0.1', port: 0, log, health: () => 'SERVING',
       check: async () => {
+        entered();
         await gate;
         return toCheckResponse({ kind: 'allow', reason: 'allowed', headersToSet: [], headersToRemove: [], queryParametersToRemove: [], metadata: {}, trace: [] });
       },
@@ -174,7 +177,7 @@ describe('gRPC server shutdown', () => {
     const client = createGrpcClient(`127.0.0.1:${server.port}`);
     try {
       const inFlight = client.check(httpCheckRequest({ method: 'GET', host: 'h', path: '/' }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await checking; // the server is inside the check
       const stopped = server.shutdown(5000);
       release();
       assert.equal((await inFlight).status.code, 0);
@@ -186,15 +189,17 @@ describe('gRPC server shutdown', () => {
   });
 
   test('shutdown forces connections closed after the grace period', async () => {
+    let entered: () => void = () => {};
+    const checking = new Promise<void>((resolve) => { entered = resolve; });
     const server = await startGrpcServer({
       host: '127.0.0.1', port: 0, log, health: () => 'SERVING',
-      check: () => new Promise<CheckResponse>(() => {}),
+      check: () => { entered(); return new Promise<CheckResponse>(() => {}); },
     });
     const client = createGrpcClient(`127.0.0.1:${server.port}`);
     try {
       const stuck = client.check(httpCheckRequest({ method: 'GET', host: 'h', path: '/' }));
       stuck.catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await checking; // the server is inside the check that never ends
       const started = Date.now();
       await server.shutdown(100);
       assert.ok(Date.now() - started < 2000);
