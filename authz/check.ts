@@ -17,7 +17,7 @@ import { applyClaimMappings, readClaim } from './authorize/claims.ts';
 import { evaluateRules } from './authorize/evaluate-rules.ts';
 import { claimHeaders } from './respond/claim-headers.ts';
 import { stripToken } from './respond/strip-token.ts';
-import { DenyError, REASONS, type ReasonCode } from './reasons.ts';
+import { DenyError, REASONS, type AllowReason, type DenyReason } from './reasons.ts';
 import type { AllowDecision, Decision, DenyDecision, TraceStep } from './decision.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import type { Workload } from './request/workload.ts';
@@ -186,7 +186,7 @@ export function describeSource(source: TokenSource): string {
   }
 }
 
-function allow(ctx: Context, reason: ReasonCode, parts: Partial<Pick<AllowDecision, 'headersToSet' | 'headersToRemove' | 'queryParametersToRemove' | 'metadata'>> = {}): AllowDecision {
+function allow(ctx: Context, reason: AllowReason, parts: Partial<Pick<AllowDecision, 'headersToSet' | 'headersToRemove' | 'queryParametersToRemove' | 'metadata'>> = {}): AllowDecision {
   return {
     kind: 'allow',
     reason,
@@ -201,7 +201,7 @@ function allow(ctx: Context, reason: ReasonCode, parts: Partial<Pick<AllowDecisi
   };
 }
 
-function deny(ctx: Context, reason: ReasonCode, description?: string, detail?: string): DenyDecision {
+function deny(ctx: Context, reason: DenyReason, description?: string, detail?: string): DenyDecision {
   ctx.trace.push({ step: 'respond', message: `deny ${REASONS[reason].status} ${reason}${detail ? `: ${detail.split('\n')[0]}` : ''}` });
   return {
     kind: 'deny',

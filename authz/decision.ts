@@ -8,7 +8,7 @@
  *   deny: { realm: 'jwtgate', exposeReason: true, headers: [] }, trace: [] };
  * ```
  */
-import type { ReasonCode } from './reasons.ts';
+import type { AllowReason, DenyReason } from './reasons.ts';
 import type { DenySettings } from './snapshot/types.ts';
 
 /** One step of the pipeline, for `jwtgate check` and debug logs. */
@@ -24,7 +24,8 @@ export interface HeaderToSet {
 
 export interface AllowDecision {
   kind: 'allow';
-  reason: ReasonCode;
+  /** An allow carries only an allow code (status 200 in `REASONS`): a mismatch does not compile. */
+  reason: AllowReason;
   policyId?: string;
   issuerId?: string;
   subject?: string;
@@ -39,7 +40,8 @@ export interface AllowDecision {
 
 export interface DenyDecision {
   kind: 'deny';
-  reason: ReasonCode;
+  /** A deny carries only a deny code. */
+  reason: DenyReason;
   /** Safe to show the client. */
   description: string;
   /** Log only. */

@@ -12,8 +12,9 @@
 /** What the client sees in `WWW-Authenticate` (RFC 6750 §3.1), or nothing. */
 export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined;
 
-interface ReasonInfo {
-  status: number;
+interface ReasonInfo<Status extends number = number> {
+  /** 200 makes the code an {@link AllowReason}; any other status a {@link DenyReason}. */
+  status: Status;
   bearerError: BearerError;
   /** Send `WWW-Authenticate`: every 401, and any status with an RFC 6750 error (§3: "MAY include it in response to other conditions"). */
   challenge: boolean;
@@ -21,7 +22,8 @@ interface ReasonInfo {
   description: string;
 }
 
-const r = (status: number, bearerError: BearerError, description: string): ReasonInfo => ({
+/** One row; the status stays a literal type so the allow/deny split below can be derived. */
+const r = <Status extends number>(status: Status, bearerError: BearerError, description: string): ReasonInfo<Status> => ({
   status,
   bearerError,
   challenge: status === 401 || bearerError !== undefined,
@@ -79,21 +81,61 @@ export const REASONS = {
   internal_error: r(503, undefined, 'internal error'),
 } as const satisfies Record<string, ReasonInfo>;
 
-export type ReasonCode = keyof typeof REASONS;
+type ReasonTable = typeof REASONS;
 
-/** The reasons that end in an allow; every other code is a denial. */
-export const ALLOW_REASONS: ReadonlySet<ReasonCode> = new Set(['allowed', 'anonymous', 'check_disabled', 'unmatched_allowed']);
+/** Every code: the keys of {@link REASONS}. */
+export type ReasonCode = keyof ReasonTable;
+
+/**
+ * The codes that end in an allow: those with status 200 in {@link REASONS}. Derived from the
+ * table, so an allow decision with a denial's code (or the reverse) does not compile.
+ *
+ * @example
+ * ```ts
+ * const reason: AllowReason = 'anonymous';
+ * ```
+ */
+export type AllowReason = { [Code in ReasonCode]: ReasonTable[Code]['status'] extends 200 ? Code : never }[ReasonCode];
+
+/**
+ * Every other code: the reasons a check is denied.
+ *
+ * @example
+ * ```ts
+ * const reason: DenyReason = 'token_expired';
+ * ```
+ */
+export type DenyReason = Exclude<ReasonCode, AllowReason>;
+
+/**
+ * The allow codes at run time, from the same table: for values the compiler cannot see (a decision
+ * read back from the wire or built through a cast).
+ *
+ * @example
+ * ```ts
+ * ALLOW_REASONS.has('anonymous'); // true
+ * ```
+ */
+export const ALLOW_REASONS: ReadonlySet<ReasonCode> = new Set(
+  (Object.keys(REASONS) as ReasonCode[]).filter((code) => REASONS[code].status === 200),
+);
 
 /**
  * A denial raised anywhere in the check pipeline. `description` is safe to show the client;
- * `detail` goes to the log only (it may name keys, URLs or claim values).
+ * `detail` goes to the log only (it may name keys, URLs or claim values). Only a
+ * {@link DenyReason} is accepted: `new DenyError('allowed')` does not compile.
+ *
+ * @example
+ * ```ts
+ * throw new DenyError('kid_unknown', undefined, `kid ${kid} is not in the issuer's key set`);
+ * ```
  */
 export class DenyError extends Error {
-  readonly code: ReasonCode;
+  readonly code: DenyReason;
   readonly description: string;
   readonly detail: string | undefined;
 
-  constructor(code: ReasonCode, description?: string, detail?: string) {
+  constructor(code: DenyReason, description?: string, detail?: string) {
     super(`${code}: ${description ?? REASONS[code].description}`);
     this.name = 'DenyError';
     this.code = code;

@@ -21,7 +21,7 @@ import {
 } from '@grpc/grpc-js';
 import { DEFAULT_SERVICE_CONFIG } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { ReasonCode } from '../reasons.ts';
+import type { DenyReason } from '../reasons.ts';
 import type { CheckRequestLike } from '../request/attributes.ts';
 import { toCheckResponse, type CheckResponse } from '../respond/check-response.ts';
 import { AUTHORIZATION_SERVICE_NAME, authorizationService, healthService } from './protos.ts';
@@ -69,7 +69,7 @@ export interface GrpcServerOptions {
 }
 
 /** The reasons the server itself gives, for requests it does not hand to `check`. */
-export type UnreadReason = Extract<ReasonCode, 'request_too_large' | 'request_invalid'>;
+export type UnreadReason = Extract<DenyReason, 'request_too_large' | 'request_invalid'>;
 
 /**
  * A running gRPC server.

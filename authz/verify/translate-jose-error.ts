@@ -10,7 +10,7 @@
  */
 import { errors } from 'jose';
 import { KeyFetchError } from '../keys/fetch-json.ts';
-import { DenyError, type ReasonCode } from '../reasons.ts';
+import { DenyError, type DenyReason } from '../reasons.ts';
 
 /**
  * Maps a failure of `jwtVerify` to a deny reason. Keys that cannot be obtained are
@@ -45,7 +45,7 @@ export function translateJoseError(error: unknown): DenyError {
   return new DenyError('internal_error', undefined, `unexpected verification error: ${detail}`);
 }
 
-function claimFailureCode(error: InstanceType<typeof errors.JWTClaimValidationFailed>): ReasonCode {
+function claimFailureCode(error: InstanceType<typeof errors.JWTClaimValidationFailed>): DenyReason {
   if (error.reason === 'missing') return 'claim_missing';
   switch (error.claim) {
     case 'nbf': return 'token_not_yet_valid';
@@ -60,7 +60,7 @@ function claimFailureCode(error: InstanceType<typeof errors.JWTClaimValidationFa
 }
 
 /** Names the claim (never its value) where the code alone does not say which claim failed. */
-function describeClaimFailure(code: ReasonCode, claim: string): string | undefined {
+function describeClaimFailure(code: DenyReason, claim: string): string | undefined {
   if (code === 'claim_missing') return `token lacks the required ${claim} claim`;
   if (code === 'claim_invalid') return `token has an invalid ${claim} claim`;
   return undefined;

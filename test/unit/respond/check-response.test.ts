@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AllowDecision, DenyDecision } from '../../../authz/decision.ts';
-import { REASONS, type ReasonCode } from '../../../authz/reasons.ts';
+import { DenyError, REASONS, type AllowReason, type DenyReason, type ReasonCode } from '../../../authz/reasons.ts';
 import { bearerChallenge, toCheckResponse, toStruct, type HeaderValueOption } from '../../../authz/respond/check-response.ts';
 import { packageDefinition } from '../../../authz/server/protos.ts';
 
@@ -10,7 +10,7 @@ function allow(overrides: Partial<AllowDecision> = {}): AllowDecision {
   return { kind: 'allow', reason: 'allowed', headersToSet: [], headersToRemove: [], queryParametersToRemove: [], metadata: {}, trace: [], ...overrides };
 }
 
-function deny(reason: ReasonCode, overrides: Partial<DenyDecision> = {}): DenyDecision {
+function deny(reason: DenyReason, overrides: Partial<DenyDecision> = {}): DenyDecision {
   return {
     kind: 'deny', reason, description: REASONS[reason].description,
     deny: { realm: 'shop', exposeReason: true, headers: [] }, trace: [], ...overrides,
@@ -145,13 +145,17 @@ test('challenge values are quote-escaped and the description is cleaned (RFC 675
   assert.equal(JSON.parse(denied.body).error_description, 'line1\r\nline2');
 });
 
+/** [Envoy status name, gRPC code, body `error`, WWW-Authenticate: none | bare | with error=]. */
+type OnTheWire = [string, number, string, 'none' | 'bare' | 'error'];
+
 /**
  * Every reason's answer on the wire, written out by hand from RFC 6750 §3.1 (invalid_token →
  * 401, invalid_request → 400, insufficient_scope → 403; a missing token gets a challenge without
  * an error) and our own choices, not derived from REASONS: a change to the table must change this.
- * [Envoy status name, gRPC code, body `error`, WWW-Authenticate: none | bare | with error=].
+ * Its type pins the allow/deny split derived from REASONS to this hand-written one: a code that
+ * moves between allow and deny there fails to type-check here.
  */
-const ON_THE_WIRE: Record<ReasonCode, 'allow' | [string, number, string, 'none' | 'bare' | 'error']> = {
+const ON_THE_WIRE: { [Code in AllowReason]: 'allow' } & { [Code in DenyReason]: OnTheWire } = {
   allowed: 'allow',
   anonymous: 'allow',
   check_disabled: 'allow',
@@ -193,22 +197,36 @@ test('every reason code has its pinned answer on the wire: HTTP status, gRPC cod
   assert.deepEqual(Object.keys(ON_THE_WIRE).sort(), Object.keys(REASONS).sort(), 'a reason without a pinned answer (or a pinned one that is gone)');
   const statusEnum = packageDefinition['envoy.type.v3.StatusCode'] as unknown as { type: { value: { name: string; number: number }[] } };
   const names = new Set(statusEnum.type.value.map((v) => v.name));
-  for (const [reason, expected] of Object.entries(ON_THE_WIRE) as [ReasonCode, (typeof ON_THE_WIRE)[ReasonCode]][]) {
+  // The casts below build what the types forbid (a kind and a reason that disagree), as a
+  // decision read back from the wire could: toCheckResponse still refuses it at run time.
+  for (const [reason, expected] of Object.entries(ON_THE_WIRE) as [ReasonCode, 'allow' | OnTheWire][]) {
     await t.test(reason, () => {
       if (expected === 'allow') {
-        assert.equal(toCheckResponse(allow({ reason })).status.code, 0);
-        assert.throws(() => toCheckResponse(deny(reason)), TypeError);
+        assert.equal(toCheckResponse(allow({ reason: reason as AllowReason })).status.code, 0);
+        assert.throws(() => toCheckResponse(deny(reason as DenyReason)), TypeError);
         return;
       }
       const [status, grpc, error, challenge] = expected;
       assert.ok(names.has(status), `${status} is an envoy.type.v3.StatusCode`);
-      const res = toCheckResponse(deny(reason));
+      const res = toCheckResponse(deny(reason as DenyReason));
       assert.deepEqual([res.denied_response!.status.code, res.status.code, JSON.parse(res.denied_response!.body).error], [status, grpc, error]);
       const wwwAuthenticate = header(res.denied_response!.headers, 'www-authenticate');
       if (challenge === 'none') assert.equal(wwwAuthenticate, undefined);
       else if (challenge === 'bare') assert.equal(wwwAuthenticate, 'Bearer realm="shop"');
       else assert.ok(wwwAuthenticate?.startsWith(`Bearer realm="shop", error="${error}", error_description="`), wwwAuthenticate);
-      assert.throws(() => toCheckResponse(allow({ reason })), TypeError);
+      assert.throws(() => toCheckResponse(allow({ reason: reason as AllowReason })), TypeError);
     });
   }
+});
+
+// Checked by `tsc` (the typecheck lane), not at run time: each @ts-expect-error must meet an error,
+// or tsc reports the directive as unused and fails.
+test('a reason that disagrees with its decision kind, or a DenyError with an allow code, does not compile', () => {
+  // @ts-expect-error an allow code on a deny
+  const denyWithAllowCode: DenyDecision['reason'] = 'allowed';
+  // @ts-expect-error a deny code on an allow
+  const allowWithDenyCode: AllowDecision['reason'] = 'token_missing';
+  // @ts-expect-error DenyError takes deny codes only
+  const denyErrorWithAllowCode = () => new DenyError('anonymous');
+  assert.ok([denyWithAllowCode, allowWithDenyCode, denyErrorWithAllowCode]);
 });
