@@ -94,28 +94,46 @@ export function watchCluster(options: WatchClusterOptions): ClusterWatch {
       secrets: secrets.cache.list(),
       namespaces: namespaces.cache.list(),
     }),
-    published: () => describePublished({
-      head: asPublished(configMaps.cache.get(SNAPSHOT_NAME, namespace)),
-      configMap: (name) => asPublished(configMaps.cache.get(name, namespace)),
+    ...publishedView(namespace, {
+      configMap: (name) => configMaps.cache.get(name, namespace),
       secret: (name) => secrets.cache.get(name, namespace),
     }),
+    synced: Promise.all(all.map((w) => w.synced)).then(() => {}),
+    async stop() {
+      await Promise.all(all.map((w) => w.stop()));
+    },
+  };
+}
+
+/**
+ * The published snapshot as seen through `lookup` (the informer caches here; a fake API's store
+ * in the reconcile unit tests, so both judge a head the same way).
+ *
+ * @example
+ * ```ts
+ * publishedView('jwtgate-system', { configMap: (n) => cache.get(n, ns), secret: (n) => secrets.get(n, ns) }).published();
+ * ```
+ */
+export function publishedView(namespace: string, lookup: { configMap(name: string): V1ConfigMap | undefined; secret(name: string): V1Secret | undefined }): Pick<ClusterWatch, 'published' | 'publishedSnapshot'> {
+  return {
+    published: () => describePublished({
+      head: asPublished(lookup.configMap(SNAPSHOT_NAME)),
+      configMap: (name) => asPublished(lookup.configMap(name)),
+      secret: (name) => lookup.secret(name),
+    }),
     publishedSnapshot: () => {
-      const head = asPublished(configMaps.cache.get(SNAPSHOT_NAME, namespace));
+      const head = asPublished(lookup.configMap(SNAPSHOT_NAME));
       if (head === undefined) return undefined;
       try {
         // A missing part is left out: fromPublishedForm then refuses the whole form.
-        const parts = partNames(head).flatMap((name) => asPublished(configMaps.cache.get(name, namespace)) ?? []);
+        const parts = partNames(head).flatMap((name) => asPublished(lookup.configMap(name)) ?? []);
         const secretName = head.metadata.annotations?.[ANNOTATIONS.secretKeys];
-        const secret = secretName === undefined ? undefined : secrets.cache.get(secretName, namespace);
+        const secret = secretName === undefined ? undefined : lookup.secret(secretName);
         return fromPublishedForm(head, parts, secret === undefined ? undefined
           : { metadata: { name: secretName!, namespace, annotations: secret.metadata?.annotations ?? {} }, data: secret.data ?? {} });
       } catch {
         return undefined; // missing or broken: the leader fetches keys afresh and publishes anew
       }
-    },
-    synced: Promise.all(all.map((w) => w.synced)).then(() => {}),
-    async stop() {
-      await Promise.all(all.map((w) => w.stop()));
     },
   };
 }

@@ -1,10 +1,12 @@
 /**
- * An in-memory stand-in for the part of the core/v1 API the snapshot publisher uses (ConfigMaps
- * and Secrets in one namespace), with the apiserver's optimistic concurrency as
- * controller-runtime's fake client has it: every write bumps a resourceVersion, create of an
- * existing name is 409, an update or a delete conditional on an old resourceVersion is 409, a
- * missing object is 404. `before` lets a test run another writer's change at an exact point
- * (between a read and a write), which is how stale-writer races are staged without sleeps.
+ * An in-memory stand-in for the part of the API the operator writes to: ConfigMaps and Secrets
+ * in one namespace (the snapshot publisher), the status subresource of jwtgate objects (JSON
+ * patch, as write-status.ts sends it) and Events. It has the apiserver's optimistic concurrency
+ * as controller-runtime's fake client has it: every write bumps a resourceVersion, create of an
+ * existing name is 409, an update, a delete or a status patch conditional on an old
+ * resourceVersion is 409, a missing object is 404. `before` lets a test run another writer's
+ * change at an exact point (between a read and a write), which is how stale-writer races are
+ * staged without sleeps.
  *
  * @example
  * ```ts
@@ -13,8 +15,11 @@
  * await publishSnapshot(fake.clients, snapshot, options);
  * ```
  */
-import type { V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
-import type { KubeClients } from '../../operator/kube-clients.ts';
+import type { CoreV1Event, V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
+import { canonicalJson } from '../../authz/snapshot/digest.ts';
+import type { ResourceKind } from '../../compiler/resources.ts';
+import type { ApiObject } from '../../operator/compiler-input.ts';
+import { PLURALS, type KubeClients } from '../../operator/kube-clients.ts';
 
 type Kind = 'ConfigMap' | 'Secret';
 type StoredObject = { metadata?: V1ObjectMeta; data?: Record<string, string>; binaryData?: Record<string, string> };
@@ -47,6 +52,17 @@ export interface FakeKube {
   /** Creates or overwrites an object as another writer would (bumps its resourceVersion). */
   put(kind: Kind, object: StoredObject): StoredObject;
   names(kind: Kind): string[];
+  /**
+   * Creates or updates a jwtgate object as `kubectl apply` would: a new uid on create, the
+   * generation bumped when the spec changed, the status kept. Returns the stored copy.
+   */
+  apply(object: ApiObject): ApiObject;
+  /** The stored jwtgate objects, as an informer's cache lists them. */
+  resources(): ApiObject[];
+  /** The stored jwtgate object, or undefined. */
+  resource(kind: ResourceKind, name: string, namespace?: string): ApiObject | undefined;
+  /** Events created, in order. */
+  events: CoreV1Event[];
 }
 
 /**
@@ -104,8 +120,55 @@ export function fakeKubeClients(namespace: string): FakeKube {
     replaceNamespacedSecret: async (r: Req) => { enter('replaceNamespacedSecret', r.namespace, r.name); return replace('Secret', r.name!, r.body!) as V1Secret; },
     deleteNamespacedSecret: async (r: Req) => { enter('deleteNamespacedSecret', r.namespace, r.name); return remove('Secret', r.name!, r.body); },
   };
+  const resources = new Map<string, ApiObject>();
+  const resourceKey = (kind: string, name: string, ns?: string) => `${kind}/${ns ?? ''}/${name}`;
+  const kindOfPlural = (plural: string) => (Object.keys(PLURALS) as ResourceKind[]).find((k) => PLURALS[k] === plural);
+  const apply = (object: ApiObject): ApiObject => {
+    const m = object.metadata ?? {};
+    const key = resourceKey(object.kind ?? '', m.name ?? '', m.namespace);
+    const current = resources.get(key);
+    const specChanged = current === undefined || canonicalJson(current.spec ?? null) !== canonicalJson(object.spec ?? null);
+    const generation = (current?.metadata?.generation ?? 0) + (specChanged ? 1 : 0);
+    const stored: ApiObject = copy({
+      ...object,
+      metadata: { ...m, uid: current?.metadata?.uid ?? `uid-${key}`, generation, resourceVersion: String(++version), creationTimestamp: current?.metadata?.creationTimestamp ?? m.creationTimestamp ?? new Date(0).toISOString() },
+      ...(current?.status === undefined ? {} : { status: current.status }),
+    });
+    resources.set(key, stored);
+    return copy(stored);
+  };
+  type StatusPatch = { plural: string; name: string; namespace?: string; body: { op: string; path: string; value: unknown }[] };
+  /** The JSON patch write-status.ts sends: the resourceVersion precondition, then the whole status. */
+  const patchStatus = (call: string, r: StatusPatch): ApiObject => {
+    calls.push(call);
+    fake.before?.(call, r.name);
+    const kind = kindOfPlural(r.plural);
+    const current = kind === undefined ? undefined : resources.get(resourceKey(kind, r.name, r.namespace));
+    if (current === undefined) throw new FakeApiError(404, `${r.plural} ${r.name} not found`);
+    const wanted = r.body.find((op) => op.path === '/metadata/resourceVersion')?.value;
+    if (wanted !== undefined && wanted !== current.metadata?.resourceVersion) throw new FakeApiError(409, `${r.plural} ${r.name} was modified`);
+    const status = r.body.find((op) => op.path === '/status')?.value;
+    const stored = copy({ ...current, status, metadata: { ...current.metadata, resourceVersion: String(++version) } });
+    resources.set(resourceKey(kind!, r.name, r.namespace), stored);
+    return copy(stored);
+  };
+  const custom = {
+    patchNamespacedCustomObjectStatus: async (r: StatusPatch) => patchStatus('patchNamespacedCustomObjectStatus', r),
+    patchClusterCustomObjectStatus: async (r: StatusPatch) => patchStatus('patchClusterCustomObjectStatus', { ...r, namespace: undefined }),
+  };
+  const events: CoreV1Event[] = [];
+  const createNamespacedEvent = async (r: { namespace: string; body: CoreV1Event }) => {
+    calls.push('createNamespacedEvent');
+    fake.before?.('createNamespacedEvent', r.body.involvedObject.name);
+    events.push(copy(r.body));
+    return copy(r.body);
+  };
   const fake: FakeKube = {
-    clients: { core } as unknown as KubeClients,
+    clients: { core: { ...core, createNamespacedEvent }, custom } as unknown as KubeClients,
+    apply,
+    resources: () => [...resources.values()].map(copy),
+    resource: (kind, name, ns) => { const o = resources.get(resourceKey(kind, name, ns)); return o === undefined ? undefined : copy(o); },
+    events,
     calls,
     get: (kind, name) => { const o = store[kind].get(name); return o === undefined ? undefined : copy(o); },
     put,
