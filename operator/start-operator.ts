@@ -42,6 +42,8 @@ export interface OperatorOptions {
   settings?: SnapshotSettings;
   /** Lower bound of remote key refreshes (default 60 s; tests lower it). */
   minKeyRefreshSeconds?: number;
+  /** The reconciler's clock: compile time and condition transition times (default: the wall clock; tests move it). */
+  now?: () => Date;
 }
 
 export interface OperatorHandle {
@@ -82,6 +84,7 @@ export function startOperator(options: OperatorOptions): OperatorHandle {
     keys: new RemoteKeyStore({ log, ...(options.minKeyRefreshSeconds === undefined ? {} : { minRefreshSeconds: options.minKeyRefreshSeconds }) }),
     events: new EventRecorder(clients, { component: 'jwtgate-operator', instance: options.identity, log }),
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   queue = new WorkQueue({
     log,

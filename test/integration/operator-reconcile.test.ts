@@ -27,6 +27,8 @@ describe('operator on a real kube-apiserver', { skip, timeout: 180_000 }, () => 
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
   let idp: JwksServer;
+  /** Added to the operator's clock (condition transition times): moved instead of waiting. */
+  let clockOffsetMs = 0;
 
   before(async () => {
     cluster = await startKubeCluster();
@@ -38,7 +40,7 @@ describe('operator on a real kube-apiserver', { skip, timeout: 180_000 }, () => 
     kubeConfig.loadFromFile(cluster.kubeconfigPath);
     core = kubeConfig.makeApiClient(CoreV1Api);
     custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    operator = startOperator({ kubeConfig, namespace: NS, identity: 'test', log: createLogger('silent'), fence: new WriteFence({ lease: { leadership: () => ({ term: 1, untilMs: Infinity }) } }), debounceMs: 50, minKeyRefreshSeconds: 1 });
+    operator = startOperator({ kubeConfig, namespace: NS, identity: 'test', log: createLogger('silent'), fence: new WriteFence({ lease: { leadership: () => ({ term: 1, untilMs: Infinity }) } }), debounceMs: 50, minKeyRefreshSeconds: 1, now: () => new Date(Date.now() + clockOffsetMs) });
     await operator.synced;
   });
   after(async () => {
@@ -116,12 +118,26 @@ spec:
     assert.equal(condition(iss, 'KeysAvailable')?.reason, 'StaticKeys');
   });
 
+  const successfulReconciles = async () => (await operator.metrics.reconciles.get()).values.find((v) => v.labels.result === 'success')?.value ?? 0;
+  /**
+   * Resolves once a reconcile that started after this call has finished successfully: a run in
+   * progress when it is called may have read the cluster before, so it takes two triggered runs.
+   */
+  async function reconcileNow(): Promise<void> {
+    for (let i = 0; i < 2; i++) {
+      const runs = await successfulReconciles();
+      operator.trigger();
+      await waitFor('a successful reconcile', async () => (await successfulReconciles()) > runs);
+    }
+  }
+
   test('unchanged input publishes nothing (resourceVersion unchanged)', async () => {
     const before = await readHead();
-    operator.trigger();
+    const publishes = (await operator.metrics.publishes.get()).values[0]?.value;
     await kubectl(['annotate', 'jwtpolicy', '-n', 'demo', 'reports', 'touched=yes']);
-    await new Promise((r) => setTimeout(r, 1500));
+    await reconcileNow(); // the run that would have published, had anything changed, ran
     assert.equal((await readHead())?.resourceVersion, before?.resourceVersion);
+    assert.equal((await operator.metrics.publishes.get()).values[0]?.value, publishes);
   });
 
   test('an invalid manifest is refused by the apiserver at apply time', async () => {
@@ -140,12 +156,13 @@ spec:
     assert.ok(snapshot?.policies.some((p) => p.id === 'JWTPolicy/demo/reports'), 'a broken policy does not block the others');
     assert.equal(snapshot?.policies.find((p) => p.id === 'JWTPolicy/demo/orders')?.mode, 'invalid', 'the broken policy holds its routes and denies them');
     assert.equal(condition(broken, 'Ready')?.reason, 'FailingClosed');
-    await new Promise((r) => setTimeout(r, 1100)); // transition times have second precision
+    clockOffsetMs += 3_600_000; // the fix lands an hour later on the operator's clock, so a moved transition time shows
     await kubectl(['apply', '-f', '-'], hmacIssuer.replace(/demo-hmac, namespace/, 'orders-idp, namespace').replace('hmac.example.com', 'orders.example.com'));
     const fixed = await waitFor('Ready True', async () => { const o = await readObject('jwtpolicies', 'orders'); return condition(o, 'Ready')?.status === 'True' ? o : undefined; });
     assert.equal(condition(fixed, 'ResolvedRefs')?.status, 'True');
     assert.equal(condition(fixed, 'Accepted')?.lastTransitionTime, condition(broken, 'Accepted')?.lastTransitionTime);
-    assert.notEqual(condition(fixed, 'ResolvedRefs')?.lastTransitionTime, condition(broken, 'ResolvedRefs')?.lastTransitionTime);
+    const moved = Date.parse(condition(fixed, 'ResolvedRefs')!.lastTransitionTime) - Date.parse(condition(broken, 'ResolvedRefs')!.lastTransitionTime);
+    assert.ok(moved >= 3_600_000, `ResolvedRefs flipped: its lastTransitionTime moved by ${moved} ms`);
     const events = await core.listNamespacedEvent({ namespace: 'demo', fieldSelector: 'involvedObject.name=orders' });
     assert.ok(events.items.some((e) => e.reason === 'IssuerNotFound' && e.type === 'Warning'), 'an Event on the broken state');
   });
