@@ -5,7 +5,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type IssuerManifestSpec, type PolicyManifestSpec } from '../support/manifests.ts';
@@ -14,10 +13,15 @@ import { startStandalone, type StandaloneService } from '../support/standalone-s
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { OIDC_AUDIENCE, startOidcProvider, type OidcProvider } from '../support/oidc.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, type TestAlgorithm, type TestKey } from '../support/tokens.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'api.test';
 const NAMESPACE = 'shop';
-/** The issuers' `remote.cooldownSeconds`: an unknown kid may refetch once per second. */
+/**
+ * The issuers' `remote.cooldownSeconds` (the CRD minimum): an unknown kid may refetch once per
+ * second. The tests never wait it out by the clock: they repeat the check until the service
+ * refetches, and count the IdP's requests (none inside the cooldown, one after it).
+ */
 const COOLDOWN_MS = 1000;
 const REMOTE_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const satisfies TestAlgorithm[];
 const ALGORITHMS = [...REMOTE_ALGORITHMS, 'HS256'] as const satisfies TestAlgorithm[];
@@ -164,17 +168,24 @@ describe('jwtgate serve with real identity providers', () => {
     const idp = servers.get('RS256')!;
     const [old, next] = [keys.get('RS256')!, await generateTestKey('RS256', 'rs256-2')];
     idp.setKeys(jwksOf(old, next));
-    await sleep(COOLDOWN_MS + 200); // past the cooldown that follows the load-time fetch
     const before = idp.requests.jwks;
-    assert.equal(allowedUser(await check('RS256', tokenFor('RS256', next, 'rotated'))), 'rotated');
+    // Inside the cooldown that follows the last fetch the new kid is refused without a fetch; the
+    // first check after it refetches and is allowed.
+    const response = await waitFor('the new kid allowed after a refetch', async () => {
+      const r = await check('RS256', tokenFor('RS256', next, 'rotated'));
+      return r.http_response === 'ok_response' ? r : undefined;
+    }, 10_000, 100);
+    assert.equal(allowedUser(response), 'rotated');
     assert.equal(idp.requests.jwks, before + 1, 'the unknown kid triggered exactly one refetch');
     assert.equal(allowedUser(await check('RS256', tokenFor('RS256', old))), 'user-RS256');
 
     // refreshSeconds cannot go below 10 (CRD minimum), so an unknown kid drives the refetch.
     idp.setKeys(jwksOf(next));
-    await sleep(COOLDOWN_MS + 200);
     const stranger = await generateTestKey('RS256', 'rs256-never-published');
-    assert.equal(denied(await check('RS256', tokenFor('RS256', stranger))).body.reason, 'kid_unknown');
+    await waitFor('a refetch for the stranger kid', async () => {
+      assert.equal(denied(await check('RS256', tokenFor('RS256', stranger))).body.reason, 'kid_unknown');
+      return idp.requests.jwks > before + 1;
+    }, 10_000, 100);
     assert.equal(idp.requests.jwks, before + 2, 'the stranger kid triggered one more refetch');
     assert.equal(denied(await check('RS256', tokenFor('RS256', old))).body.reason, 'kid_unknown');
     assert.equal(allowedUser(await check('RS256', tokenFor('RS256', next, 'rotated'))), 'rotated');
@@ -185,10 +196,13 @@ describe('jwtgate serve with real identity providers', () => {
   test('IdP down after load: a failed refetch answers 503 keys_unavailable, and known kids still verify with the last good keys', async () => {
     const idp = servers.get('RS256')!;
     idp.failWith('status500');
-    await sleep(COOLDOWN_MS + 200);
     const before = idp.requests.jwks;
     const stranger = await generateTestKey('RS256', 'rs256-during-outage');
-    const d = denied(await check('RS256', tokenFor('RS256', stranger)));
+    // kid_unknown without a fetch inside the cooldown; then one fetch, which fails.
+    const d = await waitFor('the refetch for an unknown kid to fail', async () => {
+      const r = denied(await check('RS256', tokenFor('RS256', stranger)));
+      return r.body.reason === 'kid_unknown' ? undefined : r;
+    }, 10_000, 100);
     assert.deepEqual([d.body.reason, d.status], ['keys_unavailable', 'ServiceUnavailable']);
     assert.equal(idp.requests.jwks, before + 1, 'the IdP was asked and failed');
 

@@ -15,6 +15,7 @@ import { startServeProcess, type ServeProcess } from '../support/serve-process.t
 import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { craftToken, generateTestKey, jwksOf, segment, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'orders.test';
 
@@ -224,14 +225,19 @@ describe('graceful shutdown', () => {
     const standalone = await startStandalone({ 'all.yaml': joinManifests(issuerManifest({ jwksUri: idp.jwksUrl }), policyManifest('orders:read')) });
     const { svc, client } = standalone;
     try {
-      // An unknown kid makes the check wait on a key refetch that the IdP never answers.
+      // An unknown kid makes the check wait on a key refetch that the IdP never answers. Inside
+      // the 1 s cooldown after the load-time fetch it is answered kid_unknown at once instead:
+      // check again until a check is held by the refetch (the IdP has been asked).
       idp.failWith('hang');
-      await new Promise((r) => setTimeout(r, 1100)); // past the 1 s cooldown after the load-time fetch
       const stranger = await generateTestKey('RS256', 'k2');
-      const inFlight = client.check(request('/orders', bearer(await signToken(stranger, standardClaims({ scope: 'orders:read' })))));
-      await new Promise((r) => setTimeout(r, 300));
+      const token = await signToken(stranger, standardClaims({ scope: 'orders:read' }));
+      const asked = idp.nextRequest('jwks');
+      const inFlight = await waitFor('a check held by the hung key refetch', async () => {
+        const pending = client.check(request('/orders', bearer(token)));
+        return Promise.race([pending.then(() => undefined), asked.then(() => ({ pending }))]);
+      }, 10_000, 100);
       const exit = svc.stop('SIGTERM');
-      const d = denied(await inFlight);
+      const d = denied(await inFlight.pending);
       assert.equal(d.body.reason, 'keys_unavailable');
       assert.equal(d.status, 'ServiceUnavailable');
       assert.equal(await exit, 0);

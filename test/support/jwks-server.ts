@@ -30,6 +30,8 @@ export interface JwksServer {
   /** Changes the discovery document's `issuer` (default: `origin`). */
   setDiscoveryIssuer(issuer: string): void;
   failWith(mode: FailureMode): void;
+  /** Resolves when the next request for `kind` arrives (counted, not yet answered): an event to wait for, instead of a sleep. */
+  nextRequest(kind: 'jwks' | 'discovery'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startJwksServer(options: { jwks: JwkSet; discoveryIssuer?:
   let discoveryIssuer = options.discoveryIssuer;
   let failure: FailureMode = 'none';
   const requests = { jwks: 0, discovery: 0 };
+  const waiters: { kind: 'jwks' | 'discovery'; resolve: () => void }[] = [];
   const server: Server = createServer((req, res) => {
     const path = req.url ?? '/';
     const kind = path === '/jwks' ? 'jwks' : path === '/.well-known/openid-configuration' ? 'discovery' : undefined;
@@ -56,6 +59,7 @@ export async function startJwksServer(options: { jwks: JwkSet; discoveryIssuer?:
       return;
     }
     requests[kind] += 1;
+    for (const w of waiters.splice(0)) if (w.kind === kind) w.resolve(); else waiters.push(w);
     if (failure === 'hang') return; // never answers; the client's timeout must fire
     if (failure === 'close') {
       req.socket.destroy();
@@ -81,6 +85,7 @@ export async function startJwksServer(options: { jwks: JwkSet; discoveryIssuer?:
     setRawJwks: (body) => { rawJwks = body; },
     setDiscoveryIssuer: (issuer) => { discoveryIssuer = issuer; },
     failWith: (mode) => { failure = mode; },
+    nextRequest: (kind) => new Promise<void>((resolve) => { waiters.push({ kind, resolve }); }),
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections(); // hung requests and keep-alive sockets
