@@ -21,6 +21,7 @@ import {
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
 import { startServeProcess } from '../support/serve-process.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const skipKube = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -387,9 +388,7 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
     await kubectlOk(['apply', '-f', '-'], examples.join('\n---\n'));
     await operator.waitForLog((l) => /^snapshot (created|updated)$/.test(String(l.msg)) && l.policies === 1, 30_000);
     const ready = async () => (await kubectlOk(['get', 'jwtpolicy', 'reports', '-n', 'demo', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).trim();
-    const deadline = Date.now() + 20_000;
-    while ((await ready()) !== 'True' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(await ready(), 'True', 'the operator writes status as its ServiceAccount');
+    await waitFor('Ready True, written by the operator as its ServiceAccount', async () => (await ready()) === 'True', 20_000, 200);
 
     const request = (token?: string) => httpCheckRequest({ method: 'GET', host: 'reports.example.com', path: '/daily', headers: token ? { authorization: `Bearer ${token}` } : {} });
     for (const [namespace, serviceAccount] of [[RELEASE_NAMESPACE, 'jwtgate-authz'], [SIDECAR_SA.namespace, SIDECAR_SA.name]] as const) {

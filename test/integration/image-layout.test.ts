@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../support/tokens.ts';
 import { createGrpcClient, httpCheckRequest } from '../support/grpc-client.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 let image: string;
@@ -70,11 +71,10 @@ test('the image compiles manifests (reading its own crds/) and serves the snapsh
     });
     const client = createGrpcClient(`127.0.0.1:${grpcPort}`);
     const token = await signToken(key, standardClaims());
-    let response = await client.check(httpCheckRequest({ method: 'GET', host: 'orders.test', path: '/', headers: { authorization: `Bearer ${token}` } }));
-    for (let i = 0; i < 50 && response.status?.message === 'not_ready'; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      response = await client.check(httpCheckRequest({ method: 'GET', host: 'orders.test', path: '/', headers: { authorization: `Bearer ${token}` } }));
-    }
+    const response = await waitFor('a check answered from the loaded snapshot', async () => {
+      const r = await client.check(httpCheckRequest({ method: 'GET', host: 'orders.test', path: '/', headers: { authorization: `Bearer ${token}` } }));
+      return r.status?.message === 'not_ready' ? undefined : r;
+    }, 5_000, 100);
     assert.equal(response.http_response, 'ok_response', JSON.stringify(response.status));
     client.close();
   } finally {

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const CRDS_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
 const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/policies/', import.meta.url));
@@ -48,11 +49,10 @@ describe('CRDs on a real kube-apiserver', { skip, timeout: 120_000 }, () => {
 
   test('kubectl explain reads the field descriptions; short names, the category and printer columns work', async () => {
     // The apiserver publishes a new CRD's OpenAPI a moment after Established: ask until it has.
-    let explained = '';
-    for (let attempt = 0; attempt < 50 && !explained.includes('FIELD: rules'); attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 200));
-      explained = (await cluster.kubectl(['explain', 'jwtpolicy.spec.rules'])).stdout;
-    }
+    const explained = await waitFor('the CRD OpenAPI in kubectl explain', async () => {
+      const { stdout } = await cluster.kubectl(['explain', 'jwtpolicy.spec.rules']);
+      return stdout.includes('FIELD: rules') ? stdout : undefined;
+    }, 10_000, 200);
     assert.match(explained, /FIELD: rules <\[\]Object>/);
     assert.match(explained, /Claim checks; all must pass/);
     assert.match(explained, /containsAll\s+<\[\]string>/);

@@ -10,6 +10,7 @@ import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../authz/log.ts';
 import { runLeaderElection, type LeaderElection } from '../../operator/leader-election.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
+import { spyOnLeaseReads } from '../support/lease-read-spy.ts';
 import { waitFor as poll } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
@@ -17,9 +18,6 @@ const NAMESPACE = 'jwtgate-system';
 const ELECTOR = new URL('../support/run-elector.ts', import.meta.url).pathname;
 /** Short timings so the test is quick; same proportions as client-go's 15/10/2. */
 const TIMINGS = { leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.5 };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 
 const waitFor = <T>(what: string, probe: () => T | undefined, timeoutMs = 15_000) => poll(what, probe, timeoutMs, 20);
 
@@ -38,8 +36,9 @@ describe('leader election on a real kube-apiserver', { skip, timeout: 110_000 },
 
   test('two candidates: exactly one leads; when it stops, the other takes over', async () => {
     const events: string[] = [];
-    const candidate = (identity: string): LeaderElection => runLeaderElection({
-      kubeConfig, namespace: NAMESPACE, name: 'in-process', identity, log: createLogger('silent'), ...TIMINGS,
+    const rounds = { a: 0, b: 0 };
+    const candidate = (identity: 'a' | 'b'): LeaderElection => runLeaderElection({
+      kubeConfig: spyOnLeaseReads(kubeConfig, () => rounds[identity]++), namespace: NAMESPACE, name: 'in-process', identity, log: createLogger('silent'), ...TIMINGS,
       onStartedLeading: () => events.push(`${identity} started`),
       onStoppedLeading: () => events.push(`${identity} stopped`),
     });
@@ -47,14 +46,19 @@ describe('leader election on a real kube-apiserver', { skip, timeout: 110_000 },
     try {
       const leader = await waitFor('a leader', () => (['a', 'b'] as const).find((id) => electors[id].isLeader()));
       const follower = leader === 'a' ? 'b' : 'a';
-      // Over several renewals, never two leaders, never a change of hands.
-      for (let i = 0; i < 20; i++) {
-        assert.deepEqual([electors[leader].isLeader(), electors[follower].isLeader()], [true, false]);
-        await sleep(100);
-      }
+      // Over several renewals by the leader and as many tries by the follower, which found the
+      // Lease held each time: never two leaders, never a change of hands.
+      const start = { ...rounds };
+      const seen = new Set<string>();
+      await waitFor('three more rounds by each candidate', () => {
+        seen.add(JSON.stringify([electors[leader].isLeader(), electors[follower].isLeader()]));
+        return rounds[leader] >= start[leader] + 3 && rounds[follower] >= start[follower] + 3;
+      });
+      assert.deepEqual([...seen], [JSON.stringify([true, false])], 'sampled every 20 ms meanwhile: the leader led, the follower did not');
       const lease = await readLease('in-process');
       assert.equal(lease.spec?.holderIdentity, leader);
       assert.equal(lease.spec?.leaseDurationSeconds, TIMINGS.leaseDurationSeconds);
+      assert.equal(lease.spec?.leaseTransitions ?? 0, 0);
       assert.deepEqual(events, [`${leader} started`]);
 
       const stoppedAt = Date.now();
@@ -87,7 +91,9 @@ describe('leader election on a real kube-apiserver', { skip, timeout: 110_000 },
     try {
       const first = await waitFor('a leader process', () => events.find((e) => e.event === 'started'));
       const survivor = first.identity === 'p1' ? 'p2' : 'p1';
-      await sleep(1_000);
+      // The survivor tried twice more after the first took the Lease, and found it held.
+      const triedBefore = events.filter((e) => e.event === 'round' && e.identity === survivor).length;
+      await waitFor('two more rounds by the other candidate', () => events.filter((e) => e.event === 'round' && e.identity === survivor).length >= triedBefore + 2);
       assert.equal(events.filter((e) => e.event === 'started').length, 1, JSON.stringify(events));
 
       const killedAt = Date.now();

@@ -12,6 +12,7 @@ import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { apply, asConfigMap, buildSnapshot, publishSnapshot, SNAPSHOT_HOST } from '../support/kube-snapshot.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
 import { generateTestKey, issuerConfig, jwksOf, signToken, standardClaims, type TestKey } from '../support/tokens.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const NAMESPACE = 'jwtgate-system';
@@ -33,17 +34,12 @@ describe('jwtgate serve --kube', { skip, timeout: 110_000 }, () => {
   const check = async (token: string) => outcome(await client.check(httpCheckRequest({
     method: 'GET', host: SNAPSHOT_HOST, path: '/orders', headers: { authorization: `Bearer ${token}` },
   })));
-  /** Polls until `token` gets `expected`; resolves with how long that took. */
-  const waitForOutcome = async (token: string, expected: string, timeoutMs = 20_000): Promise<number> => {
-    const started = Date.now();
-    let last = '';
-    while (Date.now() - started < timeoutMs) {
-      last = await check(token);
-      if (last === expected) return Date.now() - started;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.fail(`expected ${expected} within ${timeoutMs} ms, still ${last}`);
-  };
+  /** Checks until `token` gets `expected` (the failure names the last outcome). */
+  const waitForOutcome = (token: string, expected: string, timeoutMs = 20_000) => waitFor(`outcome ${expected}`, async () => {
+    const last = await check(token);
+    if (last !== expected) throw new Error(`still ${last}`);
+    return true;
+  }, timeoutMs, 50);
   const reloads = async (result: string): Promise<number> => {
     const text = await (await fetch(`http://127.0.0.1:${svc.httpPort}/metrics`)).text();
     return Number(new RegExp(`^jwtgate_snapshot_reloads_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
