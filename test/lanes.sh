@@ -17,22 +17,28 @@ cd "$(dirname "$0")/.."
 # per-test bound for the suites that start real apiservers.
 NODE_TEST=(node --test --test-concurrency=2 --test-timeout=120000)
 
+# The runner's output is kept to add up the lanes' counts into one closing line.
+RESULTS="$(mktemp)"
+run_tests() {
+  "${NODE_TEST[@]}" "$1" | tee -a "$RESULTS"
+}
+
 lane_unit() {
   step "typecheck" tsc -p tsconfig.json
   step "arrows" npm run -s check:arrows
-  step "unit tests" "${NODE_TEST[@]}" 'test/unit/**/*.test.ts'
+  step "unit tests" run_tests 'test/unit/**/*.test.ts'
 }
 
 lane_integration() {
   # On a fresh clone this builds the peers (about five minutes on two cores); later runs reuse
   # ~/.cache/jwtgate-peers. The e2e lane needs them too: its Envoy is among them.
   step "peers" bash test/peers/install.sh >/dev/null
-  step "integration tests" "${NODE_TEST[@]}" 'test/integration/**/*.test.ts'
+  step "integration tests" run_tests 'test/integration/**/*.test.ts'
 }
 
 lane_e2e() {
   step "envoy peer" bash test/peers/envoy/install.sh >/dev/null
-  step "e2e tests" "${NODE_TEST[@]}" 'test/e2e/**/*.test.ts'
+  step "e2e tests" run_tests 'test/e2e/**/*.test.ts'
 }
 
 timings=()
@@ -42,6 +48,7 @@ step() {
   echo "== $name: $*" >&2
   "$@"
   timings+=("    $name: $((SECONDS - started))s")
+  echo "== $name: done in $((SECONDS - started))s" >&2
 }
 
 lanes=("$@")
@@ -55,6 +62,12 @@ report() {
   local status=$?
   echo "== lane timings" >&2
   printf '%s\n' "${timings[@]}" >&2
+  # One closing line for every lane that ran (node prints one summary per run).
+  local passed failed
+  passed=$(awk '/^ℹ pass [0-9]+$/ { n += $3 } END { print n + 0 }' "$RESULTS")
+  failed=$(awk '/^ℹ fail [0-9]+$/ { n += $3 } END { print n + 0 }' "$RESULTS")
+  rm -f "$RESULTS"
+  echo "tests: $passed passed, $failed failed"
   if [[ $status -eq 0 ]]; then echo "== lanes ${lanes[*]} passed in $((SECONDS - total))s" >&2
   else echo "== lane $current failed after $((SECONDS - total))s" >&2; fi
 }
