@@ -21,7 +21,7 @@ import { DenyError, REASONS, type AllowReason, type DenyReason } from './reasons
 import type { AllowDecision, Decision, DenyDecision, TraceStep } from './decision.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import type { Workload } from './request/workload.ts';
-import type { DenySettings, SnapshotPolicy, TokenSource } from './snapshot/types.ts';
+import type { DenySettings, SnapshotPolicy, TokenSource } from '../snapshot/types.ts';
 
 export interface CheckLimits {
   maxTokenBytes: number;

@@ -9,7 +9,7 @@
  * ```
  */
 import type { AllowReason, DenyReason } from './reasons.ts';
-import type { DenySettings } from './snapshot/types.ts';
+import type { DenySettings } from '../snapshot/types.ts';
 
 /** One step of the pipeline, for `jwtgate check` and debug logs. */
 export interface TraceStep {

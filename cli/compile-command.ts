@@ -13,8 +13,8 @@
  * ```
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseSnapshot } from '../authz/snapshot/parse-snapshot.ts';
-import type { Snapshot } from '../authz/snapshot/types.ts';
+import { parseSnapshot } from '../snapshot/parse-snapshot.ts';
+import type { Snapshot } from '../snapshot/types.ts';
 import { compileFolder, formatDiagnostic, snapshotSettings, type SettingsFlags } from './standalone.ts';
 
 interface CompileOptions extends SettingsFlags {

@@ -18,7 +18,7 @@
  */
 import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import type { Snapshot, SnapshotPolicy, SnapshotSettings } from '../authz/snapshot/types.ts';
+import type { Snapshot, SnapshotPolicy, SnapshotSettings } from '../snapshot/types.ts';
 import { compileFolder, type FolderResult } from './standalone.ts';
 
 /** Policies per chunk of a result: a few milliseconds of deserializing each. */

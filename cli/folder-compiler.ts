@@ -16,7 +16,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import type { Snapshot, SnapshotSettings } from '../authz/snapshot/types.ts';
+import type { Snapshot, SnapshotSettings } from '../snapshot/types.ts';
 import type { WorkerReply, WorkerRequest } from './folder-compile-worker.ts';
 import type { FolderResult } from './standalone.ts';
 

@@ -17,9 +17,9 @@ import { createLogger, type Logger } from '../authz/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import { startService } from '../authz/service.ts';
-import { parseSnapshot } from '../authz/snapshot/parse-snapshot.ts';
-import { coalesceReloads } from '../authz/snapshot/coalesce-reloads.ts';
-import { watchPath } from '../authz/snapshot/watch-path.ts';
+import { parseSnapshot } from '../snapshot/parse-snapshot.ts';
+import { coalesceReloads } from '../authz/load/coalesce-reloads.ts';
+import { watchPath } from '../authz/load/watch-path.ts';
 import { readWorkload } from '../authz/request/workload.ts';
 import { FolderCompiler } from './folder-compiler.ts';
 import { folderLoader } from './folder-loader.ts';
@@ -117,7 +117,7 @@ async function folderReload(dir: string, compiler: FolderCompiler, store: Runtim
  */
 async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => Promise<void>> {
   // Loaded only in this mode: the Kubernetes client is the largest dependency (BENCHMARKS.md).
-  const [{ KubeConfig }, { watchKubeSnapshot }] = await Promise.all([import('@kubernetes/client-node'), import('../authz/snapshot/kube-source.ts')]);
+  const [{ KubeConfig }, { watchKubeSnapshot }] = await Promise.all([import('@kubernetes/client-node'), import('../authz/load/kube-source.ts')]);
   const kubeConfig = new KubeConfig();
   if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
   else kubeConfig.loadFromDefault();

@@ -12,7 +12,7 @@ import { compile, type Diagnostic } from '../compiler/compile.ts';
 import { DIAGNOSTIC_REASONS } from '../compiler/diagnostics.ts';
 
 export { formatDiagnostic } from '../compiler/diagnostics.ts';
-import type { Snapshot, SnapshotSettings } from '../authz/snapshot/types.ts';
+import type { Snapshot, SnapshotSettings } from '../snapshot/types.ts';
 
 export interface FolderResult {
   snapshot: Snapshot;

@@ -9,7 +9,7 @@
  * // { id: 'shop/idp', issuer: 'https://idp.example', algorithms: ['RS256'], keySource: {…}, … }
  * ```
  */
-import type { ClaimMapping, SnapshotIssuer } from '../authz/snapshot/types.ts';
+import type { ClaimMapping, SnapshotIssuer } from '../snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Report } from './diagnostics.ts';
 import type { SecretInput } from './resources.ts';
 import { resolveKeySource } from './resolve-keys.ts';

@@ -15,7 +15,7 @@
 import type {
   ClaimPath, ClaimHeader, DenySettings, ForwardSettings, IssuerRequirement, PathMatch, PolicyScope, Rule, SnapshotIssuer,
   SnapshotPolicy, Target, TokenSource,
-} from '../authz/snapshot/types.ts';
+} from '../snapshot/types.ts';
 import { normalizePath } from '../authz/match/normalize-path.ts';
 import { DenyError } from '../authz/reasons.ts';
 import { DIAGNOSTIC_REASONS, type DiagnosticReason, type Report, type ResourceRef } from './diagnostics.ts';

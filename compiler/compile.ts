@@ -17,8 +17,8 @@
  * if (diagnostics.some((d) => d.severity === 'error')) console.error(diagnostics.map(formatDiagnostic).join('\n'));
  * ```
  */
-import { snapshotDigest } from '../authz/snapshot/digest.ts';
-import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotIssuer, type SnapshotPolicy, type SnapshotSettings } from '../authz/snapshot/types.ts';
+import { snapshotDigest } from '../snapshot/digest.ts';
+import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotIssuer, type SnapshotPolicy, type SnapshotSettings } from '../snapshot/types.ts';
 import { compileIssuer } from './compile-issuer.ts';
 import { compilePolicy, heldPolicy, policyId, type ValidPolicy } from './compile-policy.ts';
 import { DIAGNOSTIC_REASONS, formatResourceName, reporterFor, type Diagnostic, type ResourceRef } from './diagnostics.ts';

@@ -15,7 +15,7 @@
  * broken?.targets; // undefined when its routes cannot be read from the manifest
  * ```
  */
-import type { PolicyScope, SnapshotPolicy, Target } from '../authz/snapshot/types.ts';
+import type { PolicyScope, SnapshotPolicy, Target } from '../snapshot/types.ts';
 import { compileScope, compileTargets, policyId, type ValidPolicy } from './compile-policy.ts';
 import { CROSS_FIELD_MESSAGES } from './cross-field-rules.ts';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type Report, type ResourceRef } from './diagnostics.ts';

@@ -29,7 +29,7 @@
  * claims.filter((c) => c.enforced); // the policies that decide as written
  * ```
  */
-import type { PolicyScope, SnapshotPolicy, Target } from '../authz/snapshot/types.ts';
+import type { PolicyScope, SnapshotPolicy, Target } from '../snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Report, type ResourceRef } from './diagnostics.ts';
 import { ANY, hostsOverlap, routeKeys, routesOverlap, scopeKey, scopesMeet, targetsOf, type RouteKey } from './route-keys.ts';
 

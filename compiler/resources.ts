@@ -9,7 +9,7 @@
  *   metadata: { name: 'idp', namespace: 'shop' }, spec: { issuer: 'https://idp.example', … } };
  * ```
  */
-import type { Algorithm } from '../authz/snapshot/types.ts';
+import type { Algorithm } from '../snapshot/types.ts';
 
 /** The API group and version of every jwtgate resource. */
 export const API_VERSION = 'jwtgate.dev/v1alpha1';

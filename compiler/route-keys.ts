@@ -18,7 +18,7 @@
  * // [{ host: 'api.example.com', path: { kind: 'prefix', value: '/admin' }, method: '*', key: '["api.example.com","prefix:/admin","*"]', group: … }]
  * ```
  */
-import type { PathMatch, PolicyScope, Target } from '../authz/snapshot/types.ts';
+import type { PathMatch, PolicyScope, Target } from '../snapshot/types.ts';
 
 /** Any host, any path or any method: the target's list was empty. */
 export const ANY = '*';

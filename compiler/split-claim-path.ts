@@ -10,7 +10,7 @@
  * splitClaimPath('a..b'); // { ok: false, problem: 'claim path has an empty segment' }
  * ```
  */
-import type { ClaimPath } from '../authz/snapshot/types.ts';
+import type { ClaimPath } from '../snapshot/types.ts';
 import type { Checked } from './diagnostics.ts';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Writes a snapshot to the cluster in its published form (authz/snapshot/published-form.ts) in
+ * Writes a snapshot to the cluster in its published form (snapshot/published-form.ts) in
  * the order that keeps readers safe: content-addressed parts first, then the HMAC Secret, then
  * the head ConfigMap, and only then deletes what older versions left behind. A reader following
  * the head never sees a half-written snapshot.
@@ -30,8 +30,8 @@
  * ```
  */
 import type { V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
-import { ANNOTATIONS, LABELS, SECRET_KEYS_NAME, SNAPSHOT_NAME, partNames, toPublishedForm, type PublishedConfigMap } from '../authz/snapshot/published-form.ts';
-import type { Snapshot } from '../authz/snapshot/types.ts';
+import { ANNOTATIONS, LABELS, SECRET_KEYS_NAME, SNAPSHOT_NAME, partNames, toPublishedForm, type PublishedConfigMap } from '../snapshot/published-form.ts';
+import type { Snapshot } from '../snapshot/types.ts';
 import { apiStatus, FIELD_MANAGER, type KubeClients } from './kube-clients.ts';
 import { selectGarbage, type SnapshotObject } from './select-garbage.ts';
 import type { WriteSession } from './write-fence.ts';

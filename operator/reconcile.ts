@@ -24,8 +24,8 @@
  * ```
  */
 import type { Logger } from '../authz/log.ts';
-import { SNAPSHOT_NAME } from '../authz/snapshot/published-form.ts';
-import type { Snapshot, SnapshotSettings } from '../authz/snapshot/types.ts';
+import { SNAPSHOT_NAME } from '../snapshot/published-form.ts';
+import type { Snapshot, SnapshotSettings } from '../snapshot/types.ts';
 import { compile } from '../compiler/compile.ts';
 import { API_VERSION, RESOURCE_KINDS, type Resource, type ResourceKind } from '../compiler/resources.ts';
 import type { Diagnostic } from '../compiler/diagnostics.ts';

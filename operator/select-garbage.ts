@@ -16,7 +16,7 @@
  * for (const cm of garbage.configMaps) await deletePart(cm);
  * ```
  */
-import { SNAPSHOT_NAME } from '../authz/snapshot/published-form.ts';
+import { SNAPSHOT_NAME } from '../snapshot/published-form.ts';
 
 /**
  * A published object as GC sees it.

@@ -22,7 +22,7 @@ import { EventRecorder } from './record-event.ts';
 import { watchCluster } from './watch-cluster.ts';
 import { WorkQueue } from './work-queue.ts';
 import type { WriteFence } from './write-fence.ts';
-import type { SnapshotSettings } from '../authz/snapshot/types.ts';
+import type { SnapshotSettings } from '../snapshot/types.ts';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;

@@ -13,8 +13,8 @@
  */
 import type { KubernetesListObject, KubernetesObject, V1ConfigMap, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../authz/log.ts';
-import { ANNOTATIONS, fromPublishedForm, LABELS, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../authz/snapshot/published-form.ts';
-import type { Snapshot } from '../authz/snapshot/types.ts';
+import { ANNOTATIONS, fromPublishedForm, LABELS, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../snapshot/published-form.ts';
+import type { Snapshot } from '../snapshot/types.ts';
 import type { ResourceKind } from '../compiler/resources.ts';
 import type { ApiObject, ClusterObjects } from './compiler-input.ts';
 import { GROUP, PLURALS, VERSION, type KubeClients } from './kube-clients.ts';

@@ -9,7 +9,7 @@
  * readClaim({}, ['constructor', 'name']); // undefined
  * ```
  */
-import type { ClaimMapping, ClaimPath } from '../snapshot/types.ts';
+import type { ClaimMapping, ClaimPath } from '../../snapshot/types.ts';
 
 /** A verified JWT payload (or the result of {@link applyClaimMappings}). */
 export type Claims = Record<string, unknown>;

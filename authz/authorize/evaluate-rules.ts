@@ -14,7 +14,7 @@
  * // { ok: true }
  * ```
  */
-import type { Rule } from '../snapshot/types.ts';
+import type { Rule } from '../../snapshot/types.ts';
 import { readClaim, type Claims } from './claims.ts';
 
 export type RuleOutcome = { ok: true } | { ok: false; rule: Rule; why: string };

@@ -11,7 +11,7 @@
  * ```
  */
 import { DenyError } from '../reasons.ts';
-import type { TokenSource } from '../snapshot/types.ts';
+import type { TokenSource } from '../../snapshot/types.ts';
 import { parseCookies } from './parse-cookies.ts';
 import { parseQuery } from './parse-query.ts';
 

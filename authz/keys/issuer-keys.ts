@@ -30,7 +30,7 @@ import {
 } from 'jose';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { JwkSet, SnapshotIssuer } from '../snapshot/types.ts';
+import type { JwkSet, SnapshotIssuer } from '../../snapshot/types.ts';
 import { discoverJwksUri } from './discover-jwks-uri.ts';
 import { KeyFetchError, checkKeyUrl, fetchJson } from './fetch-json.ts';
 import { createSecretKeySet, isHmacAlgorithm } from './secret-key-set.ts';

@@ -21,8 +21,8 @@
  * keys.get('ns/idp')?.getKey;
  * ```
  */
-import type { SnapshotIssuer } from '../snapshot/types.ts';
-import { canonicalJson } from '../snapshot/digest.ts';
+import type { SnapshotIssuer } from '../../snapshot/types.ts';
+import { canonicalJson } from '../../snapshot/digest.ts';
 import { IssuerKeys, keyConfigOf, type IssuerKeysDeps } from './issuer-keys.ts';
 
 export class KeyRegistry {

@@ -10,7 +10,7 @@
  * ```
  */
 import { errors, type CryptoKey, type JWSHeaderParameters } from 'jose';
-import type { Jwk, JwkSet } from '../snapshot/types.ts';
+import type { Jwk, JwkSet } from '../../snapshot/types.ts';
 
 /** Hash length in bytes per HMAC algorithm (RFC 7518 §3.2). */
 const HMAC_HASHES: Readonly<Record<string, { hash: string; bytes: number }>> = {

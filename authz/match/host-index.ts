@@ -28,7 +28,7 @@
  * index.lookup('API.Example.com.'); // [['wild'], ['any']]
  * ```
  */
-import type { HostPattern } from '../snapshot/types.ts';
+import type { HostPattern } from '../../snapshot/types.ts';
 
 interface LabelNode<T> {
   children: Map<string, LabelNode<T>>;

@@ -49,7 +49,7 @@
  * ```
  */
 import { DenyError } from '../reasons.ts';
-import type { SnapshotSettings } from '../snapshot/types.ts';
+import type { SnapshotSettings } from '../../snapshot/types.ts';
 
 /** Longest raw request target (path and query) accepted, in UTF-16 code units. */
 export const MAX_TARGET_LENGTH = 16 * 1024;

@@ -37,7 +37,7 @@
  * hit?.policy.id; // 'JWTPolicy/shop/api'
  * ```
  */
-import type { HostPattern, PathMatch, SnapshotPolicy, Target } from '../snapshot/types.ts';
+import type { HostPattern, PathMatch, SnapshotPolicy, Target } from '../../snapshot/types.ts';
 import { HostIndex } from './host-index.ts';
 
 export interface RouteRequest {

@@ -15,7 +15,7 @@
  */
 import type { HeaderToSet } from '../decision.ts';
 import { DenyError } from '../reasons.ts';
-import type { ForwardSettings, HeaderEncoding } from '../snapshot/types.ts';
+import type { ForwardSettings, HeaderEncoding } from '../../snapshot/types.ts';
 import { readClaim, type Claims } from '../authorize/claims.ts';
 
 /** Largest header value we set, in UTF-8 bytes; many servers refuse 8 KiB+ header lines. */

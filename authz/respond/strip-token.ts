@@ -13,7 +13,7 @@ import type { HeaderToSet } from '../decision.ts';
 import type { TokenRequest } from '../extract/extract-token.ts';
 import { parseCookies } from '../extract/parse-cookies.ts';
 import { parseQuery } from '../extract/parse-query.ts';
-import type { TokenSource } from '../snapshot/types.ts';
+import type { TokenSource } from '../../snapshot/types.ts';
 
 export interface TokenStrip {
   headersToRemove: string[];

@@ -23,7 +23,7 @@ import { buildRouterInSlices } from '../match/router.ts';
 import { KeyRegistry } from '../keys/key-registry.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Snapshot } from '../snapshot/types.ts';
+import type { Snapshot } from '../../snapshot/types.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Fields added to a reload's log line: what triggered it, how long compiling took. */

@@ -9,7 +9,7 @@
  */
 import type { Router } from '../match/router.ts';
 import type { IssuerKeys } from '../keys/issuer-keys.ts';
-import type { Snapshot } from '../snapshot/types.ts';
+import type { Snapshot } from '../../snapshot/types.ts';
 
 export interface Runtime {
   readonly snapshot: Snapshot;

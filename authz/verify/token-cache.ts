@@ -15,8 +15,8 @@
 import { createHash } from 'node:crypto';
 import { LRUCache, type Perf } from 'lru-cache';
 import type { Metrics } from '../metrics.ts';
-import { canonicalJson } from '../snapshot/digest.ts';
-import type { SnapshotIssuer } from '../snapshot/types.ts';
+import { canonicalJson } from '../../snapshot/digest.ts';
+import type { SnapshotIssuer } from '../../snapshot/types.ts';
 
 /** What verification proved: the issuer that vouched for the token and its protected contents. */
 export interface VerifiedToken {

@@ -24,7 +24,7 @@
 import { errors, jwtVerify, type JWTVerifyOptions } from 'jose';
 import type { IssuerKeys } from '../keys/issuer-keys.ts';
 import { DenyError } from '../reasons.ts';
-import type { SnapshotIssuer } from '../snapshot/types.ts';
+import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { DEFAULT_MAX_TOKEN_BYTES, parseUnverifiedJws } from './jws-syntax.ts';
 import type { TokenCache, VerifiedToken } from './token-cache.ts';
 import { translateJoseError } from './translate-jose-error.ts';

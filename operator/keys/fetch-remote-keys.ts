@@ -12,7 +12,7 @@
 import { discoverJwksUri } from '../../authz/keys/discover-jwks-uri.ts';
 import { KeyFetchError, checkKeyUrl, fetchJsonWithHeaders } from '../../authz/keys/fetch-json.ts';
 import { selectUsableKeys, type RejectedKey } from '../../authz/keys/usable-keys.ts';
-import type { JwkSet, SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import type { JwkSet, SnapshotIssuer } from '../../snapshot/types.ts';
 import { parseMaxAge } from './refresh-delay.ts';
 
 export interface FetchedKeys {

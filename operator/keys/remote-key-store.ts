@@ -19,8 +19,8 @@
 import { keyConfigOf } from '../../authz/keys/issuer-keys.ts';
 import { KeyFetchError } from '../../authz/keys/fetch-json.ts';
 import type { Logger } from '../../authz/log.ts';
-import { canonicalJson, snapshotDigest } from '../../authz/snapshot/digest.ts';
-import type { JwkSet, Snapshot, SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import { canonicalJson, snapshotDigest } from '../../snapshot/digest.ts';
+import type { JwkSet, Snapshot, SnapshotIssuer } from '../../snapshot/types.ts';
 import { fetchRemoteKeys, type FetchedKeys } from './fetch-remote-keys.ts';
 import { MIN_REFRESH_SECONDS, refreshDelaySeconds } from './refresh-delay.ts';
 

@@ -17,7 +17,7 @@
  * desired.get('JWTPolicy/shop/api')?.conditions;
  * ```
  */
-import type { Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../authz/snapshot/types.ts';
+import type { Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type DiagnosticReason } from '../../compiler/diagnostics.ts';
 import type { Resource } from '../../compiler/resources.ts';
 import type { RemoteKeyState } from '../keys/remote-key-store.ts';

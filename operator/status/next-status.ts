@@ -10,7 +10,7 @@
  * if (changed) await writeStatus(api, object, status);
  * ```
  */
-import { canonicalJson } from '../../authz/snapshot/digest.ts';
+import { canonicalJson } from '../../snapshot/digest.ts';
 import { setStatusCondition, type Condition } from './conditions.ts';
 import type { DesiredStatus, IssuerKeysSummary } from './desired-status.ts';
 

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseSnapshot } from '../../authz/snapshot/parse-snapshot.ts';
+import { parseSnapshot } from '../../snapshot/parse-snapshot.ts';
 import { startServeProcess } from '../support/serve-process.ts';
 
 const CLI = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;

@@ -4,8 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../../authz/snapshot/published-form.ts';
-import type { Snapshot } from '../../authz/snapshot/types.ts';
+import { ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../../snapshot/published-form.ts';
+import type { Snapshot } from '../../snapshot/types.ts';
 import { denied } from '../support/decisions.ts';
 import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient, type HttpCheckInput } from '../support/grpc-client.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';

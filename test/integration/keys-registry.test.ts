@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { KeyRegistry } from '../../authz/keys/key-registry.ts';
 import { createLogger } from '../../authz/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
-import type { SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { generateTestKey, issuerConfig, jwksOf, type TestKey } from '../support/tokens.ts';
 

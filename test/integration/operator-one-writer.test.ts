@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../authz/log.ts';
-import { SECRET_KEYS_NAME, SNAPSHOT_NAME, toPublishedForm } from '../../authz/snapshot/published-form.ts';
+import { SECRET_KEYS_NAME, SNAPSHOT_NAME, toPublishedForm } from '../../snapshot/published-form.ts';
 import { SHUTDOWN_TIMINGS } from '../../cli/operator-command.ts';
 import { createKubeClients } from '../../operator/kube-clients.ts';
 import { runLeaderElection } from '../../operator/leader-election.ts';

@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { fromPublishedForm, SECRET_KEYS_NAME, SNAPSHOT_NAME } from '../../authz/snapshot/published-form.ts';
-import type { Snapshot } from '../../authz/snapshot/types.ts';
+import { fromPublishedForm, SECRET_KEYS_NAME, SNAPSHOT_NAME } from '../../snapshot/published-form.ts';
+import type { Snapshot } from '../../snapshot/types.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { waitFor as poll } from '../support/wait-for.ts';
 

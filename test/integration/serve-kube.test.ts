@@ -5,8 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ANNOTATIONS, toPublishedForm, type PublishedForm } from '../../authz/snapshot/published-form.ts';
-import type { SnapshotPolicy } from '../../authz/snapshot/types.ts';
+import { ANNOTATIONS, toPublishedForm, type PublishedForm } from '../../snapshot/published-form.ts';
+import type { SnapshotPolicy } from '../../snapshot/types.ts';
 import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { apply, asConfigMap, buildSnapshot, publishSnapshot, SNAPSHOT_HOST } from '../support/kube-snapshot.ts';

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { IssuerKeys } from '../../authz/keys/issuer-keys.ts';
 import { createLogger } from '../../authz/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
-import type { Algorithm, JwkSet } from '../../authz/snapshot/types.ts';
+import type { Algorithm, JwkSet } from '../../snapshot/types.ts';
 import { verifyToken } from '../../authz/verify/verify-token.ts';
 import { TEST_AUDIENCE, assertDenied, generateTestKey, issuerConfig, signToken, standardClaims, type TestAlgorithm } from '../support/tokens.ts';
 

@@ -6,7 +6,7 @@ import { IssuerKeys } from '../../authz/keys/issuer-keys.ts';
 import { createLogger } from '../../authz/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
 import type { ReasonCode } from '../../authz/reasons.ts';
-import type { SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { TokenCache } from '../../authz/verify/token-cache.ts';
 import { verifyToken, type VerifyCandidate } from '../../authz/verify/verify-token.ts';
 import {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { IssuerKeys } from '../../authz/keys/issuer-keys.ts';
 import { createLogger } from '../../authz/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
-import type { SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { verifyToken, type VerifyCandidate } from '../../authz/verify/verify-token.ts';
 import { OIDC_AUDIENCE, startOidcProvider, type OidcProvider } from '../support/oidc.ts';
 import { assertDenied, issuerConfig } from '../support/tokens.ts';

@@ -13,7 +13,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JwkSet } from '../../authz/snapshot/types.ts';
+import type { JwkSet } from '../../snapshot/types.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from './manifests.ts';
 import { TEST_AUDIENCE, TEST_ISSUER } from './tokens.ts';
 

@@ -16,7 +16,7 @@
  * ```
  */
 import type { CoreV1Event, V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
-import { canonicalJson } from '../../authz/snapshot/digest.ts';
+import { canonicalJson } from '../../snapshot/digest.ts';
 import type { ResourceKind } from '../../compiler/resources.ts';
 import type { ApiObject } from '../../operator/compiler-input.ts';
 import { PLURALS, type KubeClients } from '../../operator/kube-clients.ts';

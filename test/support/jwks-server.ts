@@ -12,7 +12,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { JwkSet } from '../../authz/snapshot/types.ts';
+import type { JwkSet } from '../../snapshot/types.ts';
 
 export type FailureMode = 'none' | 'status500' | 'hang' | 'close';
 

@@ -12,9 +12,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { snapshotDigest } from '../../authz/snapshot/digest.ts';
-import type { PublishedConfigMap, PublishedForm, PublishedSecret } from '../../authz/snapshot/published-form.ts';
-import type { Rule, Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../authz/snapshot/types.ts';
+import { snapshotDigest } from '../../snapshot/digest.ts';
+import type { PublishedConfigMap, PublishedForm, PublishedSecret } from '../../snapshot/published-form.ts';
+import type { Rule, Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../snapshot/types.ts';
 import type { KubeCluster } from './kube-cluster.ts';
 
 /** The host every test policy protects. */

@@ -12,7 +12,7 @@
  * ```
  */
 import { stringify } from 'yaml';
-import type { JwkSet } from '../../authz/snapshot/types.ts';
+import type { JwkSet } from '../../snapshot/types.ts';
 import { API_VERSION, type ClusterJWTPolicySpec, type JWTIssuerSpec, type JWTPolicySpec } from '../../compiler/resources.ts';
 
 /** A spec as a manifest author writes it: any field may be left out, the CRD schema fills defaults. */

@@ -8,7 +8,7 @@
  * routePolicy('JWTPolicy/shop/w', {}, { scope: { kind: 'namespaced', namespace: 'shop' }, workloadSelector: { app: 'orders' } });
  * ```
  */
-import type { PolicyScope, SnapshotPolicy, Target } from '../../authz/snapshot/types.ts';
+import type { PolicyScope, SnapshotPolicy, Target } from '../../snapshot/types.ts';
 
 export function routePolicy(
   id: string,

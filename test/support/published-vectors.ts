@@ -19,7 +19,7 @@
  * await verifyToken(ENVOY_GOOD_TOKEN, [candidate], { now: ENVOY_NOW });
  * ```
  */
-import type { Jwk, JwkSet } from '../../authz/snapshot/types.ts';
+import type { Jwk, JwkSet } from '../../snapshot/types.ts';
 
 // ─── RFC 7515 Appendix A ──────────────────────────────────────────────────────────────────────
 

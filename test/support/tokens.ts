@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, generateSecret, type CryptoKey, type JWTPayload } from 'jose';
 import { DenyError, type ReasonCode } from '../../authz/reasons.ts';
-import type { Algorithm, Jwk, JwkSet, SnapshotIssuer } from '../../authz/snapshot/types.ts';
+import type { Algorithm, Jwk, JwkSet, SnapshotIssuer } from '../../snapshot/types.ts';
 
 export const TEST_ISSUER = 'https://issuer.test';
 export const TEST_AUDIENCE = 'api://orders';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateRules } from '../../../authz/authorize/evaluate-rules.ts';
-import type { Rule } from '../../../authz/snapshot/types.ts';
+import type { Rule } from '../../../snapshot/types.ts';
 
 const CLAIMS = JSON.parse(`{
   "sub": "user-1", "jti": "j-1", "level": 3, "verified": true, "nothing": null,

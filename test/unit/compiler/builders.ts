@@ -8,7 +8,7 @@
  * ```
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import type { Jwk } from '../../../authz/snapshot/types.ts';
+import type { Jwk } from '../../../snapshot/types.ts';
 import type { Diagnostic } from '../../../compiler/diagnostics.ts';
 import { API_VERSION, type Resource, type SecretInput } from '../../../compiler/resources.ts';
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { snapshotDigest } from '../../../authz/snapshot/digest.ts';
+import { snapshotDigest } from '../../../snapshot/digest.ts';
 import { compile } from '../../../compiler/compile.ts';
 import { formatDiagnostic } from '../../../compiler/diagnostics.ts';
 import { loadManifests } from '../../../compiler/load-manifests.ts';

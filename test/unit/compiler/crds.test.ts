@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
-import { ALGORITHMS } from '../../../authz/snapshot/types.ts';
+import { ALGORITHMS } from '../../../snapshot/types.ts';
 import { CROSS_FIELD_MESSAGES } from '../../../compiler/cross-field-rules.ts';
 import { readCrds, type CustomResourceDefinition } from '../../../compiler/schema.ts';
 

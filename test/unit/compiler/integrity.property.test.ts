@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { buildRouter } from '../../../authz/match/router.ts';
-import type { Snapshot } from '../../../authz/snapshot/types.ts';
+import type { Snapshot } from '../../../snapshot/types.ts';
 import { compile } from '../../../compiler/compile.ts';
 import { parseManifests, type LoadedManifests } from '../../../compiler/load-manifests.ts';
 import { API_VERSION } from '../../../compiler/resources.ts';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile } from '../../../compiler/compile.ts';
 import type { Resource } from '../../../compiler/resources.ts';
-import type { Snapshot } from '../../../authz/snapshot/types.ts';
+import type { Snapshot } from '../../../snapshot/types.ts';
 import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, modesOf, policy, requiredPolicy } from './builders.ts';
 
 const issuers = ['shop', 'evil', 'other'].map((ns) => issuer('idp', jwksUriIssuer(), ns));

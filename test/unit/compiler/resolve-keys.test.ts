@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import type { Jwk } from '../../../authz/snapshot/types.ts';
+import type { Jwk } from '../../../snapshot/types.ts';
 import { compile } from '../../../compiler/compile.ts';
 import { loadManifests } from '../../../compiler/load-manifests.ts';
 import type { SecretInput } from '../../../compiler/resources.ts';

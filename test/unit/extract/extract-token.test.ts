@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { extractToken, type TokenRequest } from '../../../authz/extract/extract-token.ts';
 import { DenyError, type ReasonCode } from '../../../authz/reasons.ts';
-import type { TokenSource } from '../../../authz/snapshot/types.ts';
+import type { TokenSource } from '../../../snapshot/types.ts';
 
 /** Shaped like a JWT; extraction never parses it. */
 const TOKEN_A = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln';

@@ -4,8 +4,8 @@
 // only of what its head does not reference, and a fence that closes mid-publish stops it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ANNOTATIONS, SECRET_KEYS_NAME, SNAPSHOT_NAME, toPublishedForm } from '../../../authz/snapshot/published-form.ts';
-import type { Snapshot } from '../../../authz/snapshot/types.ts';
+import { ANNOTATIONS, SECRET_KEYS_NAME, SNAPSHOT_NAME, toPublishedForm } from '../../../snapshot/published-form.ts';
+import type { Snapshot } from '../../../snapshot/types.ts';
 import { PublishConflictError, publishSnapshot } from '../../../operator/publish-snapshot.ts';
 import { selectGarbage } from '../../../operator/select-garbage.ts';
 import { WriteFence, WriteFencedError, type Leadership } from '../../../operator/write-fence.ts';

@@ -8,7 +8,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../authz/log.ts';
-import { ANNOTATIONS, SNAPSHOT_NAME } from '../../../authz/snapshot/published-form.ts';
+import { ANNOTATIONS, SNAPSHOT_NAME } from '../../../snapshot/published-form.ts';
 import type { Resource, ResourceKind } from '../../../compiler/resources.ts';
 import { RemoteKeyStore } from '../../../operator/keys/remote-key-store.ts';
 import { createOperatorMetrics } from '../../../operator/operator-metrics.ts';

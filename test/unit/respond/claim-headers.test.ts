@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claimHeaders, MAX_HEADER_VALUE_BYTES } from '../../../authz/respond/claim-headers.ts';
 import { DenyError } from '../../../authz/reasons.ts';
-import type { ClaimHeader, ForwardSettings, HeaderEncoding } from '../../../authz/snapshot/types.ts';
+import type { ClaimHeader, ForwardSettings, HeaderEncoding } from '../../../snapshot/types.ts';
 
 const CLAIMS: Record<string, unknown> = {
   sub: 'user-1', level: 3, verified: false, nothing: null,

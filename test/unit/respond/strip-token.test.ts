@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stripToken } from '../../../authz/respond/strip-token.ts';
-import type { TokenSource } from '../../../authz/snapshot/types.ts';
+import type { TokenSource } from '../../../snapshot/types.ts';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln';
 const BEARER: TokenSource = { kind: 'header', name: 'Authorization', prefix: 'Bearer ' };

@@ -1,9 +1,9 @@
 // Snapshot settings as loaded: pathParameters is absent (reject), reject or ignore, nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { snapshotDigest } from '../../../authz/snapshot/digest.ts';
-import { parseSnapshot, SnapshotError } from '../../../authz/snapshot/parse-snapshot.ts';
-import type { Snapshot } from '../../../authz/snapshot/types.ts';
+import { snapshotDigest } from '../../../snapshot/digest.ts';
+import { parseSnapshot, SnapshotError } from '../../../snapshot/parse-snapshot.ts';
+import type { Snapshot } from '../../../snapshot/types.ts';
 
 /** A snapshot text with `settings`, sealed with its true digest (so only the settings check can refuse it). */
 function sealed(settings: Record<string, unknown>): string {

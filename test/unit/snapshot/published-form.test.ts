@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { snapshotDigest } from '../../../authz/snapshot/digest.ts';
+import { snapshotDigest } from '../../../snapshot/digest.ts';
 import {
   ANNOTATIONS, fromPublishedForm, PART_LIMIT_BYTES, partNames, toPublishedForm,
-} from '../../../authz/snapshot/published-form.ts';
-import type { Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../../authz/snapshot/types.ts';
+} from '../../../snapshot/published-form.ts';
+import type { Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../../snapshot/types.ts';
 
 const hmac = { kty: 'oct', k: randomBytes(32).toString('base64url') };
 const rsa = { kty: 'RSA', kid: 'r1', n: 'AQAB', e: 'AQAB' };

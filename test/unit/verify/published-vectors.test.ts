@@ -8,7 +8,7 @@ import { compactVerify, importJWK } from 'jose';
 import { IssuerKeys } from '../../../authz/keys/issuer-keys.ts';
 import { createLogger } from '../../../authz/log.ts';
 import { createMetrics } from '../../../authz/metrics.ts';
-import type { Algorithm, Jwk, JwkSet } from '../../../authz/snapshot/types.ts';
+import type { Algorithm, Jwk, JwkSet } from '../../../snapshot/types.ts';
 import { verifyToken, type VerifyCandidate } from '../../../authz/verify/verify-token.ts';
 import * as V from '../../support/published-vectors.ts';
 import { assertDenied, issuerConfig } from '../../support/tokens.ts';

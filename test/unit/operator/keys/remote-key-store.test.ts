@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../../authz/log.ts';
 import { KeyFetchError } from '../../../../authz/keys/fetch-json.ts';
-import type { SnapshotIssuer, Snapshot } from '../../../../authz/snapshot/types.ts';
+import type { SnapshotIssuer, Snapshot } from '../../../../snapshot/types.ts';
 import { RemoteKeyStore } from '../../../../operator/keys/remote-key-store.ts';
 
 const issuer: SnapshotIssuer = {

@@ -18,8 +18,8 @@ import type { Logger } from '../log.ts';
 import type { RuntimeStore } from '../runtime/runtime-store.ts';
 import {
   ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap, type PublishedSecret,
-} from './published-form.ts';
-import type { Snapshot } from './types.ts';
+} from '../../snapshot/published-form.ts';
+import type { Snapshot } from '../../snapshot/types.ts';
 
 /** First and longest wait before re-reading after an API failure, or restarting a failed informer. */
 const BACKOFF_MIN_MS = 500;

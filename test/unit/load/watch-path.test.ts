@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { watchPath, type ChangeTrigger, type PathWatcher, type WatchPathOptions } from '../../../authz/snapshot/watch-path.ts';
+import { watchPath, type ChangeTrigger, type PathWatcher, type WatchPathOptions } from '../../../authz/load/watch-path.ts';
 
 const WAIT_MS = 10_000;
 

@@ -2,7 +2,7 @@
 // with the latest request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coalesceReloads } from '../../../authz/snapshot/coalesce-reloads.ts';
+import { coalesceReloads } from '../../../authz/load/coalesce-reloads.ts';
 
 /** A run that stays open until the test releases it, recording what it was asked and how many ran at once. */
 function gatedRuns() {
