@@ -1,37 +1,21 @@
 // The arrows of DESIGN.md's layout, checked in CI (`npm run check:arrows`, first lane of
 // `npm test`). Each rule says which arrow it guards; an exception is named file by file with the
-// debt it stands for, so it can only shrink. Issue 9's move (a home for the shared snapshot
-// contract and plumbing, a pure compiler) removes every exception marked "issue 9".
+// debt it stands for, so it can only shrink. Issue 9's move removes every exception marked
+// "issue 9".
 //
-//   cli ──▶ operator ──▶ compiler ──▶ snapshot/ (the contract)
-//    └────────────────────▶ authz ─────────▲    (shared plumbing: today inside authz/)
+//   cli ──▶ operator ──▶ compiler ──▶ snapshot ──▶ common
+//    │                                  ▲            ▲
+//    └───────────────▶ authz ───────────┴────────────┘
+//   Every part may import common/ and snapshot/ directly; cli/ may import every part.
+//
+//   snapshot/  the contract between the planes: types, digest, parse, published form
+//   common/    plumbing several parts share: log, backoff, keys, path normalization
 //   test/ and bench/ may import anything; nothing imports test/.
 //
 // test/unit/arrows.test.ts proves that every rule below can fail.
 
-// Plumbing that compiler/ and operator/ still use inside authz/ (issue 9 moves it to a home of
-// its own): allowed file by file, so the lists can only shrink.
-
-/** What compiler/ may use of authz/ today (issue 9 makes it none). */
-const COMPILER_MAY_USE = [
-  'authz/reasons[.]ts',
-  'authz/match/normalize-path[.]ts',
-  'authz/keys/key-strength[.]ts',
-];
-
-/** What operator/ may use of authz/ today (issue 9 makes it none). */
-const OPERATOR_MAY_USE = [
-  'authz/log[.]ts',
-  'authz/keys/fetch-json[.]ts',
-  'authz/keys/usable-keys[.]ts',
-  'authz/keys/discover-jwks-uri[.]ts',
-  'authz/keys/issuer-keys[.]ts',
-];
-
 /** Node modules that do network I/O or spawn work: none belongs in a pure compiler. */
 const NETWORK_AND_PROCESSES = '^(node:)?(http|https|http2|net|tls|dgram|dns|child_process|cluster|worker_threads)(/|$)';
-
-const anchored = (paths) => `^(${paths.join('|')})$`;
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -51,6 +35,20 @@ export default {
       to: { couldNotResolve: true, path: '^[.]' },
     },
     {
+      name: 'common-imports-nothing-of-ours',
+      severity: 'error',
+      comment: 'common/ is plumbing under every part: it imports none of them, not even the contract.',
+      from: { path: '^common/' },
+      to: { path: '^(snapshot|authz|compiler|operator|cli)/' },
+    },
+    {
+      name: 'snapshot-is-the-contract',
+      severity: 'error',
+      comment: 'snapshot/ is the contract every part reads and writes: it imports none of them (common/ only).',
+      from: { path: '^snapshot/' },
+      to: { path: '^(authz|compiler|operator|cli)/' },
+    },
+    {
       name: 'authz-not-to-control-plane',
       severity: 'error',
       comment: 'authz/ is the data plane: it never imports operator/, compiler/ or cli/.',
@@ -58,25 +56,11 @@ export default {
       to: { path: '^(operator|compiler|cli)/' },
     },
     {
-      name: 'snapshot-is-the-contract',
+      name: 'compiler-only-snapshot-and-common',
       severity: 'error',
-      comment: 'snapshot/ is the contract every part reads and writes: it imports none of them.',
-      from: { path: '^snapshot/' },
-      to: { path: '^(authz|compiler|operator|cli)/' },
-    },
-    {
-      name: 'compiler-not-to-operator-or-cli',
-      severity: 'error',
-      comment: 'compiler/ is a pure function the operator and the CLI call, never the other way.',
+      comment: 'compiler/ is a pure function the operator and the CLI call: of ours it uses snapshot/ and common/ only.',
       from: { path: '^compiler/' },
-      to: { path: '^(operator|cli)/' },
-    },
-    {
-      name: 'compiler-only-shared-authz',
-      severity: 'error',
-      comment: 'compiler/ may use only the named shared modules that still live in authz/ (issue 9 moves them out).',
-      from: { path: '^compiler/' },
-      to: { path: '^authz/', pathNot: anchored(COMPILER_MAY_USE) },
+      to: { path: '^(authz|operator|cli)/' },
     },
     {
       name: 'compiler-no-kubernetes-client',
@@ -103,28 +87,13 @@ export default {
       to: { path: '^(node:)?fs(/|$)' },
     },
     {
-      name: 'operator-not-to-cli',
-      severity: 'error',
-      comment: 'cli/ is the composition root: operator/ never imports it.',
-      from: { path: '^operator/' },
-      to: { path: '^cli/' },
-    },
-    {
-      name: 'operator-only-shared-authz',
+      name: 'operator-not-to-authz-or-cli',
       severity: 'error',
       comment:
-        'Only cli/ wires the operator and the authz service together: operator/ may use only the named '
-        + 'shared modules that still live in authz/ (issue 9 moves them out), never its servers, '
-        + 'runtime, check pipeline or loaders.',
+        'cli/ is the composition root and the only code that wires the operator and the authz '
+        + 'service together: operator/ imports neither (what both planes need is in snapshot/ and common/).',
       from: { path: '^operator/' },
-      to: { path: '^authz/', pathNot: anchored(OPERATOR_MAY_USE) },
-    },
-    {
-      name: 'authz-servers-only-from-composition',
-      severity: 'error',
-      comment: "authz's servers and service are started by cli/ (and by tests, benches and dev tools), nobody else.",
-      from: { path: '^(compiler|operator)/' },
-      to: { path: '^authz/(server/|service[.]ts$|runtime/|check[.]ts$)' },
+      to: { path: '^(authz|cli)/' },
     },
     {
       name: 'nothing-imports-test',
@@ -140,7 +109,7 @@ export default {
       name: 'product-not-to-dev',
       severity: 'error',
       comment: 'dev/ holds developer tools (the demo, the Envoy runner): the product never needs them.',
-      from: { path: '^(authz|compiler|operator|cli|snapshot)/' },
+      from: { path: '^(common|snapshot|authz|compiler|operator|cli)/' },
       to: { path: '^dev/' },
     },
   ],

@@ -13,6 +13,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
+COPY common ./common
 COPY snapshot ./snapshot
 COPY authz ./authz
 COPY compiler ./compiler

@@ -9,7 +9,7 @@
  * ```
  */
 import { readAttributes, type CheckRequestLike, type HttpRequestAttributes } from './request/attributes.ts';
-import { normalizePath } from './match/normalize-path.ts';
+import { normalizePath, PathRefusedError, type NormalizeOptions, type NormalizedTarget } from '../common/normalize-path.ts';
 import { extractToken, type ExtractedToken } from './extract/extract-token.ts';
 import { verifyToken, type VerifiedToken } from './verify/verify-token.ts';
 import type { TokenCache } from './verify/token-cache.ts';
@@ -53,10 +53,20 @@ export async function decide(runtime: Runtime | undefined, request: CheckRequest
   }
 }
 
+/** The one place a refused request target becomes the data plane's `request_invalid` reason. */
+function decisionPath(target: string, options: NormalizeOptions): NormalizedTarget {
+  try {
+    return normalizePath(target, options);
+  } catch (err) {
+    if (err instanceof PathRefusedError) throw new DenyError('request_invalid', err.description, err.detail);
+    throw err;
+  }
+}
+
 async function run(runtime: Runtime | undefined, request: CheckRequestLike, limits: CheckLimits, ctx: Context): Promise<Decision> {
   if (runtime === undefined) throw new DenyError('not_ready');
   const attrs = readAttributes(request, { maxHeaderBytes: limits.maxHeaderBytes, workload: limits.workload });
-  const { path, query } = normalizePath(attrs.path, runtime.snapshot.settings);
+  const { path, query } = decisionPath(attrs.path, runtime.snapshot.settings);
   ctx.trace.push({
     step: 'request',
     message: `${attrs.method} ${attrs.host}${path}${attrs.destinationNamespace ? ` (namespace ${attrs.destinationNamespace})` : ''}${

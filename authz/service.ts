@@ -11,7 +11,7 @@
  */
 import { decide } from './check.ts';
 import type { Decision } from './decision.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../common/log.ts';
 import type { Metrics } from './metrics.ts';
 import type { ServiceConfig } from './config.ts';
 import type { RuntimeStore } from './runtime/runtime-store.ts';

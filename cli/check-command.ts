@@ -11,7 +11,7 @@
  */
 import { decide } from '../authz/check.ts';
 import { resolveServiceConfig } from '../authz/config.ts';
-import { createLogger } from '../authz/log.ts';
+import { createLogger } from '../common/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import type { Decision } from '../authz/decision.ts';

@@ -16,7 +16,7 @@
  * ```
  */
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import type { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import type { SnapshotSettings } from '../snapshot/types.ts';
 import type { Diagnostic } from '../compiler/compile.ts';

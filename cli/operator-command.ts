@@ -24,7 +24,7 @@
  */
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../authz/log.ts';
+import { createLogger } from '../common/log.ts';
 import { startHttpServer } from '../authz/server/http-server.ts';
 import { runLeaderElection } from '../operator/leader-election.ts';
 import { createOperatorMetrics } from '../operator/operator-metrics.ts';

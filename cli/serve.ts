@@ -13,7 +13,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolveServiceConfig } from '../authz/config.ts';
-import { createLogger, type Logger } from '../authz/log.ts';
+import { createLogger, type Logger } from '../common/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import { startService } from '../authz/service.ts';

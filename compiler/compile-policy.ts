@@ -16,8 +16,7 @@ import type {
   ClaimPath, ClaimHeader, DenySettings, ForwardSettings, IssuerRequirement, PathMatch, PolicyScope, Rule, SnapshotIssuer,
   SnapshotPolicy, Target, TokenSource,
 } from '../snapshot/types.ts';
-import { normalizePath } from '../authz/match/normalize-path.ts';
-import { DenyError } from '../authz/reasons.ts';
+import { normalizePath, PathRefusedError } from '../common/normalize-path.ts';
 import { DIAGNOSTIC_REASONS, type DiagnosticReason, type Report, type ResourceRef } from './diagnostics.ts';
 import { checkRegex } from './check-regex.ts';
 import { issuerId } from './compile-issuer.ts';
@@ -169,7 +168,7 @@ export function compileTargets(spec: Pick<JWTPolicySpec, 'targets'>, fail: Fail)
 }
 
 /**
- * Requests are matched on their decision path (authz/match/normalize-path.ts), so a rule
+ * Requests are matched on their decision path (common/normalize-path.ts), so a rule
  * written in another form (`%7E`, `%3a`) would silently never match: refuse it and name the form
  * that would. A form every request is refused in (`/api/./x`, `/api//x`, `/a;b`) is refused
  * with the reason.
@@ -183,7 +182,7 @@ function checkPath(value: string, field: string, fail: Fail): string {
       fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" is not in normal form; requests are matched after normalization, write "${normal.path}"`);
     }
   } catch (err) {
-    const why = err instanceof DenyError ? err.description : String(err);
+    const why = err instanceof PathRefusedError ? err.description : String(err);
     fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" can never match a request: ${why}`);
   }
   return value;

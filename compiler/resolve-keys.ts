@@ -12,7 +12,7 @@
  * ```
  */
 import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
-import { keyWeakness } from '../authz/keys/key-strength.ts';
+import { keyWeakness } from '../common/keys/key-strength.ts';
 import type { Algorithm, Jwk, KeySource } from '../snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Report } from './diagnostics.ts';
 import type { JWTIssuerSpec, SecretInput } from './resources.ts';

@@ -14,7 +14,7 @@
  * ```
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import type { Leadership, LeaseHolder } from './write-fence.ts';
 
 /**

@@ -23,7 +23,7 @@
  * queue = new WorkQueue({ handle: () => reconcile(), log });
  * ```
  */
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import { SNAPSHOT_NAME } from '../snapshot/published-form.ts';
 import type { Snapshot, SnapshotSettings } from '../snapshot/types.ts';
 import { compile } from '../compiler/compile.ts';

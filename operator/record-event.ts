@@ -13,7 +13,7 @@
  * ```
  */
 import type { CoreV1Event } from '@kubernetes/client-node';
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import { DEFAULT_NAMESPACE } from '../compiler/resources.ts';
 import type { KubeClients } from './kube-clients.ts';
 import { WriteFencedError, type WriteSession } from './write-fence.ts';

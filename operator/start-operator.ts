@@ -13,7 +13,7 @@
  * ```
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import { RemoteKeyStore } from './keys/remote-key-store.ts';
 import { createKubeClients } from './kube-clients.ts';
 import { createOperatorMetrics, type OperatorMetrics } from './operator-metrics.ts';

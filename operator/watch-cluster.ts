@@ -12,7 +12,7 @@
  * ```
  */
 import type { KubernetesListObject, KubernetesObject, V1ConfigMap, V1Namespace, V1Secret } from '@kubernetes/client-node';
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import { ANNOTATIONS, fromPublishedForm, LABELS, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../snapshot/published-form.ts';
 import type { Snapshot } from '../snapshot/types.ts';
 import type { ResourceKind } from '../compiler/resources.ts';

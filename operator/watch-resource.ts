@@ -14,7 +14,7 @@
  * ```
  */
 import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import { backoffMs, type BackoffSettings } from './backoff.ts';
 
 export interface WatchResourceOptions<T extends KubernetesObject> {

@@ -16,7 +16,7 @@
  * await queue.stop();
  * ```
  */
-import type { Logger } from '../authz/log.ts';
+import type { Logger } from '../common/log.ts';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.ts';
 
 /** What a handler returns; a thrown error means retry with backoff. */

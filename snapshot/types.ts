@@ -15,6 +15,10 @@
  * };
  * ```
  */
+import type { Jwk, JwkSet } from '../common/keys/jwk.ts';
+import type { PathParameters } from '../common/normalize-path.ts';
+
+export type { Jwk, JwkSet, PathParameters };
 
 /** Version of the snapshot format; authz refuses a snapshot with another major version. */
 export const SNAPSHOT_SCHEMA_VERSION = 1 as const;
@@ -28,27 +32,6 @@ export const ALGORITHMS = [
   'HS256', 'HS384', 'HS512',
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
-
-/** A JSON Web Key as published in a JWK set (RFC 7517); only public or HMAC keys appear here. */
-export interface Jwk {
-  kty: string;
-  kid?: string;
-  alg?: string;
-  use?: string;
-  key_ops?: string[];
-  crv?: string;
-  n?: string;
-  e?: string;
-  x?: string;
-  y?: string;
-  /** HMAC secret (kty `oct`), base64url. Only from a Kubernetes Secret or a local file. */
-  k?: string;
-  [extra: string]: unknown;
-}
-
-export interface JwkSet {
-  keys: Jwk[];
-}
 
 /** Where an issuer's keys come from, after the compiler resolved it. */
 export type KeySource =
@@ -119,7 +102,7 @@ export type PathMatch = (
   | { kind: 'exact'; value: string }
   /** Segment-aware prefix: `/api` matches `/api` and `/api/x`, never `/apix`. */
   | { kind: 'prefix'; value: string }
-  /** An ECMAScript regex anchored at both ends, matched against the decision path (normalize-path.ts). */
+  /** An ECMAScript regex anchored at both ends, matched against the decision path (common/normalize-path.ts). */
   | { kind: 'regex'; value: string }
 ) & {
   /**
@@ -261,10 +244,10 @@ export interface SnapshotSettings {
   /**
    * `;` path parameters (`/admin;x=1`): absent or `reject` = such a request is refused (400
    * `request_invalid`); `ignore` = each segment is matched without them, as Spring and Tomcat
-   * read it (dot segments hidden by parameters, `/..;/`, stay refused). See normalize-path.ts.
+   * read it (dot segments hidden by parameters, `/..;/`, stay refused). See common/normalize-path.ts.
    * Absent rather than `reject` by default, so snapshots written before it keep their digest.
    */
-  pathParameters?: 'reject' | 'ignore';
+  pathParameters?: PathParameters;
 }
 
 export interface Snapshot {

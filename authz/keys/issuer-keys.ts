@@ -28,13 +28,13 @@ import {
   type FetchImplementation, type FlattenedJWSInput, type JSONWebKeySet, type JWKSCacheInput,
   type CryptoKey, type JWSHeaderParameters, type RemoteJWKSet,
 } from 'jose';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { JwkSet, SnapshotIssuer } from '../../snapshot/types.ts';
-import { discoverJwksUri } from './discover-jwks-uri.ts';
-import { KeyFetchError, checkKeyUrl, fetchJson } from './fetch-json.ts';
+import { discoverJwksUri } from '../../common/keys/discover-jwks-uri.ts';
+import { KeyFetchError, checkKeyUrl, fetchJson } from '../../common/keys/fetch-json.ts';
 import { createSecretKeySet, isHmacAlgorithm } from './secret-key-set.ts';
-import { selectUsableKeys } from './usable-keys.ts';
+import { selectUsableKeys } from '../../common/keys/usable-keys.ts';
 
 export interface IssuerKeysDeps {
   metrics: Metrics;
@@ -60,20 +60,6 @@ export interface IssuerKeyStatus {
   fetchedAt?: string;
   /** The last fetch failure, cleared by the next success. */
   lastError?: string;
-}
-
-/**
- * The parts of an issuer's config that decide its keys; equal parts mean the same keys. Leaves
- * out `cachedKeys`, which the operator rewrites after each of its own fetches: comparing it would
- * make every such update refetch on every replica.
- *
- * @example
- * ```ts
- * canonicalJson(keyConfigOf(a)) === canonicalJson(keyConfigOf(b)); // reuse the IssuerKeys
- * ```
- */
-export function keyConfigOf(config: SnapshotIssuer): Pick<SnapshotIssuer, 'issuer' | 'keySource' | 'remote'> {
-  return { issuer: config.issuer, keySource: config.keySource, remote: config.remote };
 }
 
 type KeyResolver = (header: JWSHeaderParameters, token?: FlattenedJWSInput) => Promise<CryptoKey>;

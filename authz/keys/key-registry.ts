@@ -23,7 +23,8 @@
  */
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { canonicalJson } from '../../snapshot/digest.ts';
-import { IssuerKeys, keyConfigOf, type IssuerKeysDeps } from './issuer-keys.ts';
+import { IssuerKeys, type IssuerKeysDeps } from './issuer-keys.ts';
+import { keyConfigOf } from '../../snapshot/key-config.ts';
 
 export class KeyRegistry {
   readonly #deps: IssuerKeysDeps;

@@ -14,7 +14,7 @@
  * ```
  */
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { RuntimeStore } from '../runtime/runtime-store.ts';
 import {
   ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap, type PublishedSecret,

@@ -21,7 +21,7 @@
 import { performance } from 'node:perf_hooks';
 import { buildRouterInSlices } from '../match/router.ts';
 import { KeyRegistry } from '../keys/key-registry.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Snapshot } from '../../snapshot/types.ts';
 import type { Runtime } from './runtime.ts';

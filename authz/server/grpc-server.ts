@@ -20,7 +20,7 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { DEFAULT_SERVICE_CONFIG } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { DenyReason } from '../reasons.ts';
 import type { CheckRequestLike } from '../request/attributes.ts';
 import { toCheckResponse, type CheckResponse } from '../respond/check-response.ts';

@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../common/log.ts';
 
 /**
  * What readiness reports; `detail` is sent as JSON, so keep secrets out of it.

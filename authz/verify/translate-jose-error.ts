@@ -9,7 +9,7 @@
  * ```
  */
 import { errors } from 'jose';
-import { KeyFetchError } from '../keys/fetch-json.ts';
+import { KeyFetchError } from '../../common/keys/fetch-json.ts';
 import { DenyError, type DenyReason } from '../reasons.ts';
 
 /**

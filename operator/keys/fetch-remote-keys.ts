@@ -1,6 +1,6 @@
 /**
  * One fetch of a remote issuer's public keys for the control plane: OIDC discovery when
- * configured (the document must name the issuer, authz/keys/discover-jwks-uri.ts), the JWK set
+ * configured (the document must name the issuer, common/keys/discover-jwks-uri.ts), the JWK set
  * with the same URL rules and weak-key screening the data plane applies, plus the response's
  * `Cache-Control` so the operator can refresh on the IdP's schedule.
  *
@@ -9,9 +9,9 @@
  * const { jwks, maxAge } = await fetchRemoteKeys(snapshot.issuers['shop/idp']!);
  * ```
  */
-import { discoverJwksUri } from '../../authz/keys/discover-jwks-uri.ts';
-import { KeyFetchError, checkKeyUrl, fetchJsonWithHeaders } from '../../authz/keys/fetch-json.ts';
-import { selectUsableKeys, type RejectedKey } from '../../authz/keys/usable-keys.ts';
+import { discoverJwksUri } from '../../common/keys/discover-jwks-uri.ts';
+import { KeyFetchError, checkKeyUrl, fetchJsonWithHeaders } from '../../common/keys/fetch-json.ts';
+import { selectUsableKeys, type RejectedKey } from '../../common/keys/usable-keys.ts';
 import type { JwkSet, SnapshotIssuer } from '../../snapshot/types.ts';
 import { parseMaxAge } from './refresh-delay.ts';
 

@@ -16,9 +16,9 @@
  * setTimeout(again, store.nextRefreshInMs());
  * ```
  */
-import { keyConfigOf } from '../../authz/keys/issuer-keys.ts';
-import { KeyFetchError } from '../../authz/keys/fetch-json.ts';
-import type { Logger } from '../../authz/log.ts';
+import { keyConfigOf } from '../../snapshot/key-config.ts';
+import { KeyFetchError } from '../../common/keys/fetch-json.ts';
+import type { Logger } from '../../common/log.ts';
 import { canonicalJson, snapshotDigest } from '../../snapshot/digest.ts';
 import type { JwkSet, Snapshot, SnapshotIssuer } from '../../snapshot/types.ts';
 import { fetchRemoteKeys, type FetchedKeys } from './fetch-remote-keys.ts';

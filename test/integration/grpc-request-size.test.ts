@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import type { CheckRequestLike } from '../../authz/request/attributes.ts';
 import { toCheckResponse } from '../../authz/respond/check-response.ts';
 import { startGrpcServer, type GrpcServerHandle, type UnreadReason } from '../../authz/server/grpc-server.ts';

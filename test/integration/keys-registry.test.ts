@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KeyRegistry } from '../../authz/keys/key-registry.ts';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';

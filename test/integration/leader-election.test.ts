@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { runLeaderElection, type LeaderElection } from '../../operator/leader-election.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { spyOnLeaseReads } from '../support/lease-read-spy.ts';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { SECRET_KEYS_NAME, SNAPSHOT_NAME, toPublishedForm } from '../../snapshot/published-form.ts';
 import { SHUTDOWN_TIMINGS } from '../../cli/operator-command.ts';
 import { createKubeClients } from '../../operator/kube-clients.ts';

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { exportJWK, generateKeyPair } from 'jose';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../../snapshot/published-form.ts';
 import type { Snapshot } from '../../snapshot/types.ts';
 import { startOperator, type OperatorHandle } from '../../operator/start-operator.ts';

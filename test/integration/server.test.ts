@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Counter, Registry } from 'prom-client';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import type { CheckRequestLike } from '../../authz/request/attributes.ts';
 import { readAttributes } from '../../authz/request/attributes.ts';
 import { toCheckResponse, type CheckResponse } from '../../authz/respond/check-response.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IssuerKeys } from '../../authz/keys/issuer-keys.ts';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
 import type { Algorithm, JwkSet } from '../../snapshot/types.ts';
 import { verifyToken } from '../../authz/verify/verify-token.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { IssuerKeys } from '../../authz/keys/issuer-keys.ts';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
 import type { ReasonCode } from '../../authz/reasons.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';

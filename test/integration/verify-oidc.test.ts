@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { IssuerKeys } from '../../authz/keys/issuer-keys.ts';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { verifyToken, type VerifyCandidate } from '../../authz/verify/verify-token.ts';

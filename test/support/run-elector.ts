@@ -11,7 +11,7 @@
  * ```
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../../authz/log.ts';
+import { createLogger } from '../../common/log.ts';
 import { runLeaderElection } from '../../operator/leader-election.ts';
 import { spyOnLeaseReads } from './lease-read-spy.ts';
 

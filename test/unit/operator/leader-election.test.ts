@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../../../authz/log.ts';
+import { createLogger } from '../../../common/log.ts';
 import {
   decideLeaseAction, isLeaseExpired, LEADER_ELECTION_DEFAULTS, observeLease, releasedRecord, runLeaderElection, type LeaseRecord,
 } from '../../../operator/leader-election.ts';

@@ -7,7 +7,7 @@
 // de-duplication window both read it); the real-apiserver suites (test/integration/operator-*) sit on top.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '../../../authz/log.ts';
+import { createLogger } from '../../../common/log.ts';
 import { ANNOTATIONS, SNAPSHOT_NAME } from '../../../snapshot/published-form.ts';
 import type { Resource, ResourceKind } from '../../../compiler/resources.ts';
 import { RemoteKeyStore } from '../../../operator/keys/remote-key-store.ts';

@@ -3,7 +3,7 @@
 // "not yet" and "never again" are definite, and each delay is checked to the millisecond.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '../../../authz/log.ts';
+import { createLogger } from '../../../common/log.ts';
 import { backoffMs } from '../../../operator/backoff.ts';
 import { WorkQueue, type ReconcileResult } from '../../../operator/work-queue.ts';
 

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compactVerify, importJWK } from 'jose';
 import { IssuerKeys } from '../../../authz/keys/issuer-keys.ts';
-import { createLogger } from '../../../authz/log.ts';
+import { createLogger } from '../../../common/log.ts';
 import { createMetrics } from '../../../authz/metrics.ts';
 import type { Algorithm, Jwk, JwkSet } from '../../../snapshot/types.ts';
 import { verifyToken, type VerifyCandidate } from '../../../authz/verify/verify-token.ts';

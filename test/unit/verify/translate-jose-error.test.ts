@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { errors } from 'jose';
-import { KeyFetchError } from '../../../authz/keys/fetch-json.ts';
+import { KeyFetchError } from '../../../common/keys/fetch-json.ts';
 import { DenyError, REASONS, type ReasonCode } from '../../../authz/reasons.ts';
 import { translateJoseError } from '../../../authz/verify/translate-jose-error.ts';
 

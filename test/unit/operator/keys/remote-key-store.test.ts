@@ -1,8 +1,8 @@
 // RemoteKeyStore: fetch when new or due, keep last good keys, stable fetchedAt for an unchanged set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '../../../../authz/log.ts';
-import { KeyFetchError } from '../../../../authz/keys/fetch-json.ts';
+import { createLogger } from '../../../../common/log.ts';
+import { KeyFetchError } from '../../../../common/keys/fetch-json.ts';
 import type { SnapshotIssuer, Snapshot } from '../../../../snapshot/types.ts';
 import { RemoteKeyStore } from '../../../../operator/keys/remote-key-store.ts';
 

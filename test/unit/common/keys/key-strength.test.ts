@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { keyWeakness } from '../../../authz/keys/key-strength.ts';
-import type { Jwk } from '../../../snapshot/types.ts';
+import { keyWeakness } from '../../../../common/keys/key-strength.ts';
+import type { Jwk } from '../../../../snapshot/types.ts';
 
 const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }) as Jwk;
 const rsa2048 = rsa(2048);

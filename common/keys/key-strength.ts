@@ -8,7 +8,7 @@
  * keyWeakness({ kty: 'RSA', n: '…', e: 'AQAB', use: 'sig' }); // undefined
  * ```
  */
-import type { Jwk } from '../../snapshot/types.ts';
+import type { Jwk } from './jwk.ts';
 
 export const MIN_RSA_BITS = 2048;
 /** HMAC secrets shorter than the hash output weaken HS256 (RFC 7518 §3.2). */

@@ -9,7 +9,7 @@
  * for (const r of rejected) log.warn(r, 'key refused');
  * ```
  */
-import type { Jwk, JwkSet } from '../../snapshot/types.ts';
+import type { Jwk, JwkSet } from './jwk.ts';
 import { keyWeakness } from './key-strength.ts';
 
 export interface RejectedKey {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KeyFetchError, checkKeyUrl, fetchJson, fetchJsonWithHeaders } from '../../../authz/keys/fetch-json.ts';
+import { KeyFetchError, checkKeyUrl, fetchJson, fetchJsonWithHeaders } from '../../../../common/keys/fetch-json.ts';
 
 describe('checkKeyUrl', () => {
   it('allows https anywhere and http on loopback only', () => {

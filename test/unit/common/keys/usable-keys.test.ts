@@ -1,8 +1,8 @@
 // Unit tests of key-set filtering: weak keys, private keys and published secrets never get through.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { selectUsableKeys } from '../../../authz/keys/usable-keys.ts';
-import { generateTestKey, weakRsaToken } from '../../support/tokens.ts';
+import { selectUsableKeys } from '../../../../common/keys/usable-keys.ts';
+import { generateTestKey, weakRsaToken } from '../../../support/tokens.ts';
 
 describe('selectUsableKeys', async () => {
   const rsa = await generateTestKey('RS256', 'rsa');

@@ -3,6 +3,11 @@
  * rule is matched against (the decision path), or refuses it (400 `request_invalid`) when the
  * upstream could read it as another path than jwtgate would (issue 8, "Path forms").
  *
+ * Shared by the data plane (every request) and the compiler (a policy path that is not its own
+ * decision path could never match). It throws a neutral {@link PathRefusedError}: the data plane
+ * turns it into its `request_invalid` reason in one place (authz/check.ts), the compiler into a
+ * diagnostic.
+ *
  * The rule: anything accepted means the same path to jwtgate and to the upstream, and a
  * legitimate request sent through an Envoy with the recommended settings arrives in a form that
  * is accepted. Envoy's HTTP connection manager is the reference; ext_authz sees `:path` after it:
@@ -44,12 +49,10 @@
  * @example
  * ```ts
  * normalizePath('/api/%7Eusers?x=1');                   // { path: '/api/~users', query: 'x=1' }
- * normalizePath('/public/../admin');                    // throws DenyError('request_invalid')
+ * normalizePath('/public/../admin');                    // throws PathRefusedError
  * normalizePath('/admin;x=1', { pathParameters: 'ignore' }); // { path: '/admin', query: '' }
  * ```
  */
-import { DenyError } from '../reasons.ts';
-import type { SnapshotSettings } from '../../snapshot/types.ts';
 
 /** Longest raw request target (path and query) accepted, in UTF-16 code units. */
 export const MAX_TARGET_LENGTH = 16 * 1024;
@@ -61,7 +64,7 @@ export const MAX_TARGET_LENGTH = 16 * 1024;
  * - `ignore`: for upstreams that use them (Tomcat, Spring, Jetty): each segment is matched
  *   without its parameters, as Spring's `UrlPathHelper` reads it.
  */
-export type PathParameters = NonNullable<SnapshotSettings['pathParameters']>;
+export type PathParameters = 'reject' | 'ignore';
 
 export interface NormalizeOptions {
   /** Default `reject`; any other value than `ignore` is read as `reject` (fail closed). */
@@ -75,14 +78,35 @@ export interface NormalizedTarget {
   query: string;
 }
 
+/**
+ * A request target refused: `description` names the form (safe to show the client), `detail`
+ * says where it is (for logs only).
+ *
+ * @example
+ * ```ts
+ * try { normalizePath('/a//b'); } catch (err) { if (err instanceof PathRefusedError) console.log(err.description); }
+ * ```
+ */
+export class PathRefusedError extends Error {
+  override name = 'PathRefusedError';
+  readonly description: string;
+  readonly detail: string;
+
+  constructor(description: string, detail: string) {
+    super(description);
+    this.description = description;
+    this.detail = detail;
+  }
+}
+
 /** RFC 3986 pchar minus ';' and '%': written raw in a decision path, decoded when escaped. */
 const PLAIN = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
 /**
- * Splits `rawTarget` into its decision path and its raw query, or throws
- * `DenyError('request_invalid')` whose description names the form refused and whose detail
- * names where it is.
+ * Splits `rawTarget` into its decision path and its raw query, or throws a
+ * {@link PathRefusedError} whose description names the form refused and whose detail names
+ * where it is.
  *
  * @example
  * ```ts
@@ -177,6 +201,6 @@ function canonicalSegment(raw: string, where: string): string {
   return out;
 }
 
-function invalid(description: string, detail: string): DenyError {
-  return new DenyError('request_invalid', description, detail);
+function invalid(description: string, detail: string): PathRefusedError {
+  return new PathRefusedError(description, detail);
 }
