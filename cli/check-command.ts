@@ -21,7 +21,7 @@ import { authorizationService } from '../authz/server/protos.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import type { CheckRequestLike } from '../authz/request/attributes.ts';
 import type { Workload } from '../authz/request/workload.ts';
-import { compileFolder, formatDiagnostic, snapshotSettings, type SettingsFlags } from './standalone.ts';
+import { compileFolder, formatDiagnostic, loadSchema, snapshotSettings, type SettingsFlags } from './standalone.ts';
 
 interface CheckOptions extends SettingsFlags {
   policies?: string;
@@ -56,7 +56,7 @@ export async function checkCommand(options: CheckOptions): Promise<void> {
 
 async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined, flags: SettingsFlags): Promise<Decision> {
   const config = resolveServiceConfig(process.env);
-  const { snapshot, diagnostics, refusal } = await compileFolder(policies, 1, snapshotSettings(flags));
+  const { snapshot, diagnostics, refusal } = await compileFolder(loadSchema(), policies, 1, snapshotSettings(flags));
   for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
   const store = new RuntimeStore({ log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
   // As `serve --policies` starting on this folder: a refused folder enforces nothing (503 not_ready).

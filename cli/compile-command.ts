@@ -15,7 +15,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseSnapshot } from '../snapshot/parse-snapshot.ts';
 import type { Snapshot } from '../snapshot/types.ts';
-import { compileFolder, formatDiagnostic, snapshotSettings, type SettingsFlags } from './standalone.ts';
+import { compileFolder, formatDiagnostic, loadSchema, snapshotSettings, type SettingsFlags } from './standalone.ts';
 
 interface CompileOptions extends SettingsFlags {
   output?: string;
@@ -25,7 +25,7 @@ interface CompileOptions extends SettingsFlags {
 
 export async function compileCommand(dir: string, options: CompileOptions): Promise<void> {
   const previous = await readPrevious(options.previous ?? options.output, options.previous !== undefined);
-  const { snapshot, diagnostics, errors, refusal } = await compileFolder(dir, Number(options.generation), snapshotSettings(options), previous);
+  const { snapshot, diagnostics, errors, refusal } = await compileFolder(loadSchema(), dir, Number(options.generation), snapshotSettings(options), previous);
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   process.exitCode = errors > 0 || refusal !== undefined ? 1 : 0;
   if (refusal !== undefined) {

@@ -19,7 +19,7 @@
 import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { Snapshot, SnapshotPolicy, SnapshotSettings } from '../snapshot/types.ts';
-import { compileFolder, type FolderResult } from './standalone.ts';
+import { compileFolder, loadSchema, type FolderResult } from './standalone.ts';
 
 /** Policies per chunk of a result: a few milliseconds of deserializing each. */
 export const POLICIES_PER_CHUNK = 500;
@@ -67,6 +67,9 @@ try {
   // Not permitted on this platform: the compile still runs off the event loop.
 }
 
+/** The CRD schemas, compiled once when the worker starts (the compiler reads no file). */
+const schema = loadSchema();
+
 /** The snapshots the last request used and produced, by digest. */
 let kept = new Map<string, Snapshot>();
 /** The policies of the last result, until the main thread has taken them. */
@@ -79,7 +82,7 @@ async function answer(request: CompileRequest): Promise<WorkerReply> {
     return { kind: 'error', id: request.id, error: `compile worker: previous snapshot ${request.previousSha256} is not kept here` };
   }
   try {
-    const result = await compileFolder(request.dir, request.generation, request.settings, previous);
+    const result = await compileFolder(schema, request.dir, request.generation, request.settings, previous);
     kept = new Map([...(previous === undefined ? [] : [[previous.sha256, previous] as const]), [result.snapshot.sha256, result.snapshot]]);
     lastPolicies = { id: request.id, policies: result.snapshot.policies };
     const chunks = Math.ceil(result.snapshot.policies.length / POLICIES_PER_CHUNK);

@@ -4,12 +4,15 @@
  *
  * @example
  * ```ts
- * const { snapshot, diagnostics, errors } = await compileFolder('examples/policies', 1);
+ * const schema = loadSchema(); // once per process
+ * const { snapshot, diagnostics, errors } = await compileFolder(schema, 'examples/policies', 1);
  * ```
  */
-import { loadManifests } from '../compiler/load-manifests.ts';
+import { loadManifests } from './load-manifests.ts';
 import { compile, type Diagnostic } from '../compiler/compile.ts';
 import { DIAGNOSTIC_REASONS } from '../compiler/diagnostics.ts';
+import { createSchemaValidator, type SchemaValidator } from '../compiler/schema.ts';
+import { readCrds } from '../common/crds.ts';
 
 export { formatDiagnostic } from '../compiler/diagnostics.ts';
 import type { Snapshot, SnapshotSettings } from '../snapshot/types.ts';
@@ -25,13 +28,26 @@ export interface FolderResult {
 }
 
 /**
- * Compiles `dir`; `previous` is the snapshot in force (the last good one), whose route holders
+ * Reads crds/ and compiles the schema validator standalone mode checks manifests against (a few
+ * hundred milliseconds of ajv: once per process, never per compile).
+ *
+ * @example
+ * ```ts
+ * const schema = loadSchema();
+ * ```
+ */
+export function loadSchema(): SchemaValidator {
+  return createSchemaValidator(readCrds());
+}
+
+/**
+ * Compiles `dir` against `schema` (the CRDs, compiled once per process); `previous` is the snapshot in force (the last good one), whose route holders
  * keep their routes (incumbency) and whose routes stay closed for a policy that broke.
  */
-export async function compileFolder(dir: string, generation: number, settings?: SnapshotSettings, previous?: Snapshot): Promise<FolderResult> {
+export async function compileFolder(schema: SchemaValidator, dir: string, generation: number, settings?: SnapshotSettings, previous?: Snapshot): Promise<FolderResult> {
   const loaded = await loadManifests(dir);
   const compiled = compile({
-    ...loaded, generation, now: new Date(),
+    ...loaded, schema, generation, now: new Date(),
     ...(settings === undefined ? {} : { settings }),
     ...(previous === undefined ? {} : { previous }),
   });

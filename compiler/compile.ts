@@ -1,7 +1,7 @@
 /**
  * The compiler: jwtgate resources (plus the Secrets and Namespaces they refer to) in, one
  * {@link Snapshot} and per-resource diagnostics out. A pure function — no Kubernetes client, no
- * network, no files — called by the operator and by `jwtgate serve --policies DIR` alike, so a
+ * network, no files (the CRD schemas come in compiled, as `schema`) — called by the operator and by `jwtgate serve --policies DIR` alike, so a
  * manifest means the same thing on a cluster and on a laptop.
  *
  * A bad resource never takes the good ones down, and never opens what it protected: a policy
@@ -13,7 +13,8 @@
  *
  * @example
  * ```ts
- * const { snapshot, diagnostics } = compile({ resources, secrets, namespaces, generation: 7, now: new Date() });
+ * const schema = createSchemaValidator(readCrds()); // once, at start-up
+ * const { snapshot, diagnostics } = compile({ schema, resources, secrets, namespaces, generation: 7, now: new Date() });
  * if (diagnostics.some((d) => d.severity === 'error')) console.error(diagnostics.map(formatDiagnostic).join('\n'));
  * ```
  */
@@ -25,11 +26,14 @@ import { DIAGNOSTIC_REASONS, formatResourceName, reporterFor, type Diagnostic, t
 import { mergeCopies, readBrokenPolicy, type BrokenPolicy } from './read-broken-policy.ts';
 import { resolveClaims, type Claimant } from './resolve-claims.ts';
 import type { NamespaceInput, Resource, SecretInput } from './resources.ts';
+import type { SchemaValidator } from './schema.ts';
 import { resourceRef, validateResource, type ValidResource } from './validate.ts';
 
 export type { Diagnostic } from './diagnostics.ts';
 
 export interface CompileInput {
+  /** The CRD schemas every resource is validated against (compiler/schema.ts). */
+  schema: SchemaValidator;
   resources: Resource[];
   /** Secrets that JWTIssuer secretRefs may name. */
   secrets?: SecretInput[];
@@ -65,7 +69,7 @@ export interface CompileResult {
  *
  * @example
  * ```ts
- * compile({ resources: [] }).snapshot.policies; // [] — every request is unmatched, so denied
+ * compile({ schema, resources: [] }).snapshot.policies; // [] — every request is unmatched, so denied
  * ```
  */
 export function compile(input: CompileInput): CompileResult {
@@ -77,7 +81,7 @@ export function compile(input: CompileInput): CompileResult {
   const policyResources: ValidPolicy[] = [];
   const broken: BrokenPolicy[] = [];
   for (const copies of groupCopies(input.resources, diagnostics)) {
-    const checked = copies.map((resource) => ({ resource, ref: resourceRef(resource), ...validateResource(resource) }));
+    const checked = copies.map((resource) => ({ resource, ref: resourceRef(resource), ...validateResource(resource, input.schema) }));
     for (const c of checked) diagnostics.push(...c.diagnostics);
     const [only] = checked;
     if (checked.length === 1 && only?.valid !== undefined) {

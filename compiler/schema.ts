@@ -1,34 +1,23 @@
 /**
- * The CRD schemas as validators: reads crds/*.yaml (the single source of truth) and compiles
- * each kind's openAPIV3Schema with ajv, so standalone manifests are held to exactly what the
- * API server enforces. CEL rules cannot run here; cross-field-rules.ts re-checks them.
+ * The CRD schemas as validators: compiles each kind's openAPIV3Schema with ajv, so standalone
+ * manifests are held to exactly what the API server enforces. CEL rules cannot run here;
+ * cross-field-rules.ts re-checks them.
+ *
+ * The CRDs come in as data (common/crds.ts reads crds/*.yaml, the single source of truth): the
+ * compiler reads no file, and the caller compiles the validator once and passes it to every
+ * compile (issue 9).
  *
  * @example
  * ```ts
- * const errors = schemaErrors('JWTPolicy', manifest); // defaults are written into `manifest`
+ * const schema = createSchemaValidator(readCrds());
+ * const errors = schema('JWTPolicy', manifest); // defaults are written into `manifest`
  * // [{ field: 'spec.targets', message: 'is required' }]
  * ```
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { parse } from 'yaml';
+import type { CustomResourceDefinition } from '../common/crds.ts';
 import type { ResourceKind } from './resources.ts';
-
-/** Where the CustomResourceDefinitions live, relative to this module. */
-export const CRD_DIR = join(import.meta.dirname, '..', 'crds');
-
-/** The parts of a CustomResourceDefinition the compiler reads. */
-export interface CustomResourceDefinition {
-  metadata: { name: string };
-  spec: {
-    group: string;
-    scope: 'Namespaced' | 'Cluster';
-    names: { kind: string; shortNames?: string[] };
-    versions: { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }[];
-  };
-}
 
 /** A schema violation, located by a Kubernetes-style field path. */
 export interface FieldError {
@@ -47,32 +36,44 @@ const KUBERNETES_KEYWORDS = [
   'x-kubernetes-map-type',
 ];
 
-/**
- * Reads every CustomResourceDefinition in {@link CRD_DIR}, sorted by file name.
- *
- * @example
- * ```ts
- * readCrds().map((crd) => crd.spec.names.kind); // ['ClusterJWTPolicy', 'JWTIssuer', 'JWTPolicy']
- * ```
- */
-export function readCrds(): CustomResourceDefinition[] {
-  return readdirSync(CRD_DIR)
-    .filter((file) => file.endsWith('.yaml'))
-    .sort()
-    .map((file) => parse(readFileSync(join(CRD_DIR, file), 'utf8')) as CustomResourceDefinition);
-}
-
 // ajv-formats is CommonJS: under Node's ESM loader its default import is the plugin itself.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
-const validators = compileValidators();
+/**
+ * Validates a whole object (`apiVersion`, `kind`, `metadata`, `spec`, `status`) against its
+ * kind's schema, writing schema defaults into it, and returns every violation.
+ */
+export type SchemaValidator = (kind: ResourceKind, object: unknown) => FieldError[];
 
-function compileValidators(): Map<string, ValidateFunction> {
+/**
+ * Compiles the CRDs' schemas into one {@link SchemaValidator}; ajv's compile is the costly part,
+ * so build it once and pass it to every `compile()`.
+ *
+ * @example
+ * ```ts
+ * const schema = createSchemaValidator(readCrds());
+ * schema('JWTIssuer', { apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTIssuer',
+ *   metadata: { name: 'x' }, spec: { issuer: 'https://idp' } });
+ * // [{ field: 'spec.algorithms', message: 'is required' }]
+ * ```
+ */
+export function createSchemaValidator(crds: readonly CustomResourceDefinition[]): SchemaValidator {
+  const validators = compileValidators(crds);
+  return (kind, object) => {
+    const validate = validators.get(kind);
+    if (validate === undefined) throw new TypeError(`no CRD for kind ${kind}`);
+    if (validate(object)) return [];
+    // A failed `oneOf` also reports why each branch failed; its own error says it all.
+    return (validate.errors ?? []).filter((e) => !e.schemaPath.includes('/oneOf/')).map(toFieldError);
+  };
+}
+
+function compileValidators(crds: readonly CustomResourceDefinition[]): Map<string, ValidateFunction> {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTypes: false, verbose: true });
   addFormats(ajv, ['date-time', 'int64']);
   for (const keyword of KUBERNETES_KEYWORDS) ajv.addKeyword({ keyword });
   const compiled = new Map<string, ValidateFunction>();
-  for (const crd of readCrds()) {
+  for (const crd of crds) {
     const schema = structuredClone(crd.spec.versions[0]?.schema.openAPIV3Schema);
     if (schema === undefined) throw new TypeError(`CRD ${crd.metadata.name} has no schema`);
     compiled.set(crd.spec.names.kind, ajv.compile(closeObjects(schema)));
@@ -94,25 +95,6 @@ function closeObjects(schema: Record<string, unknown>): Record<string, unknown> 
     if (value !== null && typeof value === 'object') closeObjects(value as Record<string, unknown>);
   }
   return schema;
-}
-
-/**
- * Validates a whole object (`apiVersion`, `kind`, `metadata`, `spec`, `status`) against its
- * kind's schema, writing schema defaults into it, and returns every violation.
- *
- * @example
- * ```ts
- * schemaErrors('JWTIssuer', { apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTIssuer',
- *   metadata: { name: 'x' }, spec: { issuer: 'https://idp' } });
- * // [{ field: 'spec.algorithms', message: 'is required' }]
- * ```
- */
-export function schemaErrors(kind: ResourceKind, object: unknown): FieldError[] {
-  const validate = validators.get(kind);
-  if (validate === undefined) throw new TypeError(`no CRD for kind ${kind}`);
-  if (validate(object)) return [];
-  // A failed `oneOf` also reports why each branch failed; its own error says it all.
-  return (validate.errors ?? []).filter((e) => !e.schemaPath.includes('/oneOf/')).map(toFieldError);
 }
 
 function toFieldError(error: ErrorObject): FieldError {

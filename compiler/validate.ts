@@ -5,14 +5,14 @@
  *
  * @example
  * ```ts
- * const { valid, diagnostics } = validateResource(resource);
+ * const { valid, diagnostics } = validateResource(resource, schema);
  * for (const d of diagnostics) console.error(formatDiagnostic(d));
  * // error: policies/api.yaml: JWTPolicy shop/api: spec.targets[0].paths[1].regex: is required [InvalidSpec]
  * ```
  */
 import { DIAGNOSTIC_REASONS, type Diagnostic, type ResourceRef } from './diagnostics.ts';
 import { crossFieldErrors } from './cross-field-rules.ts';
-import { schemaErrors } from './schema.ts';
+import type { SchemaValidator } from './schema.ts';
 import {
   API_VERSION, DEFAULT_NAMESPACE, RESOURCE_KINDS,
   type ClusterJWTPolicySpec, type JWTIssuerSpec, type JWTPolicySpec, type ObjectMeta, type Resource, type ResourceKind,
@@ -62,15 +62,16 @@ export function resourceRef(resource: Resource): ResourceRef {
 }
 
 /**
- * Validates a resource; `valid` is set only when there is no error. The input is not modified.
+ * Validates a resource against `schema` (the CRDs, compiled once by the caller) and the
+ * cross-field rules; `valid` is set only when there is no error. The input is not modified.
  *
  * @example
  * ```ts
- * const { valid } = validateResource(resource);
+ * const { valid } = validateResource(resource, schema);
  * if (valid?.kind === 'JWTIssuer') console.log(valid.spec.clockSkewSeconds); // 60 by default
  * ```
  */
-export function validateResource(resource: Resource): { valid?: ValidResource; diagnostics: Diagnostic[] } {
+export function validateResource(resource: Resource, schema: SchemaValidator): { valid?: ValidResource; diagnostics: Diagnostic[] } {
   const ref = resourceRef(resource);
   const diagnostics: Diagnostic[] = [];
   const fail = (field: string, message: string): void => {
@@ -90,7 +91,7 @@ export function validateResource(resource: Resource): { valid?: ValidResource; d
     fail('metadata.namespace', 'must be a lower-case RFC 1123 label of at most 63 characters');
   }
   const object = structuredClone({ apiVersion: resource.apiVersion, kind, metadata: resource.metadata, spec: resource.spec, ...(resource.status === undefined ? {} : { status: resource.status }) });
-  const schemaProblems = schemaErrors(kind, object);
+  const schemaProblems = schema(kind, object);
   for (const e of schemaProblems) fail(e.field, e.message);
   if (schemaProblems.length === 0) for (const e of crossFieldErrors(kind, object.spec)) fail(e.field, e.message);
   if (diagnostics.length > 0) return { diagnostics };

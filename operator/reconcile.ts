@@ -19,7 +19,7 @@
  *
  * @example
  * ```ts
- * const reconcile = createReconciler({ clients, cluster, keys, events, metrics, log, namespace, fence });
+ * const reconcile = createReconciler({ clients, cluster, keys, events, metrics, log, namespace, schema, fence });
  * queue = new WorkQueue({ handle: () => reconcile(), log });
  * ```
  */
@@ -27,6 +27,7 @@ import type { Logger } from '../common/log.ts';
 import { SNAPSHOT_NAME } from '../snapshot/published-form.ts';
 import type { Snapshot, SnapshotSettings } from '../snapshot/types.ts';
 import { compile } from '../compiler/compile.ts';
+import type { SchemaValidator } from '../compiler/schema.ts';
 import { API_VERSION, RESOURCE_KINDS, type Resource, type ResourceKind } from '../compiler/resources.ts';
 import type { Diagnostic } from '../compiler/diagnostics.ts';
 import { toCompileInput, type ApiObject } from './compiler-input.ts';
@@ -52,6 +53,8 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Where the snapshot is published. */
   namespace: string;
+  /** The CRD schemas, compiled once at start-up (start-operator.ts): the compiler reads no file. */
+  schema: SchemaValidator;
   /** The gate of every write: open only while this replica holds the Lease. */
   fence: WriteFence;
   /** This replica's Lease identity, recorded on the heads it writes. */
@@ -103,7 +106,7 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
     const input = toCompileInput(objects);
     const previous = newest(lastPublished, cluster.publishedSnapshot());
     const compiled = compile({
-      ...input, now: now(),
+      ...input, schema: deps.schema, now: now(),
       ...(deps.settings === undefined ? {} : { settings: deps.settings }),
       ...(previous === undefined ? {} : { previous }),
     });

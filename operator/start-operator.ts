@@ -13,7 +13,9 @@
  * ```
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { readCrds } from '../common/crds.ts';
 import type { Logger } from '../common/log.ts';
+import { createSchemaValidator } from '../compiler/schema.ts';
 import { RemoteKeyStore } from './keys/remote-key-store.ts';
 import { createKubeClients } from './kube-clients.ts';
 import { createOperatorMetrics, type OperatorMetrics } from './operator-metrics.ts';
@@ -78,6 +80,8 @@ export function startOperator(options: OperatorOptions): OperatorHandle {
   const cluster = watchCluster({ clients, namespace, log, onChange: () => { if (isSynced) queue?.add(SNAPSHOT_KEY); } });
   const reconcile = createReconciler({
     clients, cluster, log, metrics, namespace,
+    // The operator's one read of crds/: the compiler is handed the schemas, it reads no file.
+    schema: createSchemaValidator(readCrds()),
     fence: options.fence,
     identity: options.identity,
     ...(options.settings === undefined ? {} : { settings: options.settings }),

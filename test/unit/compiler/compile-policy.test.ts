@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { compile } from '../../../compiler/compile.ts';
 import type { NamespaceInput, Resource } from '../../../compiler/resources.ts';
 import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, modesOf, policy, requiredPolicy } from './builders.ts';
+import { schema } from '../../support/schema.ts';
 
 const idp = issuer('idp', jwksUriIssuer());
 
 function compilePolicies(resources: Resource[], namespaces?: NamespaceInput[]) {
-  return compile({ resources: [idp, ...resources], now: NOW, ...(namespaces === undefined ? {} : { namespaces }) });
+  return compile({ schema, resources: [idp, ...resources], now: NOW, ...(namespaces === undefined ? {} : { namespaces }) });
 }
 
 test('a full policy compiles to the snapshot shape', () => {
@@ -68,7 +69,7 @@ test('an issuer in another namespace is not visible to a JWTPolicy', () => {
 });
 
 test('a broken issuer: IssuerNotReady, and its policies deny their routes (mode invalid)', () => {
-  const { snapshot, diagnostics } = compile({ resources: [issuer('idp', jwksUriIssuer({ jwksUri: 'ftp://x' })), policy('p', requiredPolicy())], now: NOW });
+  const { snapshot, diagnostics } = compile({ schema, resources: [issuer('idp', jwksUriIssuer({ jwksUri: 'ftp://x' })), policy('p', requiredPolicy())], now: NOW });
   assert.deepEqual(snapshot.policies.map((p) => p.mode), ['invalid']);
   assert.deepEqual(snapshot.issuers, {});
   assert.deepEqual(errorsOf(diagnostics), ['InvalidSpec spec.jwksUri', 'IssuerNotReady spec.issuers.anyOf[0]']);
@@ -76,12 +77,12 @@ test('a broken issuer: IssuerNotReady, and its policies deny their routes (mode 
 
 test('no audience anywhere needs an explicit waiver (MissingAudience)', () => {
   const noAud = issuer('idp', jwksUriIssuer({ audiences: [] }));
-  const refused = compile({ resources: [noAud, policy('p', requiredPolicy())], now: NOW });
+  const refused = compile({ schema, resources: [noAud, policy('p', requiredPolicy())], now: NOW });
   assert.deepEqual(errorsOf(refused.diagnostics), ['MissingAudience spec.issuers.anyOf[0]']);
-  const waived = compile({ resources: [noAud, policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp', skipAudienceCheck: true }] } }))], now: NOW });
+  const waived = compile({ schema, resources: [noAud, policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp', skipAudienceCheck: true }] } }))], now: NOW });
   assert.deepEqual(errorsOf(waived.diagnostics), []);
   assert.deepEqual(waived.snapshot.policies[0]?.issuers, [{ issuerId: 'shop/idp', audienceWaived: true }]);
-  const own = compile({ resources: [noAud, policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp', audiences: ['api'] }] } }))], now: NOW });
+  const own = compile({ schema, resources: [noAud, policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp', audiences: ['api'] }] } }))], now: NOW });
   assert.deepEqual(errorsOf(own.diagnostics), []);
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 import { ALGORITHMS } from '../../../snapshot/types.ts';
 import { CROSS_FIELD_MESSAGES } from '../../../compiler/cross-field-rules.ts';
-import { readCrds, type CustomResourceDefinition } from '../../../compiler/schema.ts';
+import { readCrds, type CustomResourceDefinition } from '../../../common/crds.ts';
 
 type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; items?: Schema };
 

@@ -13,9 +13,10 @@ import fc from 'fast-check';
 import { buildRouter } from '../../../authz/match/router.ts';
 import type { Snapshot } from '../../../snapshot/types.ts';
 import { compile } from '../../../compiler/compile.ts';
-import { parseManifests, type LoadedManifests } from '../../../compiler/load-manifests.ts';
+import { parseManifests, type LoadedManifests } from '../../../cli/load-manifests.ts';
 import { API_VERSION } from '../../../compiler/resources.ts';
 import { jwksUriIssuer } from './builders.ts';
+import { schema } from '../../support/schema.ts';
 
 const RUNS = Number(process.env.JWTGATE_PROPERTY_RUNS ?? 1000);
 const HOST = 'a.example';
@@ -139,7 +140,7 @@ function load(folder: Folder): LoadedManifests {
 /** One reload as standalone mode does it: the last good snapshot stays when the folder is refused. */
 function reload(folder: Folder, lastGood: Snapshot | undefined): Snapshot | undefined {
   const loaded = load(folder);
-  const result = compile({ ...loaded, settings: { unmatched: 'allow' }, ...(lastGood === undefined ? {} : { previous: lastGood }) });
+  const result = compile({ schema, ...loaded, settings: { unmatched: 'allow' }, ...(lastGood === undefined ? {} : { previous: lastGood }) });
   const unreadable = loaded.diagnostics.some((d) => d.severity === 'error');
   return unreadable || result.refusal !== undefined ? lastGood : result.snapshot;
 }

@@ -6,10 +6,11 @@ import { compile } from '../../../compiler/compile.ts';
 import type { Resource } from '../../../compiler/resources.ts';
 import type { Snapshot } from '../../../snapshot/types.ts';
 import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, modesOf, policy, requiredPolicy } from './builders.ts';
+import { schema } from '../../support/schema.ts';
 
 const issuers = ['shop', 'evil', 'other'].map((ns) => issuer('idp', jwksUriIssuer(), ns));
 const run = (resources: Resource[], previous?: Snapshot) =>
-  compile({ resources: [...issuers, ...resources], namespaces: [{ name: 'shop', labels: {} }, { name: 'other', labels: {} }], now: NOW, ...(previous === undefined ? {} : { previous }) });
+  compile({ schema, resources: [...issuers, ...resources], namespaces: [{ name: 'shop', labels: {} }, { name: 'other', labels: {} }], now: NOW, ...(previous === undefined ? {} : { previous }) });
 /** Compiles `before`, then `after` with the first result as the last good snapshot. */
 const edit = (before: Resource[], after: Resource[]) => run(after, run(before).snapshot);
 const conflicts = (diagnostics: ReturnType<typeof run>['diagnostics']) =>

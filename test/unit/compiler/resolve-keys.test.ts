@@ -6,14 +6,15 @@ import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:cryp
 import { join } from 'node:path';
 import type { Jwk } from '../../../snapshot/types.ts';
 import { compile } from '../../../compiler/compile.ts';
-import { loadManifests } from '../../../compiler/load-manifests.ts';
+import { loadManifests } from '../../../cli/load-manifests.ts';
 import type { SecretInput } from '../../../compiler/resources.ts';
 import { NOW, ecP256, errorsOf, issuer, jwkOf, rsa1024, rsa2048, secret } from './builders.ts';
+import { schema } from '../../support/schema.ts';
 
 const pemSecrets = (await loadManifests(join(import.meta.dirname, '../../fixtures/manifests/pem'))).secrets;
 
 function compileIssuer(spec: Record<string, unknown>, secrets: SecretInput[] = [], now = NOW) {
-  const { snapshot, diagnostics } = compile({ resources: [issuer('idp', { issuer: 'https://idp.example.com', ...spec })], secrets, now });
+  const { snapshot, diagnostics } = compile({ schema, resources: [issuer('idp', { issuer: 'https://idp.example.com', ...spec })], secrets, now });
   return { issuer: snapshot.issuers['shop/idp'], diagnostics };
 }
 
@@ -28,7 +29,7 @@ const pemRef = (key: string) => ({ secretRef: { name: 'pem-keys', key, format: '
 
 test('remote sources pass through; discovery defaults to the issuer\'s well-known URL (OIDC Discovery §4)', () => {
   assert.deepEqual(compileIssuer({ algorithms: ['RS256'], jwksUri: 'https://idp.example.com/jwks' }).issuer?.keySource, { kind: 'jwksUri', jwksUri: 'https://idp.example.com/jwks' });
-  const discovered = compile({ resources: [issuer('idp', { issuer: 'https://idp.example.com/realms/a/', algorithms: ['ES256'], discovery: {} })], now: NOW });
+  const discovered = compile({ schema, resources: [issuer('idp', { issuer: 'https://idp.example.com/realms/a/', algorithms: ['ES256'], discovery: {} })], now: NOW });
   assert.deepEqual(discovered.snapshot.issuers['shop/idp']?.keySource, { kind: 'discovery', discoveryUrl: 'https://idp.example.com/realms/a/.well-known/openid-configuration' });
 });
 

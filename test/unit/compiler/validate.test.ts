@@ -7,12 +7,13 @@ import { formatDiagnostic } from '../../../compiler/diagnostics.ts';
 import { validateResource } from '../../../compiler/validate.ts';
 import type { Resource } from '../../../compiler/resources.ts';
 import { clusterPolicy, issuer, jwksUriIssuer, policy, requiredPolicy } from './builders.ts';
+import { schema } from '../../support/schema.ts';
 
-const problems = (resource: Resource): string[] => validateResource(resource).diagnostics.map((d) => `${d.field} ${d.message}`);
+const problems = (resource: Resource): string[] => validateResource(resource, schema).diagnostics.map((d) => `${d.field} ${d.message}`);
 
 test('a schema error names the file, the resource and the field path', () => {
   const resource = { ...policy('orders', requiredPolicy('shop.example.com', { targets: [{ paths: [{ prefix: '/a' }, { regex: '' }] }] })), file: 'policies/orders.yaml' };
-  const { valid, diagnostics } = validateResource(resource);
+  const { valid, diagnostics } = validateResource(resource, schema);
   assert.equal(valid, undefined);
   assert.deepEqual(diagnostics.map(formatDiagnostic), [
     'error: policies/orders.yaml: JWTPolicy shop/orders: spec.targets[0].paths[1].regex: must NOT have fewer than 1 characters [InvalidSpec]',
@@ -41,14 +42,14 @@ test('metadata and apiVersion are checked like the API server does', () => {
     'metadata.name must be a lower-case RFC 1123 subdomain of at most 253 characters',
     'metadata.namespace must be a lower-case RFC 1123 label of at most 63 characters',
   ]);
-  const { diagnostics } = validateResource({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } });
+  const { diagnostics } = validateResource({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, schema);
   assert.deepEqual(diagnostics.map((d) => [d.severity, d.reason]), [['warning', 'UnknownKind']]);
 });
 
 test('defaults from the schema are applied to a copy; the input is left alone', () => {
   const resource = policy('p', requiredPolicy());
   const before = structuredClone(resource);
-  const { valid } = validateResource(resource);
+  const { valid } = validateResource(resource, schema);
   assert.deepEqual(resource, before);
   assert.equal(valid?.kind, 'JWTPolicy');
   if (valid?.kind !== 'JWTPolicy') return;
@@ -56,7 +57,7 @@ test('defaults from the schema are applied to a copy; the input is left alone', 
   assert.deepEqual(valid.spec.tokenSources, [{ header: { name: 'Authorization', prefix: 'Bearer ' } }]);
   assert.deepEqual(valid.spec.forward, { token: 'Strip' });
   assert.deepEqual(valid.spec.deny, { realm: 'jwtgate', exposeReason: true });
-  const idp = validateResource(issuer('idp', jwksUriIssuer())).valid;
+  const idp = validateResource(issuer('idp', jwksUriIssuer()), schema).valid;
   assert.ok(idp?.kind === 'JWTIssuer');
   assert.deepEqual([idp.spec.clockSkewSeconds, idp.spec.requireExpiration, idp.spec.remote], [60, true, { refreshSeconds: 300, cooldownSeconds: 30, timeoutMs: 5000 }]);
 });

@@ -4,12 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile } from '../../../compiler/compile.ts';
 import { isLabelKey, LABEL_KEY_PATTERN } from '../../../compiler/check-label-key.ts';
-import { readCrds } from '../../../compiler/schema.ts';
+import { readCrds } from '../../../common/crds.ts';
 import type { Resource } from '../../../compiler/resources.ts';
 import { NOW, clusterPolicy, errorsOf, issuer, jwksUriIssuer, modesOf, policy, requiredPolicy } from './builders.ts';
+import { schema } from '../../support/schema.ts';
 
 const run = (...resources: Resource[]) =>
-  compile({ resources: [issuer('idp', jwksUriIssuer()), ...resources], namespaces: [{ name: 'shop', labels: {} }], now: NOW });
+  compile({ schema, resources: [issuer('idp', jwksUriIssuer()), ...resources], namespaces: [{ name: 'shop', labels: {} }], now: NOW });
 /** `field: message` of every error, to match messages against. */
 const errorText = (diagnostics: ReturnType<typeof run>['diagnostics']): string =>
   diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.field}: ${d.message}`).join('\n');

@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseManifests } from '../../../compiler/load-manifests.ts';
+import { parseManifests } from '../../../cli/load-manifests.ts';
 import { compile } from '../../../compiler/compile.ts';
 import { formatDiagnostic } from '../../../compiler/diagnostics.ts';
+import { schema } from '../../support/schema.ts';
 
 const README = new URL('../../../README.md', import.meta.url);
 
@@ -16,7 +17,7 @@ test('every complete manifest in the README compiles without a diagnostic', () =
   assert.ok(blocks.length >= 3, `expected the JWTIssuer, JWTPolicy and ClusterJWTPolicy examples, found ${blocks.length}`);
   const parsed = parseManifests(blocks.join('---\n'), 'README.md');
   const namespaces = [{ name: 'shop', labels: { 'jwtgate.dev/enforce': 'true' } }];
-  const { snapshot, diagnostics } = compile({ resources: parsed.resources, secrets: [], namespaces, generation: 1, now: new Date(0) });
+  const { snapshot, diagnostics } = compile({ schema, resources: parsed.resources, secrets: [], namespaces, generation: 1, now: new Date(0) });
   assert.deepEqual([...parsed.diagnostics, ...diagnostics].map(formatDiagnostic), []);
   assert.equal(snapshot.policies.length, 2);
   assert.deepEqual(Object.keys(snapshot.issuers), ['shop/corp-idp']);

@@ -20,6 +20,7 @@ import type { ResourceStatus } from '../../../operator/status/next-status.ts';
 import { publishedView, type ClusterWatch } from '../../../operator/watch-cluster.ts';
 import { WriteFence, type Leadership } from '../../../operator/write-fence.ts';
 import { fakeKubeClients } from '../../support/fake-kube-clients.ts';
+import { schema } from '../../support/schema.ts';
 import { issuer, jwkOf, modesOf, policy, requiredPolicy, rsa2048 } from '../compiler/builders.ts';
 
 const NS = 'jwtgate-system';
@@ -51,7 +52,7 @@ function harness(t: TestContext) {
     stop: async () => {},
   };
   const reconciler = () => createReconciler({
-    clients: fake.clients, cluster, keys: new RemoteKeyStore({ log }), metrics, log, namespace: NS, fence, identity: 'op-1',
+    clients: fake.clients, cluster, keys: new RemoteKeyStore({ log }), metrics, log, namespace: NS, schema, fence, identity: 'op-1',
     events: new EventRecorder(fake.clients, { component: 'jwtgate-operator', instance: 'op-1', log }),
   });
   /** The calls that write, made since `from` (an index into fake.calls). */

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { compile } from '../../../../compiler/compile.ts';
 import type { Resource } from '../../../../compiler/resources.ts';
 import { computeDesiredStatuses } from '../../../../operator/status/desired-status.ts';
+import { schema } from '../../../support/schema.ts';
 
 const issuer = (name: string, spec: object): Resource => ({ apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTIssuer', metadata: { name, namespace: 'shop', generation: 3 }, spec });
 const policy = (name: string, issuerName: string, extra: object = {}): Resource => ({
@@ -14,7 +15,7 @@ const policy = (name: string, issuerName: string, extra: object = {}): Resource 
 const remote = issuer('idp', { issuer: 'https://idp.example', audiences: ['api'], algorithms: ['RS256'], jwksUri: 'https://idp.example/jwks' });
 
 function statuses(resources: Resource[], keyState = () => undefined) {
-  const { snapshot, diagnostics } = compile({ resources, now: new Date('2026-01-01T00:00:00Z') });
+  const { snapshot, diagnostics } = compile({ schema, resources, now: new Date('2026-01-01T00:00:00Z') });
   return computeDesiredStatuses({ resources, diagnostics, snapshot, keyState });
 }
 const cond = (s: ReturnType<typeof statuses>, key: string, type: string) => s.get(key)?.conditions.find((c) => c.type === type);
@@ -71,7 +72,7 @@ test('a ClusterJWTPolicy says in Ready which namespaces it reaches, and when its
     spec: { mode: 'Disabled', namespaceSelector: { matchLabels: labels }, targets: [{ hosts: [`${name}.example.com`] }] },
   });
   const resources = [cluster('some', { team: 'a' }), cluster('none', { team: 'z' })];
-  const { snapshot, diagnostics } = compile({ resources, namespaces: [{ name: 'shop', labels: { team: 'a' } }, { name: 'bank', labels: { team: 'b' } }], now: new Date(0) });
+  const { snapshot, diagnostics } = compile({ schema, resources, namespaces: [{ name: 'shop', labels: { team: 'a' } }, { name: 'bank', labels: { team: 'b' } }], now: new Date(0) });
   const s = computeDesiredStatuses({ resources, diagnostics, snapshot, keyState: () => undefined });
   assert.equal(cond(s, 'ClusterJWTPolicy/some', 'Ready')?.message, 'enforced by the published snapshot in namespace shop');
   assert.equal(cond(s, 'ClusterJWTPolicy/none', 'Ready')?.message, 'enforced by the published snapshot, but its namespaceSelector matches no namespace yet');

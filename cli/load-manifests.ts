@@ -7,17 +7,17 @@
  * @example
  * ```ts
  * const loaded = await loadManifests('examples/policies');
- * const { snapshot, diagnostics } = compile({ ...loaded, generation: 1 });
+ * const { snapshot, diagnostics } = compile({ schema, ...loaded, generation: 1 });
  * ```
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { DIAGNOSTIC_REASONS, type Diagnostic, type ResourceRef } from './diagnostics.ts';
+import { DIAGNOSTIC_REASONS, type Diagnostic, type ResourceRef } from '../compiler/diagnostics.ts';
 import {
   API_VERSION, DEFAULT_NAMESPACE, RESOURCE_KINDS, type NamespaceInput, type ObjectMeta, type Resource, type SecretInput,
-} from './resources.ts';
-import { isResourceKind } from './validate.ts';
+} from '../compiler/resources.ts';
+import { isResourceKind } from '../compiler/validate.ts';
 
 export interface LoadedManifests {
   resources: Resource[];

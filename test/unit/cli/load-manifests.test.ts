@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { compile } from '../../../compiler/compile.ts';
 import { formatDiagnostic } from '../../../compiler/diagnostics.ts';
-import { loadManifests, parseManifests } from '../../../compiler/load-manifests.ts';
-import { NOW } from './builders.ts';
+import { loadManifests, parseManifests } from '../../../cli/load-manifests.ts';
+import { NOW } from '../compiler/builders.ts';
+import { schema } from '../../support/schema.ts';
 
 const DIR = join(import.meta.dirname, '../../fixtures/manifests/folder');
 const loaded = await loadManifests(DIR);
@@ -35,7 +36,7 @@ test('parse errors and unknown kinds are reported; hidden folders and other file
 });
 
 test('the broken policy is reported with file, resource and field; its routes cannot be read, so the reload is refused', () => {
-  const { snapshot, diagnostics, refusal } = compile({ ...loaded, now: NOW });
+  const { snapshot, diagnostics, refusal } = compile({ schema, ...loaded, now: NOW });
   assert.match(refusal ?? '', /JWTPolicy\/shop\/broken: its routes cannot be read/);
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), [
     `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.issuer: unknown field [InvalidSpec]`,
@@ -63,7 +64,7 @@ spec:
   jwks: { keys: [{ kty: RSA, n: AQAB, e: AQAB }] }
 `;
   const loaded = parseManifests(text, 'issuer.yaml');
-  const { diagnostics } = compile({ resources: loaded.resources, secrets: [] });
+  const { diagnostics } = compile({ schema, resources: loaded.resources, secrets: [] });
   const unknown = diagnostics.find((d) => d.field === 'spec.jwks.keys[0].false');
   assert.ok(unknown, JSON.stringify(diagnostics));
   assert.match(unknown.message, /quote it, e\.g\. "n"/);
