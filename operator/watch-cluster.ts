@@ -19,7 +19,7 @@ import type { ResourceKind } from '../compiler/resources.ts';
 import type { ApiObject, ClusterObjects } from './compiler-input.ts';
 import { GROUP, PLURALS, VERSION, type KubeClients } from './kube-clients.ts';
 import { describePublished, type PublishedHead } from './publish-snapshot.ts';
-import { watchResource, type WatchedResource } from './watch-resource.ts';
+import { watchResource, type WatchedResource } from '../common/watch-resource.ts';
 
 export interface ClusterWatch {
   objects(): ClusterObjects;

@@ -17,7 +17,7 @@
  * ```
  */
 import type { Logger } from '../common/log.ts';
-import { backoffMs, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.ts';
+import { backoffMs, DEFAULT_BACKOFF, type BackoffSettings } from '../common/backoff.ts';
 
 /** What a handler returns; a thrown error means retry with backoff. */
 export interface ReconcileResult {

@@ -3,7 +3,8 @@
  * informer watches the head ConfigMap (and the HMAC Secret when the head names one); on every
  * change the head's parts and Secret are read, reassembled and verified with
  * {@link fromPublishedForm}, and applied to the store. Anything unreadable is refused and the
- * snapshot in force keeps serving.
+ * snapshot in force keeps serving. The informers restart themselves (common/watch-resource.ts);
+ * the store comes in as a {@link SnapshotSink}.
  *
  * @example
  * ```ts
@@ -13,17 +14,35 @@
  * await source.stop();
  * ```
  */
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
+import { backoffMs } from '../../common/backoff.ts';
 import type { Logger } from '../../common/log.ts';
-import type { RuntimeStore } from '../runtime/runtime-store.ts';
+import { watchResource, type WatchedResource } from '../../common/watch-resource.ts';
 import {
   ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap, type PublishedSecret,
 } from '../../snapshot/published-form.ts';
 import type { Snapshot } from '../../snapshot/types.ts';
 
-/** First and longest wait before re-reading after an API failure, or restarting a failed informer. */
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
+/** Waits before re-reading after an API failure: jittered, so replicas do not retry in step. */
+const READ_BACKOFF = Object.freeze({ baseMs: 500, maxMs: 30_000, jitter: true });
+
+/**
+ * What the source feeds: the runtime store (authz/runtime/runtime-store.ts), as far as a loader
+ * needs it. Passed in, so a loader does not reach up into the runtime.
+ *
+ * @example
+ * ```ts
+ * const sink: SnapshotSink = new RuntimeStore({ log, metrics });
+ * ```
+ */
+export interface SnapshotSink {
+  /** The snapshot in force, if any: a head that names its digest needs no read. */
+  readonly current: { readonly snapshot: Pick<Snapshot, 'sha256'> } | undefined;
+  /** Swaps `snapshot` in; rejects (keeping the one in force) when it cannot be built. */
+  apply(snapshot: Snapshot): Promise<unknown>;
+  /** Counts and logs a refused reload; the snapshot in force keeps serving. */
+  refuse(source: string, error: unknown): void;
+}
 
 /**
  * Where to find the published snapshot and what to feed it to.
@@ -39,7 +58,7 @@ export interface KubeSnapshotOptions {
   namespace: string;
   /** Name of the head ConfigMap (default `jwtgate-snapshot`). */
   name?: string;
-  store: RuntimeStore;
+  store: SnapshotSink;
   log: Logger;
 }
 
@@ -75,11 +94,10 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
   const source = `ConfigMap ${namespace}/${name}`;
   const log = opts.log.child({ source });
   const core = opts.kubeConfig.makeApiClient(CoreV1Api);
-  const watch = new Watch(opts.kubeConfig);
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let retries = 0;
-  let secretInformer: { name: string; informer: RestartingInformer<V1Secret> } | undefined;
+  let secretInformer: { name: string; informer: WatchedResource<V1Secret> } | undefined;
 
   const readAndApply = async (): Promise<void> => {
     clearTimeout(retryTimer);
@@ -126,7 +144,8 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
 
   const scheduleRetry = (): void => {
     if (stopped) return;
-    const delay = backoff(retries++);
+    retries += 1;
+    const delay = backoffMs(retries, READ_BACKOFF);
     log.info({ retryInMs: delay }, 'will read the published snapshot again');
     retryTimer = setTimeout(reload, delay);
   };
@@ -154,27 +173,30 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
   const followSecret = async (secretName: string): Promise<void> => {
     if (secretInformer?.name === secretName) return;
     await secretInformer?.informer.stop();
-    const informer = createRestartingInformer<V1Secret>({
+    const informer = watchResource<V1Secret>({
+      kubeConfig: opts.kubeConfig,
+      name: `secret ${namespace}/${secretName}`,
       path: `/api/v1/namespaces/${namespace}/secrets`,
-      watch,
       list: () => core.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${secretName}` }),
       fieldSelector: `metadata.name=${secretName}`,
       onChange: reload,
       log: log.child({ secret: secretName }),
     });
     secretInformer = { name: secretName, informer };
-    await informer.start();
+    await informer.started;
   };
 
-  const headInformer = createRestartingInformer<V1ConfigMap>({
+  const headInformer = watchResource<V1ConfigMap>({
+    kubeConfig: opts.kubeConfig,
+    name: source,
     path: `/api/v1/namespaces/${namespace}/configmaps`,
-    watch,
     list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${name}` }),
     fieldSelector: `metadata.name=${name}`,
     onChange: reload,
     log,
   });
-  await headInformer.start();
+  // Resolves after the first list or its failure: the service stays not ready until a snapshot applies.
+  await headInformer.started;
 
   return {
     async stop() {
@@ -184,58 +206,6 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
       await reading;
     },
   };
-}
-
-interface RestartingInformer<T extends KubernetesObject> {
-  cache: ListWatch<T>;
-  /** Resolves after the first list (or its failure, which schedules a restart). */
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * A client-node informer on one object (by field selector) that calls `onChange` on every add,
- * update and delete, and restarts with backoff: client-node's ListWatch stops for good on any
- * error other than 410 Gone (which it handles by re-listing).
- */
-function createRestartingInformer<T extends KubernetesObject>(opts: {
-  path: string;
-  watch: Watch;
-  list: () => Promise<KubernetesListObject<T>>;
-  fieldSelector: string;
-  onChange: () => void;
-  log: Logger;
-}): RestartingInformer<T> {
-  const informer = new ListWatch<T>(opts.path, opts.watch, opts.list, false, undefined, opts.fieldSelector);
-  let failures = 0;
-  let stopped = false;
-  let restartTimer: NodeJS.Timeout | undefined;
-  const changed = (): void => {
-    failures = 0;
-    opts.onChange();
-  };
-  informer.on('change', changed);
-  informer.on('error', (err: unknown) => {
-    if (stopped) return;
-    const delay = backoff(failures++);
-    opts.log.warn({ err: err instanceof Error ? err.message : String(err), restartInMs: delay }, 'watch failed; restarting it');
-    restartTimer = setTimeout(() => void informer.start(), delay);
-  });
-  return {
-    cache: informer,
-    start: () => informer.start(),
-    async stop() {
-      stopped = true;
-      clearTimeout(restartTimer);
-      await informer.stop();
-    },
-  };
-}
-
-/** Exponential backoff with full jitter's upper half, so replicas do not retry in step. */
-function backoff(attempt: number): number {
-  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 16));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
 /** The fields {@link fromPublishedForm} reads, from client-node's looser types (a name is optional there). */

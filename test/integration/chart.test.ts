@@ -400,7 +400,7 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
       assert.deepEqual([refused.status, refused.body.reason], ['Forbidden', 'rule_failed'], who);
       const missing = denied(await client.check(request()));
       assert.deepEqual([missing.status, missing.body.reason], ['Unauthorized', 'token_missing'], who);
-      assert.equal(svc.logs.filter((l) => l.msg === 'watch failed; restarting it').length, 0, `${who}: no watch may be forbidden`);
+      assert.equal(svc.logs.filter((l) => l.msg === 'informer stopped; restarting').length, 0, `${who}: no watch may be forbidden`);
     }
     assert.deepEqual(operator.logs.filter((l) => /\b403\b|forbidden/i.test(JSON.stringify(l))), [], 'the operator is refused nothing');
   });
@@ -421,7 +421,7 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
 
     await kubectlOk(['delete', 'rolebinding', 'jwtgate-authz', '-n', RELEASE_NAMESPACE]);
     const { svc } = await startAuthzAs(RELEASE_NAMESPACE, 'jwtgate-authz');
-    const refused = await svc.waitForLog((l) => l.msg === 'watch failed; restarting it' || l.msg === 'no published snapshot found; the snapshot in force (if any) keeps serving', 20_000);
+    const refused = await svc.waitForLog((l) => l.msg === 'informer stopped; restarting' || l.msg === 'no published snapshot found; the snapshot in force (if any) keeps serving', 20_000);
     assert.match(JSON.stringify(refused), /403|forbidden/i, JSON.stringify(refused));
     assert.equal(svc.logs.some((l) => l.msg === 'snapshot applied'), false);
   });

@@ -4,7 +4,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../common/log.ts';
-import { backoffMs } from '../../../operator/backoff.ts';
 import { WorkQueue, type ReconcileResult } from '../../../operator/work-queue.ts';
 
 const log = createLogger('silent');
@@ -93,8 +92,4 @@ test('an add while running runs the key once more, after the run; requeueAfter r
   await tick(60_000);
   assert.equal(calls, 3, 'a stopped queue runs nothing');
   assert.equal(queue.size, 0);
-});
-
-test('backoffMs doubles up to the cap', () => {
-  assert.deepEqual([1, 2, 3, 10].map((n) => backoffMs(n, { baseMs: 100, maxMs: 1000 })), [100, 200, 400, 1000]);
 });

@@ -5,6 +5,9 @@
  * exponential backoff, resuming from the last resourceVersion, so nothing is lost while the
  * apiserver is away (a too-old version answers 410, and the informer re-lists).
  *
+ * The one restarting informer of both planes: the operator's watches (operator/watch-cluster.ts)
+ * and the data plane's watch on the published snapshot (authz/load/kube-source.ts).
+ *
  * @example
  * ```ts
  * const secrets = watchResource({ kubeConfig, name: 'secrets', path: '/api/v1/secrets',
@@ -13,8 +16,8 @@
  * secrets.cache.get('idp-keys', 'shop');
  * ```
  */
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
-import type { Logger } from '../common/log.ts';
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { Logger } from './log.ts';
 import { backoffMs, type BackoffSettings } from './backoff.ts';
 
 export interface WatchResourceOptions<T extends KubernetesObject> {
@@ -25,14 +28,19 @@ export interface WatchResourceOptions<T extends KubernetesObject> {
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
+  /** E.g. `metadata.name=jwtgate-snapshot`, to follow one object. */
+  fieldSelector?: string;
   /** Any add, update or delete; must only enqueue work (level-based reconcile reads the cache). */
   onChange: (object: T, verb: 'add' | 'update' | 'delete') => void;
   log: Logger;
+  /** Restart delays (default 500 ms doubling to 30 s, jittered: every replica restarts at once otherwise). */
   backoff?: BackoffSettings;
 }
 
 export interface WatchedResource<T extends KubernetesObject> {
   cache: ObjectCache<T>;
+  /** Resolves when the first start has ended: listed, or failed with a restart scheduled. */
+  started: Promise<void>;
   /** Resolves after the first complete list. */
   synced: Promise<void>;
   /** Restarts after an error so far (for tests and metrics). */
@@ -42,6 +50,8 @@ export interface WatchedResource<T extends KubernetesObject> {
 
 /** After this long without an error, the next error starts the backoff from the beginning again. */
 const HEALTHY_AFTER_MS = 60_000;
+
+const DEFAULT_RESTART_BACKOFF: Readonly<BackoffSettings> = Object.freeze({ baseMs: 500, maxMs: 30_000, jitter: true });
 
 /**
  * Starts the informer.
@@ -54,7 +64,7 @@ const HEALTHY_AFTER_MS = 60_000;
  */
 export function watchResource<T extends KubernetesObject>(options: WatchResourceOptions<T>): WatchedResource<T> {
   const { log, name } = options;
-  const informer = makeInformer<T>(options.kubeConfig, options.path, options.list, options.labelSelector);
+  const informer = new ListWatch<T>(options.path, new Watch(options.kubeConfig), options.list, false, options.labelSelector, options.fieldSelector);
   let stopped = false;
   let failures = 0;
   let restarts = 0;
@@ -70,7 +80,7 @@ export function watchResource<T extends KubernetesObject>(options: WatchResource
     const now = Date.now();
     failures = now - lastErrorAt > HEALTHY_AFTER_MS ? 1 : failures + 1;
     lastErrorAt = now;
-    const delay = backoffMs(failures, options.backoff ?? { baseMs: 500, maxMs: 30_000 });
+    const delay = backoffMs(failures, options.backoff ?? DEFAULT_RESTART_BACKOFF);
     log.warn({ resource: name, attempt: failures, retryInMs: delay, err: describe(error) }, 'informer stopped; restarting');
     clearTimeout(retry);
     retry = setTimeout(() => { restarts += 1; void start(); }, delay);
@@ -90,10 +100,11 @@ export function watchResource<T extends KubernetesObject>(options: WatchResource
   };
   for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, (object) => options.onChange(object, verb));
   informer.on('error', scheduleRestart);
-  void start();
+  const started = start();
 
   return {
     cache: informer,
+    started,
     synced,
     get restarts() { return restarts; },
     async stop() {
