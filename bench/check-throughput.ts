@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { buildRouter } from '../authz/match/router.ts';
 import { reloadUnderLoad } from './reload-under-load.ts';
 import type { JwkSet, SnapshotPolicy } from '../snapshot/types.ts';
-import { httpCheckRequest } from '../test/support/grpc-client.ts';
+import { httpCheckRequest } from '../cli/grpc-client.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../test/support/manifests.ts';
 import { routePolicy } from '../test/support/policies.ts';
 import type { ServeProcess } from '../test/support/serve-process.ts';

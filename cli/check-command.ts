@@ -13,14 +13,13 @@ import { decide } from '../authz/check.ts';
 import { resolveServiceConfig } from '../authz/config.ts';
 import { createLogger } from '../common/log.ts';
 import { createMetrics } from '../authz/metrics.ts';
-import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import type { Decision } from '../authz/decision.ts';
 import { REASONS, type ReasonCode } from '../authz/reasons.ts';
 import { toCheckResponse, type CheckResponse } from '../authz/respond/check-response.ts';
-import { authorizationService } from '../authz/server/protos.ts';
 import { RuntimeStore } from '../authz/runtime/runtime-store.ts';
 import type { CheckRequestLike } from '../authz/request/attributes.ts';
 import type { Workload } from '../authz/request/workload.ts';
+import { createGrpcClient, httpCheckRequest } from './grpc-client.ts';
 import { compileFolder, formatDiagnostic, loadSchema, snapshotSettings, type SettingsFlags } from './standalone.ts';
 
 interface CheckOptions extends SettingsFlags {
@@ -69,17 +68,11 @@ async function decideLocally(policies: string, request: CheckRequestLike, worklo
   }
 }
 
-/** One Check call to a running jwtgate, as Envoy makes it. */
+/** One Check call to a running jwtgate, as Envoy makes it (with a 5 s deadline). */
 async function checkOnServer(address: string, request: CheckRequestLike): Promise<CheckResponse> {
-  const Authorization = makeGenericClientConstructor(authorizationService, 'Authorization');
-  const client = new Authorization(address, credentials.createInsecure());
+  const client = createGrpcClient(address);
   try {
-    return await new Promise<CheckResponse>((resolve, reject) => {
-      client.makeUnaryRequest(
-        authorizationService.Check!.path, authorizationService.Check!.requestSerialize, authorizationService.Check!.responseDeserialize,
-        request, { deadline: Date.now() + 5000 }, (error, value) => (error ? reject(error) : resolve(value as CheckResponse)),
-      );
-    });
+    return await client.check(request, { deadlineMs: 5000 });
   } finally {
     client.close();
   }
@@ -117,15 +110,10 @@ function sidecarWorkload(options: CheckOptions): Workload | undefined {
   return { namespace: options.namespace, labels };
 }
 
-/** The CheckRequest Envoy's ext_authz filter sends for this URL: lower-case headers, pseudo-headers included. */
+/** The CheckRequest Envoy's ext_authz filter sends for this URL, with the token and `--header`s (repeats joined by ','). */
 function envoyCheckRequest(options: CheckOptions): CheckRequestLike {
   const url = new URL(options.url);
-  const headers: Record<string, string> = {
-    ':authority': url.host,
-    ':path': `${url.pathname}${url.search}`,
-    ':method': options.method.toUpperCase(),
-    ':scheme': url.protocol.replace(':', ''),
-  };
+  const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   for (const h of options.header ?? []) {
     const i = h.indexOf(':');
@@ -134,10 +122,8 @@ function envoyCheckRequest(options: CheckOptions): CheckRequestLike {
     const value = h.slice(i + 1).trim();
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
-  return {
-    attributes: {
-      request: { http: { method: headers[':method'], host: url.host, path: headers[':path'], scheme: headers[':scheme'], headers } },
-      context_extensions: options.namespace ? { namespace: options.namespace } : {},
-    },
-  } as CheckRequestLike;
+  return httpCheckRequest({
+    method: options.method.toUpperCase(), host: url.host, path: `${url.pathname}${url.search}`, scheme: url.protocol.replace(':', ''), headers,
+    ...(options.namespace ? { contextExtensions: { namespace: options.namespace } } : {}),
+  });
 }

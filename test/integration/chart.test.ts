@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT, type JWTPayload } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, httpCheckRequest } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest } from '../../cli/grpc-client.ts';
 import {
   CHART_DIR, RELEASE, RELEASE_NAMESPACE, findObject, parseManifests, profilePath, renderChart, runHelm, templateArgs,
   type KubeObject, type RenderOptions,

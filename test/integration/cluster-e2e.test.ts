@@ -7,7 +7,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../../snapshot/published-form.ts';
 import type { Snapshot } from '../../snapshot/types.ts';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient, type HttpCheckInput } from '../support/grpc-client.ts';
+import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcClient, type HttpCheckInput } from '../../cli/grpc-client.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
@@ -44,7 +44,7 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
   let tenantKey: TestKey;
   const operators: OperatorProcess[] = [];
   let serve: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
 
   before(async () => {
     [rsa, hmacOld, hmacNew, tenantKey] = await Promise.all([
@@ -90,7 +90,7 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
     httpCheckRequest({ method: 'GET', host, path: '/', headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, ...extra });
 
   /** Polls Check until it decides `expected`; resolves with the last response. */
-  async function waitForOutcome(via: GrpcTestClient, build: () => Promise<ReturnType<typeof httpCheckRequest>>, expected: string, timeoutMs = 20_000): Promise<DecodedCheckResponse> {
+  async function waitForOutcome(via: GrpcClient, build: () => Promise<ReturnType<typeof httpCheckRequest>>, expected: string, timeoutMs = 20_000): Promise<DecodedCheckResponse> {
     let last = '';
     return waitFor(`Check → ${expected}`, async () => {
       const response = await via.check(await build());

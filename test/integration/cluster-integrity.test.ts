@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
@@ -29,7 +29,7 @@ describe('incumbency through the operator on a real kube-apiserver', { skip, tim
   let key: TestKey;
   const operators: OperatorProcess[] = [];
   let serve: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
 
   const kubectl = (args: string[], input?: string) => cluster.kubectlOk(args, input);
   const startOperator = async (identity: string): Promise<OperatorProcess> => {

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { clusterJwtPolicy, jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
@@ -42,7 +42,7 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
   let hmac: TestKey;
   let operator: OperatorProcess;
   let serve: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   let token: string;
 
   before(async () => {

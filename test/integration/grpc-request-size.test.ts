@@ -9,7 +9,7 @@ import type { CheckRequestLike } from '../../authz/request/attributes.ts';
 import { toCheckResponse } from '../../authz/respond/check-response.ts';
 import { startGrpcServer, type GrpcServerHandle, type UnreadReason } from '../../authz/server/grpc-server.ts';
 import { authorizationService } from '../../authz/server/protos.ts';
-import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
 import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
@@ -51,7 +51,7 @@ function checkRaw(address: string, bytes: Buffer): Promise<DecodedCheckResponse>
 
 describe('gRPC server: request size and undecodable requests', () => {
   let server: GrpcServerHandle;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   const checked: CheckRequestLike[] = [];
   const unread: UnreadReason[] = [];
 

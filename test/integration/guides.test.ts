@@ -16,7 +16,7 @@ import { importJWK, SignJWT, type CryptoKey } from 'jose';
 import { parseAllDocuments } from 'yaml';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
-import { headerRecord, httpCheckRequest, type HttpCheckInput } from '../support/grpc-client.ts';
+import { headerRecord, httpCheckRequest, type HttpCheckInput } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

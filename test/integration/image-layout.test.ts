@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../support/tokens.ts';
-import { createGrpcClient, httpCheckRequest } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest } from '../../cli/grpc-client.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

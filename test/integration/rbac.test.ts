@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { toPublishedForm } from '../../snapshot/published-form.ts';
-import { createGrpcClient, httpCheckRequest } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { buildSnapshot, publishSnapshot, SNAPSHOT_HOST } from '../support/kube-snapshot.ts';
 import { startServeProcess } from '../support/serve-process.ts';

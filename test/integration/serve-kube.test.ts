@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ANNOTATIONS, toPublishedForm, type PublishedForm } from '../../snapshot/published-form.ts';
 import type { SnapshotPolicy } from '../../snapshot/types.ts';
-import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { apply, asConfigMap, buildSnapshot, publishSnapshot, SNAPSHOT_HOST } from '../support/kube-snapshot.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
@@ -27,7 +27,7 @@ function outcome(response: DecodedCheckResponse): string {
 describe('jwtgate serve --kube', { skip, timeout: 110_000 }, () => {
   let cluster: KubeCluster;
   let svc: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   let rsa: TestKey;
   let hmac: TestKey;
   const rsaIssuer = () => issuerConfig({ keySource: { kind: 'static', jwks: jwksOf(rsa) } });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeBigPolicyFolder } from '../support/big-policy-folder.ts';
-import { createGrpcClient, httpCheckRequest, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, httpCheckRequest, type GrpcClient } from '../../cli/grpc-client.ts';
 import { jwtIssuer, jwtPolicy } from '../support/manifests.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
@@ -60,7 +60,7 @@ async function reloads(svc: ServeProcess, result: string): Promise<number> {
 describe('serve --policies sees every way its folder is changed', () => {
   let base: string;
   let svc: ServeProcess | undefined;
-  let client: GrpcTestClient | undefined;
+  let client: GrpcClient | undefined;
 
   beforeEach(async () => { base = await mkdtemp(join(tmpdir(), 'jwtgate-reload-')); });
   afterEach(async () => {
@@ -190,7 +190,7 @@ describe('checks keep being answered while a big folder compiles', () => {
   const POLICIES = 6000;
   let base: string;
   let svc: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   before(async () => {
     base = await mkdtemp(join(tmpdir(), 'jwtgate-big-reload-'));
     await writeFolder(join(base, 'policies'), 1);

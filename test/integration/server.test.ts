@@ -9,13 +9,13 @@ import { readAttributes } from '../../authz/request/attributes.ts';
 import { toCheckResponse, type CheckResponse } from '../../authz/respond/check-response.ts';
 import { startGrpcServer, type GrpcServerHandle, type ServingStatus } from '../../authz/server/grpc-server.ts';
 import { startHttpServer, type HttpServerHandle, type Readiness } from '../../authz/server/http-server.ts';
-import { createGrpcClient, headerRecord, httpCheckRequest, structToJson, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, headerRecord, httpCheckRequest, structToJson, type GrpcClient } from '../../cli/grpc-client.ts';
 
 const log = createLogger('silent');
 
 describe('gRPC server', () => {
   let server: GrpcServerHandle;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   let health: ServingStatus = 'SERVING';
   let seen: CheckRequestLike | undefined;
   /** Each test sets what the stub check does. */

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
-import { headerRecord, httpCheckRequest, type GrpcTestClient } from '../support/grpc-client.ts';
+import { headerRecord, httpCheckRequest, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied, type Denial } from '../support/decisions.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
 import type { ServeProcess } from '../support/serve-process.ts';
@@ -57,7 +57,7 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
   let key: TestKey;
   let attackerKey: TestKey;
   let svc: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   /** How many denials of each reason this file caused, to compare with /metrics at the end. */
   const seen = new Map<string, number>();
 

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { SecretKeyRef } from '../../compiler/resources.ts';
-import { headerRecord, httpCheckRequest, type DecodedCheckResponse } from '../support/grpc-client.ts';
+import { headerRecord, httpCheckRequest, type DecodedCheckResponse } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
 import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcTestClient } from '../support/grpc-client.ts';
+import { headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type IssuerManifestSpec, type PolicyManifestSpec } from '../support/manifests.ts';
 import type { ServeProcess } from '../support/serve-process.ts';
@@ -62,7 +62,7 @@ function allowedUser(response: DecodedCheckResponse): string | undefined {
 describe('jwtgate serve with real identity providers', () => {
   let standalone: StandaloneService;
   let svc: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   let op: OidcProvider;
   const keys = new Map<TestAlgorithm, TestKey>();
   const servers = new Map<RemoteAlgorithm, JwksServer>();

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { httpCheckRequest, structToJson, type DecodedCheckResponse } from '../support/grpc-client.ts';
+import { httpCheckRequest, structToJson, type DecodedCheckResponse } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
 import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createGrpcClient, headerRecord, httpCheckRequest, structToJson, type GrpcTestClient } from '../support/grpc-client.ts';
+import { createGrpcClient, headerRecord, httpCheckRequest, structToJson, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, type IssuerManifestSpec } from '../support/manifests.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
@@ -60,7 +60,7 @@ describe('jwtgate serve --policies (standalone mode)', () => {
   let idp: JwksServer;
   let key: TestKey;
   let svc: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
 
   before(async () => {
     key = await generateTestKey('RS256', 'k1');
@@ -173,7 +173,7 @@ describe('jwtgate serve --snapshot (compiled file)', () => {
   let dir: string;
   let key: TestKey;
   let svc: ServeProcess;
-  let client: GrpcTestClient;
+  let client: GrpcClient;
   const snapshotFile = () => join(dir, 'snapshot.json');
 
   async function compileTo(scope: string): Promise<string> {

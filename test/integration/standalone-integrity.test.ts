@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { httpCheckRequest } from '../support/grpc-client.ts';
+import { httpCheckRequest } from '../../cli/grpc-client.ts';
 import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
 import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
 import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../support/tokens.ts';

@@ -9,7 +9,7 @@
  * ```
  */
 import assert from 'node:assert/strict';
-import { headerRecord, type DecodedCheckResponse } from './grpc-client.ts';
+import { headerRecord, type DecodedCheckResponse } from '../../cli/grpc-client.ts';
 
 /**
  * A denial as the tests assert on it.

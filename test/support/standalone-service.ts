@@ -13,7 +13,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGrpcClient, type GrpcTestClient } from './grpc-client.ts';
+import { createGrpcClient, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startServeProcess, type ServeProcess } from './serve-process.ts';
 
 /**
@@ -28,7 +28,7 @@ export interface StandaloneService {
   /** The `--policies` folder. */
   dir: string;
   svc: ServeProcess;
-  client: GrpcTestClient;
+  client: GrpcClient;
   /** Writes (or overwrites) `name` in the watched folder; the service reloads on its own. */
   writeFile(name: string, text: string): Promise<void>;
   /** Closes the client, stops the service (if still running) and removes the folder. */

@@ -1,7 +1,8 @@
 /**
- * A real gRPC client for tests: speaks ext_authz and gRPC health to a jwtgate server through the
- * same .proto files, so every call goes through protobuf encoding both ways. Also builds
- * CheckRequests the way Envoy does.
+ * The one gRPC client of jwtgate's ext_authz and health services, and the one builder of
+ * CheckRequests shaped like Envoy's: `jwtgate check --server` asks a running jwtgate with it, and
+ * the tests and the bench use it too (issue 9). It speaks through the same .proto files as the
+ * server, so every call goes through protobuf encoding both ways.
  *
  * @example
  * ```ts
@@ -15,9 +16,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import type { CheckRequestLike } from '../../authz/request/attributes.ts';
-import type { CheckResponse, HeaderValueOption, Struct, StructValue } from '../../authz/respond/check-response.ts';
-import { authorizationService, healthService } from '../../authz/server/protos.ts';
+import type { CheckRequestLike } from '../authz/request/attributes.ts';
+import type { CheckResponse, HeaderValueOption, Struct, StructValue } from '../authz/respond/check-response.ts';
+import { authorizationService, healthService } from '../authz/server/protos.ts';
 
 /**
  * A CheckResponse as decoded from the wire: the fields we write, plus proto3 defaults for the
@@ -56,14 +57,14 @@ export interface HealthWatch {
 }
 
 /**
- * A connected test client.
+ * A connected client.
  *
  * @example
  * ```ts
  * await client.health(''); // 'SERVING'
  * ```
  */
-export interface GrpcTestClient {
+export interface GrpcClient {
   /** `deadlineMs`: fail with DEADLINE_EXCEEDED (code 4) after that long, as Envoy's `timeout` does. */
   check(request: CheckRequestLike, options?: { deadlineMs?: number }): Promise<DecodedCheckResponse>;
   /** Health Check; rejects with the gRPC error (NOT_FOUND for an unknown service). */
@@ -92,7 +93,7 @@ function method(service: Record<string, MethodDefinition<object, object>>, name:
  * const client = createGrpcClient(`127.0.0.1:${port}`);
  * ```
  */
-export function createGrpcClient(address: string): GrpcTestClient {
+export function createGrpcClient(address: string): GrpcClient {
   const client = new Client(address, credentials.createInsecure());
   const unary = <Res>(def: MethodDefinition<object, object>, request: object, deadlineMs?: number): Promise<Res> =>
     new Promise((resolve, reject) => {
@@ -143,7 +144,10 @@ export function createGrpcClient(address: string): GrpcTestClient {
 export interface HttpCheckInput {
   method: string;
   host: string;
+  /** The request target: path and query. */
   path: string;
+  /** Default `http`. */
+  scheme?: string;
   headers?: Record<string, string>;
   /** E.g. `spiffe://cluster.local/ns/shop/sa/cart`, as Istio sends it. */
   destinationPrincipal?: string;
@@ -163,11 +167,12 @@ export interface HttpCheckInput {
  */
 export function httpCheckRequest(input: HttpCheckInput): CheckRequestLike {
   const requestId = randomUUID();
+  const scheme = input.scheme ?? 'http';
   const headers: Record<string, string> = {
     ':authority': input.host,
     ':path': input.path,
     ':method': input.method,
-    ':scheme': 'http',
+    ':scheme': scheme,
     'x-request-id': requestId,
   };
   for (const [name, value] of Object.entries(input.headers ?? {})) headers[name.toLowerCase()] = value;
@@ -180,7 +185,7 @@ export function httpCheckRequest(input: HttpCheckInput): CheckRequestLike {
       },
       request: {
         time: { seconds: String(Math.floor(Date.now() / 1000)), nanos: 0 },
-        http: { id: requestId, method: input.method, headers, path: input.path, host: input.host, scheme: 'http', protocol: 'HTTP/1.1' },
+        http: { id: requestId, method: input.method, headers, path: input.path, host: input.host, scheme, protocol: 'HTTP/1.1' },
       },
       context_extensions: input.contextExtensions ?? {},
     },
