@@ -17,11 +17,11 @@ import { buildRouter } from '../authz/match/router.ts';
 import { reloadUnderLoad } from './reload-under-load.ts';
 import type { JwkSet, SnapshotPolicy } from '../snapshot/types.ts';
 import { httpCheckRequest } from '../cli/grpc-client.ts';
-import { jwtIssuer, jwtPolicy, joinManifests } from '../test/support/manifests.ts';
-import { routePolicy } from '../test/support/policies.ts';
-import type { ServeProcess } from '../test/support/serve-process.ts';
-import { startStandalone, type StandaloneService } from '../test/support/standalone-service.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../test/support/tokens.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../dev/fixtures/manifests.ts';
+import { routePolicy } from '../dev/fixtures/policies.ts';
+import type { ServeProcess } from '../dev/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../dev/standalone-service.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../dev/fixtures/tokens.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);

@@ -20,11 +20,10 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createGrpcClient } from '../cli/grpc-client.ts';
-import { httpCheckRequest } from '../cli/grpc-client.ts';
-import { writeBigPolicyFolder } from '../test/support/big-policy-folder.ts';
-import { startServeProcess } from '../test/support/serve-process.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims } from '../test/support/tokens.ts';
+import { createGrpcClient, httpCheckRequest } from '../cli/grpc-client.ts';
+import { writeBigPolicyFolder } from '../dev/fixtures/big-policy-folder.ts';
+import { startServeProcess } from '../dev/serve-process.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims } from '../dev/fixtures/tokens.ts';
 
 const POLICIES = Number(process.env.BENCH_RELOAD_POLICIES ?? 12_000);
 const RATE = Number(process.env.BENCH_RELOAD_RATE ?? 1000);

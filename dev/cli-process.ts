@@ -1,7 +1,7 @@
 /**
  * The real `jwtgate` CLI as a child process, the way a user or a Pod runs it, with its JSON log
  * lines followed so a caller can wait for what it reports (ports, "started leading", reloads).
- * Used by the tests (`test/support/serve-process.ts` and `operator-process.ts` are thin roles on
+ * Used by the tests (`dev/serve-process.ts` and `test/support/operator-process.ts` are thin roles on
  * top of it) and by the demo (`dev/demo.ts`), hence its home outside `test/`.
  *
  * @example

@@ -15,10 +15,10 @@ import type { CheckRequestLike } from '../../authz/request/attributes.ts';
 import { startEchoServer, type EchoedRequest, type EchoServer } from '../../dev/echo-server.ts';
 import { locateEnvoy, startEnvoy, validateEnvoyConfig, type EnvoyOptions, type EnvoyProcess } from '../support/envoy.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
-import { jwtIssuer, jwtPolicy } from '../support/manifests.ts';
-import type { ServeProcess } from '../support/serve-process.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+import { jwtIssuer, jwtPolicy } from '../../dev/fixtures/manifests.ts';
+import type { ServeProcess } from '../../dev/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../../dev/fixtures/tokens.ts';
 
 const SKIP = process.env.JWTGATE_SKIP_ENVOY === '1' ? 'JWTGATE_SKIP_ENVOY=1: real-Envoy tests skipped' : false;
 const HOST = 'orders.test';

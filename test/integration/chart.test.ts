@@ -20,7 +20,7 @@ import {
 } from '../support/helm.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
-import { startServeProcess } from '../support/serve-process.ts';
+import { startServeProcess } from '../../dev/serve-process.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const skipKube = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;

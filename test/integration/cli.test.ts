@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseSnapshot } from '../../snapshot/parse-snapshot.ts';
-import { startServeProcess } from '../support/serve-process.ts';
+import { startServeProcess } from '../../dev/serve-process.ts';
 
 const CLI = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -10,10 +10,10 @@ import { denied } from '../support/decisions.ts';
 import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcClient, type HttpCheckInput } from '../../cli/grpc-client.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
+import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;

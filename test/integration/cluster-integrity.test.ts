@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { denied } from '../support/decisions.ts';
 import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
+import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
-import { generateTestKey, TEST_AUDIENCE, type TestKey } from '../support/tokens.ts';
+import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import { generateTestKey, TEST_AUDIENCE, type TestKey } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;

@@ -11,9 +11,9 @@ import { startGrpcServer, type GrpcServerHandle, type UnreadReason } from '../..
 import { authorizationService } from '../../authz/server/protos.ts';
 import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
-import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
-import { TEST_AUDIENCE, TEST_ISSUER } from '../support/tokens.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../../dev/fixtures/manifests.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
+import { TEST_AUDIENCE, TEST_ISSUER } from '../../dev/fixtures/tokens.ts';
 
 const LIMIT = 16 * 1024;
 /** Above this grpc-js itself refuses the message (grpc-server.ts TRANSPORT_CAP_FACTOR = 4). */

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { importJWK, SignJWT, type CryptoKey } from 'jose';
 import { parseAllDocuments } from 'yaml';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
 import { headerRecord, httpCheckRequest, type HttpCheckInput } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
 

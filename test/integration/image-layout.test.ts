@@ -9,8 +9,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../support/tokens.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../../dev/fixtures/manifests.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../../dev/fixtures/tokens.ts';
 import { createGrpcClient, httpCheckRequest } from '../../cli/grpc-client.ts';
 import { waitFor } from '../support/wait-for.ts';
 

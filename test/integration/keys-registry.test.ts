@@ -7,7 +7,7 @@ import { createLogger } from '../../common/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
-import { generateTestKey, issuerConfig, jwksOf, type TestKey } from '../support/tokens.ts';
+import { generateTestKey, issuerConfig, jwksOf, type TestKey } from '../../dev/fixtures/tokens.ts';
 
 describe('KeyRegistry', () => {
   let idp: JwksServer;

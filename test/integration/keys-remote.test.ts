@@ -9,10 +9,8 @@ import { REASONS } from '../../authz/reasons.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { verifyToken } from '../../authz/verify/verify-token.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
-import {
-  TEST_AUDIENCE, TEST_ISSUER, assertDenied, generateTestKey, issuerConfig, jwksOf, signToken, standardClaims, weakRsaToken,
-  type TestKey,
-} from '../support/tokens.ts';
+import { TEST_AUDIENCE, TEST_ISSUER, generateTestKey, issuerConfig, jwksOf, signToken, standardClaims, weakRsaToken, type TestKey } from '../../dev/fixtures/tokens.ts';
+import { assertDenied } from '../support/assert-denied.ts';
 
 describe('remote issuer keys', () => {
   let metrics: ReturnType<typeof createMetrics>;

@@ -20,9 +20,9 @@ import { PublishConflictError, publishSnapshot, readPublishedHead } from '../../
 import { WriteFence, WriteFencedError } from '../../operator/write-fence.ts';
 import { startKubeCluster, type AuditEvent, type KubeCluster } from '../support/kube-cluster.ts';
 import { buildSplitSnapshot } from '../support/kube-snapshot.ts';
-import { joinManifests, jwtIssuer, jwtPolicy } from '../support/manifests.ts';
+import { joinManifests, jwtIssuer, jwtPolicy } from '../../dev/fixtures/manifests.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
-import { generateTestKey, issuerConfig, jwksOf, TEST_AUDIENCE, TEST_ISSUER } from '../support/tokens.ts';
+import { generateTestKey, issuerConfig, jwksOf, TEST_AUDIENCE, TEST_ISSUER } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;

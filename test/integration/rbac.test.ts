@@ -13,8 +13,8 @@ import { toPublishedForm } from '../../snapshot/published-form.ts';
 import { createGrpcClient, httpCheckRequest } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { buildSnapshot, publishSnapshot, SNAPSHOT_HOST } from '../support/kube-snapshot.ts';
-import { startServeProcess } from '../support/serve-process.ts';
-import { generateTestKey, issuerConfig, jwksOf, signToken, standardClaims } from '../support/tokens.ts';
+import { startServeProcess } from '../../dev/serve-process.ts';
+import { generateTestKey, issuerConfig, jwksOf, signToken, standardClaims } from '../../dev/fixtures/tokens.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const NAMESPACE = 'jwtgate-system';

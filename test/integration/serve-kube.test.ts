@@ -10,8 +10,8 @@ import type { SnapshotPolicy } from '../../snapshot/types.ts';
 import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { apply, asConfigMap, buildSnapshot, publishSnapshot, SNAPSHOT_HOST } from '../support/kube-snapshot.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
-import { generateTestKey, issuerConfig, jwksOf, signToken, standardClaims, type TestKey } from '../support/tokens.ts';
+import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import { generateTestKey, issuerConfig, jwksOf, signToken, standardClaims, type TestKey } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;

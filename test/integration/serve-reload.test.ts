@@ -10,11 +10,11 @@ import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeBigPolicyFolder } from '../support/big-policy-folder.ts';
+import { writeBigPolicyFolder } from '../../dev/fixtures/big-policy-folder.ts';
 import { createGrpcClient, httpCheckRequest, type GrpcClient } from '../../cli/grpc-client.ts';
-import { jwtIssuer, jwtPolicy } from '../support/manifests.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+import { jwtIssuer, jwtPolicy } from '../../dev/fixtures/manifests.ts';
+import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'orders.test';

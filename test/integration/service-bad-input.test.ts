@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { headerRecord, httpCheckRequest, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied, type Denial } from '../support/decisions.ts';
-import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
-import type { ServeProcess } from '../support/serve-process.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../../dev/fixtures/manifests.ts';
+import type { ServeProcess } from '../../dev/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import {
   craftToken, generateTestKey, jwksOf, segment, signHmacWith, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey,
-} from '../support/tokens.ts';
+} from '../../dev/fixtures/tokens.ts';
 
 const HOST = 'orders.test';
 const REALM = 'orders';

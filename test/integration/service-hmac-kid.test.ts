@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import type { SecretKeyRef } from '../../compiler/resources.ts';
 import { headerRecord, httpCheckRequest, type DecodedCheckResponse } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../support/manifests.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
-import { generateTestKey, signToken, standardClaims, TEST_AUDIENCE, type TestKey } from '../support/tokens.ts';
+import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
+import { generateTestKey, signToken, standardClaims, TEST_AUDIENCE, type TestKey } from '../../dev/fixtures/tokens.ts';
 
 const HOST = 'hmac.test';
 const NAMESPACE = 'shop';

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type IssuerManifestSpec, type PolicyManifestSpec } from '../support/manifests.ts';
-import type { ServeProcess } from '../support/serve-process.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
+import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type IssuerManifestSpec, type PolicyManifestSpec } from '../../dev/fixtures/manifests.ts';
+import type { ServeProcess } from '../../dev/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { OIDC_AUDIENCE, startOidcProvider, type OidcProvider } from '../support/oidc.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, type TestAlgorithm, type TestKey } from '../support/tokens.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, type TestAlgorithm, type TestKey } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'api.test';

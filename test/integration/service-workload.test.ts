@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { httpCheckRequest, structToJson, type DecodedCheckResponse } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
-import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../../dev/fixtures/manifests.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../../dev/fixtures/tokens.ts';
 
 const HOST = 'orders.test';
 const CLI = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;

@@ -10,11 +10,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createGrpcClient, headerRecord, httpCheckRequest, structToJson, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, type IssuerManifestSpec } from '../support/manifests.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
+import { jwtIssuer, jwtPolicy, joinManifests, type IssuerManifestSpec } from '../../dev/fixtures/manifests.ts';
+import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
-import { craftToken, generateTestKey, jwksOf, segment, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../support/tokens.ts';
+import { craftToken, generateTestKey, jwksOf, segment, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'orders.test';

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { httpCheckRequest } from '../../cli/grpc-client.ts';
-import { jwtIssuer, jwtPolicy, joinManifests } from '../support/manifests.ts';
-import { startStandalone, type StandaloneService } from '../support/standalone-service.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../support/tokens.ts';
+import { jwtIssuer, jwtPolicy, joinManifests } from '../../dev/fixtures/manifests.ts';
+import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
+import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER } from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'api.shop.test';

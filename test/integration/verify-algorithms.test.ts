@@ -7,7 +7,8 @@ import { createLogger } from '../../common/log.ts';
 import { createMetrics } from '../../authz/metrics.ts';
 import type { Algorithm, JwkSet } from '../../snapshot/types.ts';
 import { verifyToken } from '../../authz/verify/verify-token.ts';
-import { TEST_AUDIENCE, assertDenied, generateTestKey, issuerConfig, signToken, standardClaims, type TestAlgorithm } from '../support/tokens.ts';
+import { TEST_AUDIENCE, generateTestKey, issuerConfig, signToken, standardClaims, type TestAlgorithm } from '../../dev/fixtures/tokens.ts';
+import { assertDenied } from '../support/assert-denied.ts';
 
 const deps = { metrics: createMetrics({ defaultMetrics: false }), log: createLogger('silent') };
 

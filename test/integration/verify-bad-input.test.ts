@@ -9,10 +9,8 @@ import type { ReasonCode } from '../../authz/reasons.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { TokenCache } from '../../authz/verify/token-cache.ts';
 import { verifyToken, type VerifyCandidate } from '../../authz/verify/verify-token.ts';
-import {
-  TEST_AUDIENCE, TEST_ISSUER, assertDenied, craftToken, generateTestKey, issuerConfig, segment, signHmacWith, signToken,
-  standardClaims, type TestKey,
-} from '../support/tokens.ts';
+import { TEST_AUDIENCE, TEST_ISSUER, craftToken, generateTestKey, issuerConfig, segment, signHmacWith, signToken, standardClaims, type TestKey } from '../../dev/fixtures/tokens.ts';
+import { assertDenied } from '../support/assert-denied.ts';
 
 const metrics = createMetrics({ defaultMetrics: false });
 const deps = { metrics, log: createLogger('silent') };

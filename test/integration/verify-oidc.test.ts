@@ -8,7 +8,8 @@ import { createMetrics } from '../../authz/metrics.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { verifyToken, type VerifyCandidate } from '../../authz/verify/verify-token.ts';
 import { OIDC_AUDIENCE, startOidcProvider, type OidcProvider } from '../support/oidc.ts';
-import { assertDenied, issuerConfig } from '../support/tokens.ts';
+import { issuerConfig } from '../../dev/fixtures/tokens.ts';
+import { assertDenied } from '../support/assert-denied.ts';
 
 describe('tokens from a real OpenID Connect provider', () => {
   let op: OidcProvider;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRouter, type RouteRequest } from '../../../authz/match/router.ts';
 import type { PolicyScope, SnapshotPolicy, Target } from '../../../snapshot/types.ts';
-import { routePolicy } from '../../support/policies.ts';
+import { routePolicy } from '../../../dev/fixtures/policies.ts';
 
 const makePolicy = (id: string, target: Partial<Target>, workloadSelector?: Record<string, string>, scope: PolicyScope = { kind: 'namespaced', namespace: 'shop' }): SnapshotPolicy =>
   routePolicy(id, target, { scope, workloadSelector });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRouter, buildRouterInSlices, type RouteRequest } from '../../../authz/match/router.ts';
 import type { PathMatch, PolicyScope, SnapshotPolicy, Target } from '../../../snapshot/types.ts';
-import { routePolicy } from '../../support/policies.ts';
+import { routePolicy } from '../../../dev/fixtures/policies.ts';
 
 const NAMESPACED_A: PolicyScope = { kind: 'namespaced', namespace: 'a' };
 

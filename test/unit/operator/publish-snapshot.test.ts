@@ -11,7 +11,7 @@ import { selectGarbage } from '../../../operator/select-garbage.ts';
 import { WriteFence, WriteFencedError, type Leadership } from '../../../operator/write-fence.ts';
 import { fakeKubeClients } from '../../support/fake-kube-clients.ts';
 import { buildSnapshot, buildSplitSnapshot } from '../../support/kube-snapshot.ts';
-import { issuerConfig } from '../../support/tokens.ts';
+import { issuerConfig } from '../../../dev/fixtures/tokens.ts';
 
 const NS = 'jwtgate-system';
 const HMAC_ISSUER = issuerConfig({ algorithms: ['HS256'], keySource: { kind: 'static', jwks: { keys: [{ kty: 'oct', kid: 'h1', k: Buffer.alloc(32, 7).toString('base64url') }] } } });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DenyError, type ReasonCode } from '../../../authz/reasons.ts';
 import { parseUnverifiedJws } from '../../../authz/verify/jws-syntax.ts';
-import { craftToken, segment } from '../../support/tokens.ts';
+import { craftToken, segment } from '../../../dev/fixtures/tokens.ts';
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const HEADER = { alg: 'RS256', kid: 'k1' };

@@ -11,7 +11,8 @@ import { createMetrics } from '../../../authz/metrics.ts';
 import type { Algorithm, Jwk, JwkSet } from '../../../snapshot/types.ts';
 import { verifyToken, type VerifyCandidate } from '../../../authz/verify/verify-token.ts';
 import * as V from '../../support/published-vectors.ts';
-import { assertDenied, issuerConfig } from '../../support/tokens.ts';
+import { issuerConfig } from '../../../dev/fixtures/tokens.ts';
+import { assertDenied } from '../../support/assert-denied.ts';
 
 const deps = { metrics: createMetrics({ defaultMetrics: false }), log: createLogger('silent') };
 

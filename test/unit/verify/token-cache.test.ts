@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { createMetrics } from '../../../authz/metrics.ts';
 import { MAX_TOKEN_CACHE_TTL_MS, TokenCache, type VerifiedToken } from '../../../authz/verify/token-cache.ts';
-import { issuerConfig } from '../../support/tokens.ts';
+import { issuerConfig } from '../../../dev/fixtures/tokens.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const verifiedWith = (claims: Record<string, unknown>): VerifiedToken => ({ issuerId: 'test/issuer', header: { alg: 'RS256' }, claims });

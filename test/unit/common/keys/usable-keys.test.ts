@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { selectUsableKeys } from '../../../../common/keys/usable-keys.ts';
-import { generateTestKey, weakRsaToken } from '../../../support/tokens.ts';
+import { generateTestKey, weakRsaToken } from '../../../../dev/fixtures/tokens.ts';
 
 describe('selectUsableKeys', async () => {
   const rsa = await generateTestKey('RS256', 'rsa');

@@ -10,7 +10,7 @@
  * ```
  */
 import type { ChildProcess } from 'node:child_process';
-import { startCliProcess, type LogLine } from '../../dev/cli-process.ts';
+import { startCliProcess, type LogLine } from './cli-process.ts';
 
 export interface ServeProcess {
   grpcPort: number;

@@ -13,7 +13,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGrpcClient, type GrpcClient } from '../../cli/grpc-client.ts';
+import { createGrpcClient, type GrpcClient } from '../cli/grpc-client.ts';
 import { startServeProcess, type ServeProcess } from './serve-process.ts';
 
 /**
