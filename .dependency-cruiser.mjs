@@ -1,7 +1,6 @@
 // The arrows of DESIGN.md's layout, checked in CI (`npm run check:arrows`, first lane of
-// `npm test`). Each rule says which arrow it guards; an exception is named file by file with the
-// debt it stands for, so it can only shrink. Issue 9's move removes every exception marked
-// "issue 9".
+// `npm test`). Each rule says which arrow it guards. There are no exceptions (issue 9 removed
+// the last): when a change needs one, move the shared code to snapshot/ or common/ instead.
 //
 //   cli ──▶ operator ──▶ compiler ──▶ snapshot ──▶ common
 //    │                                  ▲            ▲
