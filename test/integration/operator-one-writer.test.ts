@@ -14,7 +14,7 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-nod
 import { createLogger } from '../../common/log.ts';
 import { SECRET_KEYS_NAME, SNAPSHOT_NAME, toPublishedForm } from '../../snapshot/published-form.ts';
 import { SHUTDOWN_TIMINGS } from '../../cli/operator-command.ts';
-import { createKubeClients } from '../../operator/kube-clients.ts';
+import { apiStatus, createKubeClients } from '../../operator/kube-clients.ts';
 import { runLeaderElection } from '../../operator/leader-election.ts';
 import { PublishConflictError, publishSnapshot, readPublishedHead } from '../../operator/publish-snapshot.ts';
 import { WriteFence, WriteFencedError } from '../../operator/write-fence.ts';
@@ -160,9 +160,18 @@ describe('one writer on a real kube-apiserver', { skip, timeout: 170_000 }, () =
       for (const part of partsOf(newer)) assert.ok(present.includes(part), `${part} survives`);
 
       // Steal its Lease by writing it directly: at its next renewal the fence closes.
+      // Read-modify-write, again on a 409: the elector may renew between our read and our write.
       const leases = kubeConfig.makeApiClient(CoordinationV1Api);
-      const lease = await leases.readNamespacedLease({ name: 'stale', namespace });
-      await leases.replaceNamespacedLease({ name: 'stale', namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: 'thief' } } });
+      await waitFor('the Lease stolen', async () => {
+        const lease = await leases.readNamespacedLease({ name: 'stale', namespace });
+        try {
+          await leases.replaceNamespacedLease({ name: 'stale', namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: 'thief' } } });
+          return true;
+        } catch (error) {
+          if (apiStatus(error) === 409) return undefined;
+          throw error;
+        }
+      }, 5_000, 20);
       await waitFor('the stale writer\'s fence to close', () => !writes.allowed() || undefined, 5_000, 20);
       const before = await names();
       await assert.rejects(publishSnapshot(clients, buildSplitSnapshot({ generation: 3, issuer }), { namespace, writes: fence.session(), over: head, writer: 'stale' }),
