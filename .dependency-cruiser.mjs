@@ -79,8 +79,8 @@ export default {
       name: 'compiler-no-file-io',
       severity: 'error',
       comment:
-        'compile() promises no I/O: the CRD schemas come in compiled (common/crds.ts reads them, '
-        + 'cli/ and operator/ build the validator) and cli/load-manifests.ts reads manifest folders.',
+        'compile() promises no I/O: the CRD schemas come in compiled (common/crds.ts reads them, ' +
+        'cli/ and operator/ build the validator) and cli/load-manifests.ts reads manifest folders.',
       from: { path: '^compiler/' },
       to: { path: '^(node:)?fs(/|$)' },
     },
@@ -88,8 +88,8 @@ export default {
       name: 'operator-not-to-authz-or-cli',
       severity: 'error',
       comment:
-        'cli/ is the composition root and the only code that wires the operator and the authz '
-        + 'service together: operator/ imports neither (what both planes need is in snapshot/ and common/).',
+        'cli/ is the composition root and the only code that wires the operator and the authz ' +
+        'service together: operator/ imports neither (what both planes need is in snapshot/ and common/).',
       from: { path: '^operator/' },
       to: { path: '^(authz|cli)/' },
     },
@@ -97,8 +97,8 @@ export default {
       name: 'nothing-imports-test',
       severity: 'error',
       comment:
-        'Tests import the product and dev/, never the other way: what the bench shares with the '
-        + 'tests (tokens, manifests, serve processes) lives in dev/, the gRPC client in cli/.',
+        'Tests import the product and dev/, never the other way: what the bench shares with the ' +
+        'tests (tokens, manifests, serve processes) lives in dev/, the gRPC client in cli/.',
       from: { pathNot: '^test/' },
       to: { path: '^test/' },
     },

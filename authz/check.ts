@@ -49,7 +49,7 @@ export async function decide(runtime: Runtime | undefined, request: CheckRequest
     return await run(runtime, request, limits, ctx);
   } catch (err) {
     if (err instanceof DenyError) return deny(ctx, err.code, err.description, err.detail);
-    return deny(ctx, 'internal_error', undefined, err instanceof Error ? err.stack ?? err.message : String(err));
+    return deny(ctx, 'internal_error', undefined, err instanceof Error ? (err.stack ?? err.message) : String(err));
   }
 }
 
@@ -70,14 +70,28 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
   ctx.trace.push({
     step: 'request',
     message: `${attrs.method} ${attrs.host}${path}${attrs.destinationNamespace ? ` (namespace ${attrs.destinationNamespace})` : ''}${
-      attrs.workloadLabels ? ` (workload ${Object.entries(attrs.workloadLabels).map(([k, v]) => `${k}=${v}`).join(',') || 'without labels'})` : ''}`,
+      attrs.workloadLabels
+        ? ` (workload ${
+            Object.entries(attrs.workloadLabels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',') || 'without labels'
+          })`
+        : ''
+    }`,
   });
 
   const match = runtime.router.match({
-    host: attrs.host, path, method: attrs.method, namespace: attrs.destinationNamespace, workloadLabels: attrs.workloadLabels,
+    host: attrs.host,
+    path,
+    method: attrs.method,
+    namespace: attrs.destinationNamespace,
+    workloadLabels: attrs.workloadLabels,
   });
   if (match === undefined) {
-    ctx.trace.push({ step: 'match', message: `no policy matches; unmatched requests are ${runtime.snapshot.settings.unmatched === 'allow' ? 'allowed' : 'denied'}` });
+    ctx.trace.push({
+      step: 'match',
+      message: `no policy matches; unmatched requests are ${runtime.snapshot.settings.unmatched === 'allow' ? 'allowed' : 'denied'}`,
+    });
     if (runtime.snapshot.settings.unmatched === 'allow') return allow(ctx, 'unmatched_allowed');
     throw new DenyError('no_policy');
   }
@@ -107,7 +121,10 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
   const headers = claimHeaders(claims, policy.forward, payloadJson);
   // All sources at once: stripping them one by one would put a second cookie token back.
   const stripped = policy.forward.stripToken
-    ? stripToken(verified.tokens.flatMap((t) => t.sources), { headers: attrs.headers, query })
+    ? stripToken(
+        verified.tokens.flatMap((t) => t.sources),
+        { headers: attrs.headers, query },
+      )
     : { headersToSet: [], headersToRemove: [], queryParametersToRemove: [] };
   const metadata: Record<string, unknown> = { policy: policy.id, issuer: token.issuerId, sub: claims.sub };
   for (const path of policy.forward.metadataClaims) {
@@ -134,22 +151,35 @@ interface Authenticated {
 
 /** Extracts and verifies the policy's token(s); undefined = anonymous request on an optional route. */
 async function authenticate(
-  runtime: Runtime, policy: SnapshotPolicy, attrs: HttpRequestAttributes, query: string, limits: CheckLimits, ctx: Context,
+  runtime: Runtime,
+  policy: SnapshotPolicy,
+  attrs: HttpRequestAttributes,
+  query: string,
+  limits: CheckLimits,
+  ctx: Context,
 ): Promise<Authenticated | undefined> {
   const request = { headers: attrs.headers, query };
   const candidate = (req: SnapshotPolicy['issuers'][number]) => {
     const keys = runtime.keys.get(req.issuerId);
     const config = runtime.snapshot.issuers[req.issuerId];
-    if (keys === undefined || config === undefined) throw new DenyError('internal_error', undefined, `issuer ${req.issuerId} missing from runtime`);
-    return { keys, config, audiences: req.audienceWaived ? undefined : req.audiences ?? config.audiences };
+    if (keys === undefined || config === undefined)
+      throw new DenyError('internal_error', undefined, `issuer ${req.issuerId} missing from runtime`);
+    return { keys, config, audiences: req.audienceWaived ? undefined : (req.audiences ?? config.audiences) };
   };
   const verify = async (token: string, reqs: SnapshotPolicy['issuers']) => {
-    const verified = await verifyToken(token, reqs.map(candidate), { maxTokenBytes: limits.maxTokenBytes, now: limits.now, cache: limits.tokenCache });
+    const verified = await verifyToken(token, reqs.map(candidate), {
+      maxTokenBytes: limits.maxTokenBytes,
+      now: limits.now,
+      cache: limits.tokenCache,
+    });
     const config = runtime.snapshot.issuers[verified.issuerId]!;
     const claims = applyClaimMappings(verified.claims, config.claimMappings);
     ctx.issuerId = verified.issuerId;
     if (typeof claims.sub === 'string') ctx.subject = claims.sub;
-    ctx.trace.push({ step: 'verify', message: `token valid: issuer ${verified.issuerId} (${config.issuer}), alg ${String(verified.header.alg)}, sub ${String(claims.sub)}` });
+    ctx.trace.push({
+      step: 'verify',
+      message: `token valid: issuer ${verified.issuerId} (${config.issuer}), alg ${String(verified.header.alg)}, sub ${String(claims.sub)}`,
+    });
     return { token: verified, claims };
   };
 
@@ -167,7 +197,10 @@ async function authenticate(
   const results: Authenticated['primary'][] = [];
   for (const { req, found: token } of found) {
     if (token === undefined) {
-      throw new DenyError('token_missing', `a token from ${runtime.snapshot.issuers[req.issuerId]?.issuer ?? req.issuerId} is also required`);
+      throw new DenyError(
+        'token_missing',
+        `a token from ${runtime.snapshot.issuers[req.issuerId]?.issuer ?? req.issuerId} is also required`,
+      );
     }
     ctx.trace.push({ step: 'extract', message: `token for ${req.issuerId} from ${describeSource(token.source)}` });
     results.push(await verify(token.token, [req]));
@@ -190,13 +223,20 @@ function uniqueSources(lists: TokenSource[][]): TokenSource[] {
 /** Human form of a token source, for traces: `header authorization (Bearer )`. */
 export function describeSource(source: TokenSource): string {
   switch (source.kind) {
-    case 'header': return `header ${source.name}${source.prefix ? ` (${source.prefix.trim()})` : ''}`;
-    case 'query': return `query parameter ${source.name}`;
-    case 'cookie': return `cookie ${source.name}`;
+    case 'header':
+      return `header ${source.name}${source.prefix ? ` (${source.prefix.trim()})` : ''}`;
+    case 'query':
+      return `query parameter ${source.name}`;
+    case 'cookie':
+      return `cookie ${source.name}`;
   }
 }
 
-function allow(ctx: Context, reason: AllowReason, parts: Partial<Pick<AllowDecision, 'headersToSet' | 'headersToRemove' | 'queryParametersToRemove' | 'metadata'>> = {}): AllowDecision {
+function allow(
+  ctx: Context,
+  reason: AllowReason,
+  parts: Partial<Pick<AllowDecision, 'headersToSet' | 'headersToRemove' | 'queryParametersToRemove' | 'metadata'>> = {},
+): AllowDecision {
   return {
     kind: 'allow',
     reason,

@@ -72,10 +72,7 @@ const ENV: Record<keyof ServiceConfig, string> = {
 };
 
 /** Defaults ← environment ← explicit overrides (CLI flags); throws a TypeError naming the bad setting. */
-export function resolveServiceConfig(
-  env: NodeJS.ProcessEnv,
-  overrides: Partial<ServiceConfig> = {},
-): Readonly<ServiceConfig> {
+export function resolveServiceConfig(env: NodeJS.ProcessEnv, overrides: Partial<ServiceConfig> = {}): Readonly<ServiceConfig> {
   const merged: Record<string, unknown> = { ...DEFAULT_SERVICE_CONFIG };
   for (const [key, name] of Object.entries(ENV)) {
     const raw = env[name];

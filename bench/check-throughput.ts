@@ -27,7 +27,15 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const HOST = 'bench.test';
 
-interface Result { name: string; rps: number; p50: number; p95: number; p99: number; cpuUs: number; rssMb: number }
+interface Result {
+  name: string;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  cpuUs: number;
+  rssMb: number;
+}
 
 async function main(): Promise<void> {
   const rsa = await generateTestKey('RS256', 'rsa');
@@ -43,7 +51,11 @@ async function main(): Promise<void> {
   results.push(await scenario('rs256-cached', cached, '/api', { authorization: `Bearer ${rsToken}` }));
   results.push(await scenario('deny-missing (401)', cached, '/api', {}));
   await cached.close();
-  const uncached = await startStandalone(files, { JWTGATE_LOG_LEVEL: 'info', JWTGATE_ALLOW_LOG_SAMPLE: '0', JWTGATE_TOKEN_CACHE_SIZE: '0' });
+  const uncached = await startStandalone(files, {
+    JWTGATE_LOG_LEVEL: 'info',
+    JWTGATE_ALLOW_LOG_SAMPLE: '0',
+    JWTGATE_TOKEN_CACHE_SIZE: '0',
+  });
   results.push(await scenario('rs256-uncached', uncached, '/api', { authorization: `Bearer ${rsToken}` }));
   results.push(await scenario('es256-uncached', uncached, '/api', { authorization: `Bearer ${esToken}` }));
   await uncached.close();
@@ -51,7 +63,9 @@ async function main(): Promise<void> {
   const base = results[0]!;
   console.log('scenario                     checks/s   ratio   p50 ms   p95 ms   p99 ms   server CPU us/check   ratio   server RSS MB');
   for (const r of results) {
-    console.log(`${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)}   ${(r.rps / base.rps).toFixed(2).padStart(5)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p95.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(19)}   ${(r.cpuUs / base.cpuUs).toFixed(2).padStart(5)}   ${r.rssMb.toFixed(0).padStart(13)}`);
+    console.log(
+      `${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)}   ${(r.rps / base.rps).toFixed(2).padStart(5)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p95.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(19)}   ${(r.cpuUs / base.cpuUs).toFixed(2).padStart(5)}   ${r.rssMb.toFixed(0).padStart(13)}`,
+    );
   }
   routeLookup();
   await reloadUnderLoad();
@@ -64,14 +78,16 @@ async function scenario(name: string, { svc, client }: StandaloneService, path: 
   let next = 0;
   const cpuBefore = serverCpuMs(svc);
   const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < REQUESTS) {
-      const i = next++;
-      const t0 = performance.now();
-      await client.check(request);
-      latencies[i] = performance.now() - t0;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < REQUESTS) {
+        const i = next++;
+        const t0 = performance.now();
+        await client.check(request);
+        latencies[i] = performance.now() - t0;
+      }
+    }),
+  );
   const elapsed = (performance.now() - started) / 1000;
   const cpuUs = ((serverCpuMs(svc) - cpuBefore) * 1000) / REQUESTS;
   latencies.sort();
@@ -98,7 +114,11 @@ function routeLookup(): void {
   for (const count of [10, 1_000, 10_000]) {
     const policies: SnapshotPolicy[] = Array.from({ length: count }, (_, i) => policy(i));
     const router = buildRouter(policies);
-    const requests = Array.from({ length: 1000 }, (_, i) => ({ host: `svc-${(i * 7919) % count}.bench.test`, path: `/api/v1/items/${i}`, method: 'GET' }));
+    const requests = Array.from({ length: 1000 }, (_, i) => ({
+      host: `svc-${(i * 7919) % count}.bench.test`,
+      path: `/api/v1/items/${i}`,
+      method: 'GET',
+    }));
     for (const r of requests) router.match(r);
     const rounds = 200;
     const t0 = performance.now();
@@ -110,22 +130,38 @@ function routeLookup(): void {
 }
 
 function policy(i: number): SnapshotPolicy {
-  return routePolicy(`JWTPolicy/ns-${i}/p`, { hosts: [`svc-${i}.bench.test`], paths: [{ kind: 'prefix', value: '/api/v1' }] }, {
-    scope: { kind: 'cluster', enforcement: 'default' },
-    mode: 'disabled',
-  });
+  return routePolicy(
+    `JWTPolicy/ns-${i}/p`,
+    { hosts: [`svc-${i}.bench.test`], paths: [{ kind: 'prefix', value: '/api/v1' }] },
+    {
+      scope: { kind: 'cluster', enforcement: 'default' },
+      mode: 'disabled',
+    },
+  );
 }
 
 function manifests(jwks: JwkSet): string {
   return joinManifests(
-    jwtIssuer({ name: 'idp', namespace: 'bench', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], jwks, algorithms: ['RS256', 'ES256'] } }),
-    jwtPolicy({ name: 'api', namespace: 'bench', spec: {
-      targets: [{ hosts: [HOST], paths: [{ prefix: '/api' }] }],
-      issuers: { anyOf: [{ name: 'idp' }] },
-      rules: [{ claim: 'scope', containsAll: ['read'] }],
-      forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
-    } }),
-    jwtPolicy({ name: 'public', namespace: 'bench', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/public' }] }] } }),
+    jwtIssuer({
+      name: 'idp',
+      namespace: 'bench',
+      spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], jwks, algorithms: ['RS256', 'ES256'] },
+    }),
+    jwtPolicy({
+      name: 'api',
+      namespace: 'bench',
+      spec: {
+        targets: [{ hosts: [HOST], paths: [{ prefix: '/api' }] }],
+        issuers: { anyOf: [{ name: 'idp' }] },
+        rules: [{ claim: 'scope', containsAll: ['read'] }],
+        forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+      },
+    }),
+    jwtPolicy({
+      name: 'public',
+      namespace: 'bench',
+      spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/public' }] }] },
+    }),
   );
 }
 

@@ -31,7 +31,11 @@ const TICK_MS = 5;
 const DEADLINE_MS = 200;
 const STEADY_MS = 3000;
 
-interface Sample { at: number; ms: number; outcome: 'ok' | 'timeout' | 'error' }
+interface Sample {
+  at: number;
+  ms: number;
+  outcome: 'ok' | 'timeout' | 'error';
+}
 
 /**
  * Runs the scenario and prints its table.
@@ -53,7 +57,13 @@ export async function reloadUnderLoad(): Promise<void> {
     const first = await svc.waitForLog((l) => l.msg === 'snapshot applied', 120_000);
     // "read write" satisfies both versions of the folder: the reload changes every policy, not the decisions.
     const token = await signToken(key, standardClaims({ scope: 'read write', exp: Math.floor(Date.now() / 1000) + 3600 }));
-    const request = (i: number) => httpCheckRequest({ method: 'GET', host: hostOf((i * 7919) % POLICIES), path: '/api/orders', headers: { authorization: `Bearer ${token}` } });
+    const request = (i: number) =>
+      httpCheckRequest({
+        method: 'GET',
+        host: hostOf((i * 7919) % POLICIES),
+        path: '/api/orders',
+        headers: { authorization: `Bearer ${token}` },
+      });
     for (let i = 0; i < 2000; i++) await client.check(request(i)); // warm-up
 
     const samples: Sample[] = [];
@@ -61,15 +71,22 @@ export async function reloadUnderLoad(): Promise<void> {
     let n = 0;
     const send = () => {
       const at = performance.now();
-      const call = client.check(request(n++), { deadlineMs: DEADLINE_MS }).then(
-        () => 'ok' as const,
-        (e: { code?: number }) => (e.code === 4 ? 'timeout' as const : 'error' as const), // 4: DEADLINE_EXCEEDED
-      ).then((outcome) => { samples.push({ at, ms: performance.now() - at, outcome }); });
+      const call = client
+        .check(request(n++), { deadlineMs: DEADLINE_MS })
+        .then(
+          () => 'ok' as const,
+          (e: { code?: number }) => (e.code === 4 ? ('timeout' as const) : ('error' as const)), // 4: DEADLINE_EXCEEDED
+        )
+        .then((outcome) => {
+          samples.push({ at, ms: performance.now() - at, outcome });
+        });
       inFlight.add(call);
       void call.finally(() => inFlight.delete(call));
     };
     const started = performance.now();
-    const ticker = setInterval(() => { while (n < ((performance.now() - started) * RATE) / 1000) send(); }, TICK_MS);
+    const ticker = setInterval(() => {
+      while (n < ((performance.now() - started) * RATE) / 1000) send();
+    }, TICK_MS);
 
     await new Promise((resolve) => setTimeout(resolve, STEADY_MS));
     await writeBigPolicyFolder({ policies: POLICIES, jwks: jwksOf(key), dir: await mkdirp(next), scope: 'write' });
@@ -77,7 +94,10 @@ export async function reloadUnderLoad(): Promise<void> {
     const swapAt = performance.now();
     await rename(dir, join(base, 'old'));
     await rename(next, dir);
-    const done = await svc.waitForLog((l) => l.msg === 'snapshot applied' && svc.logs.filter((x) => x.msg === 'snapshot applied').length > applied, 120_000);
+    const done = await svc.waitForLog(
+      (l) => l.msg === 'snapshot applied' && svc.logs.filter((x) => x.msg === 'snapshot applied').length > applied,
+      120_000,
+    );
     const doneAt = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 500));
     clearInterval(ticker);
@@ -85,12 +105,21 @@ export async function reloadUnderLoad(): Promise<void> {
 
     const steady = stats(samples.filter((s) => s.at < swapAt));
     const reload = stats(samples.filter((s) => s.at >= swapAt && s.at <= doneAt));
-    console.log(`\nreload under load: ${POLICIES} policies (${(bytes / 1e6).toFixed(1)} MB) replaced by a folder rename, ${RATE} checks/s (open loop), ${DEADLINE_MS} ms deadline`);
+    console.log(
+      `\nreload under load: ${POLICIES} policies (${(bytes / 1e6).toFixed(1)} MB) replaced by a folder rename, ${RATE} checks/s (open loop), ${DEADLINE_MS} ms deadline`,
+    );
     console.log(`  first load: compile ${String(first.compileMs)} ms (worker), router ${String(first.routerMs)} ms (main thread)`);
-    console.log(`  reload:     ${(doneAt - swapAt).toFixed(0)} ms from the swap to "snapshot applied": compile ${String(done.compileMs)} ms (worker), router ${String(done.routerMs)} ms (main thread)`);
+    console.log(
+      `  reload:     ${(doneAt - swapAt).toFixed(0)} ms from the swap to "snapshot applied": compile ${String(done.compileMs)} ms (worker), router ${String(done.routerMs)} ms (main thread)`,
+    );
     console.log('  window     checks   p50 ms   p99 ms   max ms   timeouts   other errors');
-    for (const [name, s] of [['steady', steady], ['reloading', reload]] as const) {
-      console.log(`  ${name.padEnd(9)} ${String(s.count).padStart(7)}   ${s.p50.toFixed(2).padStart(6)}   ${s.p99.toFixed(2).padStart(6)}   ${s.max.toFixed(1).padStart(6)}   ${String(s.timeouts).padStart(8)}   ${String(s.errors).padStart(12)}`);
+    for (const [name, s] of [
+      ['steady', steady],
+      ['reloading', reload],
+    ] as const) {
+      console.log(
+        `  ${name.padEnd(9)} ${String(s.count).padStart(7)}   ${s.p50.toFixed(2).padStart(6)}   ${s.p99.toFixed(2).padStart(6)}   ${s.max.toFixed(1).padStart(6)}   ${String(s.timeouts).padStart(8)}   ${String(s.errors).padStart(12)}`,
+      );
     }
   } finally {
     client.close();
@@ -102,7 +131,14 @@ export async function reloadUnderLoad(): Promise<void> {
 function stats(samples: Sample[]): { count: number; p50: number; p99: number; max: number; timeouts: number; errors: number } {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
   const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN;
-  return { count: ms.length, p50: at(0.5), p99: at(0.99), max: ms.at(-1) ?? Number.NaN, timeouts: samples.filter((s) => s.outcome === 'timeout').length, errors: samples.filter((s) => s.outcome === 'error').length };
+  return {
+    count: ms.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: ms.at(-1) ?? Number.NaN,
+    timeouts: samples.filter((s) => s.outcome === 'timeout').length,
+    errors: samples.filter((s) => s.outcome === 'error').length,
+  };
 }
 
 async function mkdirp(dir: string): Promise<string> {

@@ -38,7 +38,12 @@ export async function checkCommand(options: CheckOptions): Promise<void> {
   const request = envoyCheckRequest(options);
   let response: CheckResponse;
   if (options.server !== undefined) {
-    if (options.policies !== undefined || options.workloadLabel !== undefined || options.unmatched !== undefined || options.pathParameters !== undefined) {
+    if (
+      options.policies !== undefined ||
+      options.workloadLabel !== undefined ||
+      options.unmatched !== undefined ||
+      options.pathParameters !== undefined
+    ) {
       throw new Error('--server asks a running jwtgate: it takes none of --policies, --workload-label, --unmatched, --path-parameters');
     }
     response = await checkOnServer(options.server, request);
@@ -53,7 +58,12 @@ export async function checkCommand(options: CheckOptions): Promise<void> {
   if (response.status.code !== 0) process.exitCode = 2;
 }
 
-async function decideLocally(policies: string, request: CheckRequestLike, workload: Workload | undefined, flags: SettingsFlags): Promise<Decision> {
+async function decideLocally(
+  policies: string,
+  request: CheckRequestLike,
+  workload: Workload | undefined,
+  flags: SettingsFlags,
+): Promise<Decision> {
   const config = resolveServiceConfig(process.env);
   const { snapshot, diagnostics, refusal } = await compileFolder(loadSchema(), policies, 1, snapshotSettings(flags));
   for (const d of diagnostics) process.stdout.write(`  ! ${formatDiagnostic(d)}\n`);
@@ -100,7 +110,7 @@ function printResponse(response: CheckResponse): void {
 /** `--workload-label k=v …`: decide as a sidecar next to a workload with these labels would. */
 function sidecarWorkload(options: CheckOptions): Workload | undefined {
   if (options.workloadLabel === undefined) return undefined;
-  if (options.namespace === undefined) throw new Error('--workload-label needs --namespace (the workload\'s namespace)');
+  if (options.namespace === undefined) throw new Error("--workload-label needs --namespace (the workload's namespace)");
   const labels: Record<string, string> = {};
   for (const pair of options.workloadLabel) {
     const i = pair.indexOf('=');
@@ -123,7 +133,11 @@ function envoyCheckRequest(options: CheckOptions): CheckRequestLike {
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
   return httpCheckRequest({
-    method: options.method.toUpperCase(), host: url.host, path: `${url.pathname}${url.search}`, scheme: url.protocol.replace(':', ''), headers,
+    method: options.method.toUpperCase(),
+    host: url.host,
+    path: `${url.pathname}${url.search}`,
+    scheme: url.protocol.replace(':', ''),
+    headers,
     ...(options.namespace ? { contextExtensions: { namespace: options.namespace } } : {}),
   });
 }

@@ -25,7 +25,13 @@ interface CompileOptions extends SettingsFlags {
 
 export async function compileCommand(dir: string, options: CompileOptions): Promise<void> {
   const previous = await readPrevious(options.previous ?? options.output, options.previous !== undefined);
-  const { snapshot, diagnostics, errors, refusal } = await compileFolder(loadSchema(), dir, Number(options.generation), snapshotSettings(options), previous);
+  const { snapshot, diagnostics, errors, refusal } = await compileFolder(
+    loadSchema(),
+    dir,
+    Number(options.generation),
+    snapshotSettings(options),
+    previous,
+  );
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   process.exitCode = errors > 0 || refusal !== undefined ? 1 : 0;
   if (refusal !== undefined) {
@@ -36,7 +42,8 @@ export async function compileCommand(dir: string, options: CompileOptions): Prom
   if (options.output) await writeFile(options.output, json);
   else process.stdout.write(json);
   const held = snapshot.policies.filter((p) => p.mode === 'invalid').length;
-  if (errors > 0) process.stderr.write(`${errors} error(s); snapshot written with ${held} policy(ies) failing closed (503 policy_invalid)\n`);
+  if (errors > 0)
+    process.stderr.write(`${errors} error(s); snapshot written with ${held} policy(ies) failing closed (503 policy_invalid)\n`);
 }
 
 /** The last good snapshot: an explicit `--previous` must be readable; an `-o` file that is missing or unreadable is ignored. */

@@ -50,10 +50,13 @@ export class FolderCompiler {
   }
 
   async #compile(dir: string, generation: number, settings?: SnapshotSettings, previous?: Snapshot): Promise<FolderResult> {
-    const worker = this.#worker ?? await this.#start();
+    const worker = this.#worker ?? (await this.#start());
     const id = this.#nextId++;
     const reply = await this.#ask(worker, {
-      kind: 'compile', id, dir, generation,
+      kind: 'compile',
+      id,
+      dir,
+      generation,
       ...(settings === undefined ? {} : { settings }),
       ...(previous === undefined ? {} : this.#kept.has(previous.sha256) ? { previousSha256: previous.sha256 } : { previous }),
     });
@@ -81,7 +84,9 @@ export class FolderCompiler {
     return new Promise<WorkerReply>((resolve, reject) => {
       this.#inFlight = { id: request.id, resolve, reject };
       worker.postMessage(request);
-    }).finally(() => { this.#inFlight = undefined; });
+    }).finally(() => {
+      this.#inFlight = undefined;
+    });
   }
 
   async #start(): Promise<Worker> {

@@ -39,7 +39,14 @@ export interface FolderLoaderDeps {
  * await folderLoader(deps)('rescan'); // logs one of: snapshot applied | snapshot unchanged | snapshot refused…
  * ```
  */
-export function folderLoader({ dir, store, log, compiler, formatDiagnostic, settings }: FolderLoaderDeps): (trigger: string) => Promise<void> {
+export function folderLoader({
+  dir,
+  store,
+  log,
+  compiler,
+  formatDiagnostic,
+  settings,
+}: FolderLoaderDeps): (trigger: string) => Promise<void> {
   let generation = 0;
   return async (trigger) => {
     const context: Record<string, unknown> = { trigger };
@@ -47,7 +54,8 @@ export function folderLoader({ dir, store, log, compiler, formatDiagnostic, sett
     try {
       const result = await compiler.compile(dir, ++generation, settings, store.current?.snapshot);
       context.compileMs = Math.round(performance.now() - started);
-      for (const d of result.diagnostics) log[d.severity === 'error' ? 'error' : 'warn']({ resource: d.resource, field: d.field, reason: d.reason }, formatDiagnostic(d));
+      for (const d of result.diagnostics)
+        log[d.severity === 'error' ? 'error' : 'warn']({ resource: d.resource, field: d.field, reason: d.reason }, formatDiagnostic(d));
       if (result.refusal !== undefined) {
         store.refuse(dir, new Error(result.refusal), context);
         return;

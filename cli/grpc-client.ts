@@ -98,10 +98,17 @@ export function createGrpcClient(address: string): GrpcClient {
   const unary = <Res>(def: MethodDefinition<object, object>, request: object, deadlineMs?: number): Promise<Res> =>
     new Promise((resolve, reject) => {
       const options = deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs };
-      client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, request, options, (error: ServiceError | null, value?: object) => {
-        if (error) reject(error);
-        else resolve(value as Res);
-      });
+      client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        request,
+        options,
+        (error: ServiceError | null, value?: object) => {
+          if (error) reject(error);
+          else resolve(value as Res);
+        },
+      );
     });
   const checkMethod = method(authorizationService, 'Check');
   const healthCheck = method(healthService, 'Check');
@@ -111,7 +118,9 @@ export function createGrpcClient(address: string): GrpcClient {
     check: (request, options) => unary<DecodedCheckResponse>(checkMethod, request, options?.deadlineMs),
     health: async (service = '') => (await unary<{ status: HealthStatus }>(healthCheck, { service })).status,
     watch(service, onStatus) {
-      const call = client.makeServerStreamRequest(healthWatch.path, healthWatch.requestSerialize, healthWatch.responseDeserialize, { service });
+      const call = client.makeServerStreamRequest(healthWatch.path, healthWatch.requestSerialize, healthWatch.responseDeserialize, {
+        service,
+      });
       call.on('data', (message: { status: HealthStatus }) => onStatus(message.status));
       const ended = new Promise<void>((resolve, reject) => {
         call.on('end', resolve);

@@ -22,7 +22,8 @@ function lazy<M extends Record<K, (...args: never[]) => Promise<void>>, K extend
 
 /** `--path-parameters`, for every command that compiles a snapshot; `note` is added to its help. */
 function pathParametersOption(note?: string): Option {
-  const help = 'requests with ";" path parameters (/admin;x=1): reject refuses them (default), ignore matches each segment without them, as Spring and Tomcat read it';
+  const help =
+    'requests with ";" path parameters (/admin;x=1): reject refuses them (default), ignore matches each segment without them, as Spring and Tomcat read it';
   return new Option('--path-parameters <mode>', note === undefined ? help : `${help} (${note})`).choices(['reject', 'ignore']);
 }
 
@@ -33,18 +34,28 @@ const program = new Command('jwtgate')
 program
   .command('serve')
   .description('serve envoy.service.auth.v3.Authorization/Check from a manifests folder, a snapshot file or the cluster (all hot-reloaded)')
-  .addOption(new Option('--policies <dir>', 'folder of JWTIssuer/JWTPolicy/ClusterJWTPolicy manifests (standalone mode)').conflicts(['snapshot', 'kube']))
-  .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny; --policies only: otherwise it comes with the snapshot)').choices(['deny', 'allow']))
+  .addOption(
+    new Option('--policies <dir>', 'folder of JWTIssuer/JWTPolicy/ClusterJWTPolicy manifests (standalone mode)').conflicts([
+      'snapshot',
+      'kube',
+    ]),
+  )
+  .addOption(
+    new Option(
+      '--unmatched <decision>',
+      'what a request no policy matches gets (default deny; --policies only: otherwise it comes with the snapshot)',
+    ).choices(['deny', 'allow']),
+  )
   .addOption(pathParametersOption('--policies only: otherwise it comes with the snapshot'))
   .addOption(new Option('--snapshot <file>', 'compiled snapshot JSON (e.g. a mounted ConfigMap)').conflicts('kube'))
   .option('--kube', 'watch the snapshot the operator publishes in the ConfigMap jwtgate-snapshot')
-  .option('--namespace <ns>', 'with --kube: the operator\'s namespace (env POD_NAMESPACE, default jwtgate-system)')
+  .option('--namespace <ns>', "with --kube: the operator's namespace (env POD_NAMESPACE, default jwtgate-system)")
   .option('--kubeconfig <file>', 'with --kube: kubeconfig to use (default: in-cluster, $KUBECONFIG or ~/.kube/config)')
   .option('--grpc-port <port>', 'gRPC port (env JWTGATE_GRPC_PORT, default 9001)')
   .option('--http-port <port>', 'metrics and health port (env JWTGATE_HTTP_PORT, default 9002)')
   .option('--listen-address <addr>', 'address to listen on (env JWTGATE_LISTEN_ADDRESS, default 0.0.0.0)')
-  .option('--workload-labels <file>', 'sidecar mode: the guarded workload\'s downward API labels file (enables JWTPolicy workloadSelector)')
-  .option('--workload-namespace <ns>', 'sidecar mode: the guarded workload\'s namespace (default: env POD_NAMESPACE)')
+  .option('--workload-labels <file>', "sidecar mode: the guarded workload's downward API labels file (enables JWTPolicy workloadSelector)")
+  .option('--workload-namespace <ns>', "sidecar mode: the guarded workload's namespace (default: env POD_NAMESPACE)")
   .action(lazy(() => import('./serve.ts'), 'serveCommand'));
 
 program
@@ -73,7 +84,7 @@ program
   .command('check')
   .description('decide one request against a manifests folder and explain it step by step, or ask a running jwtgate (--server)')
   .addOption(new Option('--policies <dir>', 'folder of manifests').conflicts('server'))
-  .option('--server <host:port>', 'a running jwtgate\'s gRPC address: send it the CheckRequest instead')
+  .option('--server <host:port>', "a running jwtgate's gRPC address: send it the CheckRequest instead")
   .addOption(new Option('--unmatched <decision>', 'what a request no policy matches gets (default deny)').choices(['deny', 'allow']))
   .addOption(pathParametersOption())
   .requiredOption('--url <url>', 'request URL, e.g. https://api.example.com/api/orders?x=1')

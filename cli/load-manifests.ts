@@ -15,7 +15,13 @@ import { extname, join, sep } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type ResourceRef } from '../compiler/diagnostics.ts';
 import {
-  API_VERSION, DEFAULT_NAMESPACE, RESOURCE_KINDS, type NamespaceInput, type ObjectMeta, type Resource, type SecretInput,
+  API_VERSION,
+  DEFAULT_NAMESPACE,
+  RESOURCE_KINDS,
+  type NamespaceInput,
+  type ObjectMeta,
+  type Resource,
+  type SecretInput,
 } from '../compiler/resources.ts';
 import { isResourceKind } from '../compiler/validate.ts';
 
@@ -79,7 +85,12 @@ export function parseManifests(text: string, file: string): LoadedManifests {
     const error = document.errors[0];
     if (error !== undefined) {
       // The first line of yaml's message already says where ("… at line 3, column 18:").
-      loaded.diagnostics.push({ resource: where, severity: 'error', reason: DIAGNOSTIC_REASONS.ParseError, message: error.message.split('\n')[0] ?? error.code });
+      loaded.diagnostics.push({
+        resource: where,
+        severity: 'error',
+        reason: DIAGNOSTIC_REASONS.ParseError,
+        message: error.message.split('\n')[0] ?? error.code,
+      });
       return;
     }
     const value: unknown = document.toJS();
@@ -94,14 +105,23 @@ function addDocument(doc: unknown, where: ResourceRef, loaded: LoadedManifests):
   const problem = (severity: Diagnostic['severity'], reason: Diagnostic['reason'], message: string, field?: string): void => {
     loaded.diagnostics.push({ resource: where, severity, reason, message, ...(field === undefined ? {} : { field }) });
   };
-  if (!isObject(doc)) { problem('error', DIAGNOSTIC_REASONS.ParseError, 'a manifest must be a mapping'); return; }
+  if (!isObject(doc)) {
+    problem('error', DIAGNOSTIC_REASONS.ParseError, 'a manifest must be a mapping');
+    return;
+  }
   const apiVersion = String(doc.apiVersion);
   const kind = String(doc.kind);
   const metadata: Doc = isObject(doc.metadata) ? doc.metadata : {};
   const ref: ResourceRef = { ...where, kind, name: typeof metadata.name === 'string' ? metadata.name : where.name };
   if (apiVersion.startsWith('jwtgate.dev/') && isResourceKind(kind)) {
     const namespaced = RESOURCE_KINDS[kind] ? { namespace: metadata.namespace ?? DEFAULT_NAMESPACE } : {};
-    const resource: Resource = { apiVersion, kind, metadata: { ...metadata, ...namespaced } as ObjectMeta, spec: doc.spec, file: where.file as string };
+    const resource: Resource = {
+      apiVersion,
+      kind,
+      metadata: { ...metadata, ...namespaced } as ObjectMeta,
+      spec: doc.spec,
+      file: where.file as string,
+    };
     if (doc.status !== undefined) resource.status = doc.status;
     loaded.resources.push(resource);
   } else if (apiVersion === 'v1' && (kind === 'Secret' || kind === 'Namespace') && typeof metadata.name === 'string') {
@@ -111,16 +131,31 @@ function addDocument(doc: unknown, where: ResourceRef, loaded: LoadedManifests):
     }
     const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : DEFAULT_NAMESPACE;
     const data = decodeSecretData(doc, (field, message) => {
-      loaded.diagnostics.push({ resource: { ...ref, namespace }, severity: 'error', field, reason: DIAGNOSTIC_REASONS.InvalidSpec, message });
+      loaded.diagnostics.push({
+        resource: { ...ref, namespace },
+        severity: 'error',
+        field,
+        reason: DIAGNOSTIC_REASONS.InvalidSpec,
+        message,
+      });
     });
     if (data !== undefined) loaded.secrets.push({ namespace, name: metadata.name, data });
   } else if (apiVersion.startsWith('jwtgate.') || isResourceKind(kind) || /jwt/i.test(kind)) {
     // Meant as one of ours but unreadable (`JWTPolicyy`, `jwtgate.dev/v1`, `jwtgate.de/…`):
     // ignoring it like a Deployment would silently drop a policy, so it counts as unparsable
     // and the reload is refused.
-    problem('error', DIAGNOSTIC_REASONS.ParseError, `${apiVersion} ${kind} looks like a jwtgate resource but is not one (jwtgate reads ${API_VERSION} ${Object.keys(RESOURCE_KINDS).join(', ')}); the reload is refused`);
+    problem(
+      'error',
+      DIAGNOSTIC_REASONS.ParseError,
+      `${apiVersion} ${kind} looks like a jwtgate resource but is not one (jwtgate reads ${API_VERSION} ${Object.keys(RESOURCE_KINDS).join(', ')}); the reload is refused`,
+    );
   } else {
-    loaded.diagnostics.push({ resource: ref, severity: 'warning', reason: DIAGNOSTIC_REASONS.UnknownKind, message: `${apiVersion} ${kind} is not read by jwtgate; ignored` });
+    loaded.diagnostics.push({
+      resource: ref,
+      severity: 'warning',
+      reason: DIAGNOSTIC_REASONS.UnknownKind,
+      message: `${apiVersion} ${kind} is not read by jwtgate; ignored`,
+    });
   }
 }
 

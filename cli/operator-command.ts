@@ -50,7 +50,11 @@ export interface OperatorCommandOptions {
  * Lease timings from the environment (client-go's defaults otherwise: 15 s lease, 10 s renew
  * deadline, 2 s retry); a shorter lease fails over faster at the cost of more apiserver writes.
  */
-function leaseTimings(env: NodeJS.ProcessEnv): { leaseDurationSeconds?: number; renewDeadlineSeconds?: number; retryPeriodSeconds?: number } {
+function leaseTimings(env: NodeJS.ProcessEnv): {
+  leaseDurationSeconds?: number;
+  renewDeadlineSeconds?: number;
+  retryPeriodSeconds?: number;
+} {
   const read = (name: string): number | undefined => {
     const raw = env[name];
     if (raw === undefined || raw === '') return undefined;
@@ -104,13 +108,24 @@ export async function operatorCommand(options: OperatorCommandOptions): Promise<
     onFenced: (kind, reason) => metrics.fencedWrites.inc({ kind, reason }),
   });
   const operator = startOperator({
-    kubeConfig, namespace, identity, log, fence, metrics,
+    kubeConfig,
+    namespace,
+    identity,
+    log,
+    fence,
+    metrics,
     ...(settings === undefined ? {} : { settings }),
   });
   let synced = false;
-  void operator.synced.then(() => { synced = true; });
+  void operator.synced.then(() => {
+    synced = true;
+  });
   const election = runLeaderElection({
-    kubeConfig, namespace, name: LEASE_NAME, identity, log,
+    kubeConfig,
+    namespace,
+    name: LEASE_NAME,
+    identity,
+    log,
     ...leaseTimings(process.env),
     onStartedLeading: () => {
       operator.metrics.leader.set(1);
@@ -144,7 +159,12 @@ export async function operatorCommand(options: OperatorCommandOptions): Promise<
     const drained = operator.stopWork();
     const finished = await Promise.race([drained.then(() => true), delay(SHUTDOWN_TIMINGS.drainMs).then(() => false)]);
     fence.close();
-    log.info({ ms: ms(), reconcileFinished: finished }, finished ? 'shutdown: in-flight reconcile finished; writes fenced' : 'shutdown: in-flight reconcile abandoned at its next write; writes fenced');
+    log.info(
+      { ms: ms(), reconcileFinished: finished },
+      finished
+        ? 'shutdown: in-flight reconcile finished; writes fenced'
+        : 'shutdown: in-flight reconcile abandoned at its next write; writes fenced',
+    );
     await fence.idle();
     log.info({ ms: ms() }, 'shutdown: no write in flight; releasing the lease');
     await election.stop();

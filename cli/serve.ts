@@ -44,8 +44,12 @@ const DEFAULT_NAMESPACE = 'jwtgate-system';
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
   if (!options.policies && !options.snapshot && !options.kube) throw new Error('serve needs --policies DIR, --snapshot FILE or --kube');
-  for (const [flag, value] of [['--unmatched', options.unmatched], ['--path-parameters', options.pathParameters]] as const) {
-    if (value !== undefined && !options.policies) throw new Error(`${flag} applies to --policies only: a snapshot carries its own setting (compile it, or set it on the operator)`);
+  for (const [flag, value] of [
+    ['--unmatched', options.unmatched],
+    ['--path-parameters', options.pathParameters],
+  ] as const) {
+    if (value !== undefined && !options.policies)
+      throw new Error(`${flag} applies to --policies only: a snapshot carries its own setting (compile it, or set it on the operator)`);
   }
   const config = resolveServiceConfig(process.env, {
     grpcPort: options.grpcPort === undefined ? undefined : Number(options.grpcPort),
@@ -54,15 +58,18 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   });
   // Sidecar mode: read once before serving, so a bad labels file stops the start-up rather than
   // serving with an unknown workload (the kubelet writes the file before the container starts).
-  const workload = options.workloadLabels === undefined
-    ? undefined
-    : await readWorkload(options.workloadLabels, options.workloadNamespace ?? process.env.POD_NAMESPACE);
-  if (workload === undefined && options.workloadNamespace !== undefined) throw new Error('--workload-namespace needs --workload-labels FILE');
+  const workload =
+    options.workloadLabels === undefined
+      ? undefined
+      : await readWorkload(options.workloadLabels, options.workloadNamespace ?? process.env.POD_NAMESPACE);
+  if (workload === undefined && options.workloadNamespace !== undefined)
+    throw new Error('--workload-namespace needs --workload-labels FILE');
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const store = new RuntimeStore({ log, metrics });
   const service = await startService({ config, log, metrics, store, workload });
-  if (workload !== undefined) log.info({ namespace: workload.namespace, labels: workload.labels }, 'sidecar mode: every request is bound for this workload');
+  if (workload !== undefined)
+    log.info({ namespace: workload.namespace, labels: workload.labels }, 'sidecar mode: every request is bound for this workload');
 
   const stopWatching = options.kube ? await watchCluster(options, store, log) : await watchFiles(options, store, log, config.rescanMs);
 
@@ -95,7 +102,11 @@ async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logge
   const reload = coalesceReloads(load);
   const watcher = await watchPath(path, (trigger) => void reload(trigger), {
     rescanMs,
-    onError: (err: unknown) => log.warn({ source: path, err: err instanceof Error ? err.message : String(err) }, 'watch rescan failed; retrying on the next change or rescan'),
+    onError: (err: unknown) =>
+      log.warn(
+        { source: path, err: err instanceof Error ? err.message : String(err) },
+        'watch rescan failed; retrying on the next change or rescan',
+      ),
   });
   await reload('start');
   return async () => {
@@ -105,7 +116,13 @@ async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logge
 }
 
 /** The folder reload; the compiler's helpers are loaded only in this mode. */
-async function folderReload(dir: string, compiler: FolderCompiler, store: RuntimeStore, log: Logger, flags: Pick<ServeOptions, 'unmatched' | 'pathParameters'>): Promise<(trigger: string) => Promise<void>> {
+async function folderReload(
+  dir: string,
+  compiler: FolderCompiler,
+  store: RuntimeStore,
+  log: Logger,
+  flags: Pick<ServeOptions, 'unmatched' | 'pathParameters'>,
+): Promise<(trigger: string) => Promise<void>> {
   const { formatDiagnostic, snapshotSettings } = await import('./standalone.ts');
   const settings = snapshotSettings(flags);
   return folderLoader({ dir, store, log, compiler, formatDiagnostic, ...(settings === undefined ? {} : { settings }) });
@@ -117,7 +134,10 @@ async function folderReload(dir: string, compiler: FolderCompiler, store: Runtim
  */
 async function watchCluster(options: ServeOptions, store: RuntimeStore, log: Logger): Promise<() => Promise<void>> {
   // Loaded only in this mode: the Kubernetes client is the largest dependency (BENCHMARKS.md).
-  const [{ KubeConfig }, { watchKubeSnapshot }] = await Promise.all([import('@kubernetes/client-node'), import('../authz/load/kube-source.ts')]);
+  const [{ KubeConfig }, { watchKubeSnapshot }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../authz/load/kube-source.ts'),
+  ]);
   const kubeConfig = new KubeConfig();
   if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
   else kubeConfig.loadFromDefault();

@@ -44,10 +44,19 @@ export function loadSchema(): SchemaValidator {
  * Compiles `dir` against `schema` (the CRDs, compiled once per process); `previous` is the snapshot in force (the last good one), whose route holders
  * keep their routes (incumbency) and whose routes stay closed for a policy that broke.
  */
-export async function compileFolder(schema: SchemaValidator, dir: string, generation: number, settings?: SnapshotSettings, previous?: Snapshot): Promise<FolderResult> {
+export async function compileFolder(
+  schema: SchemaValidator,
+  dir: string,
+  generation: number,
+  settings?: SnapshotSettings,
+  previous?: Snapshot,
+): Promise<FolderResult> {
   const loaded = await loadManifests(dir);
   const compiled = compile({
-    ...loaded, schema, generation, now: new Date(),
+    ...loaded,
+    schema,
+    generation,
+    now: new Date(),
     ...(settings === undefined ? {} : { settings }),
     ...(previous === undefined ? {} : { previous }),
   });

@@ -127,7 +127,8 @@ export function normalizePath(rawTarget: string, options: NormalizeOptions = {})
   const rawPath = q === -1 ? withoutFragment : withoutFragment.slice(0, q);
   const query = q === -1 ? '' : withoutFragment.slice(q + 1);
   if (/[\u0000-\u001f\u007f]/.test(query)) throw invalid('the query contains a control character', 'raw control character in the query');
-  if (!rawPath.startsWith('/')) throw invalid('the request path does not start with "/"', `target ${JSON.stringify(rawTarget.slice(0, 64))}`);
+  if (!rawPath.startsWith('/'))
+    throw invalid('the request path does not start with "/"', `target ${JSON.stringify(rawTarget.slice(0, 64))}`);
   return { path: decisionPath(rawPath, options.pathParameters === 'ignore'), query };
 }
 
@@ -144,12 +145,17 @@ function decisionPath(rawPath: string, ignoreParameters: boolean): string {
     if (semicolon !== -1) canonicalSegment(raw.slice(semicolon + 1), `${where} (parameters)`);
     if (name === '.' || name === '..') {
       throw invalid(
-        semicolon === -1 ? 'the request path has a "." or ".." segment' : 'the request path has a "." or ".." segment hidden by ";" parameters',
+        semicolon === -1
+          ? 'the request path has a "." or ".." segment'
+          : 'the request path has a "." or ".." segment hidden by ";" parameters',
         `${where}; a proxy with normalize_path resolves dot segments before asking`,
       );
     }
     if (semicolon !== -1 && !ignoreParameters) {
-      throw invalid('the request path has ";" parameters', `${where}; servlet containers strip them: if the upstream uses them, set pathParameters: ignore (--path-parameters ignore)`);
+      throw invalid(
+        'the request path has ";" parameters',
+        `${where}; servlet containers strip them: if the upstream uses them, set pathParameters: ignore (--path-parameters ignore)`,
+      );
     }
     if (name === '' && i < segments.length - 1) {
       throw invalid(
@@ -175,7 +181,11 @@ function canonicalSegment(raw: string, where: string): string {
       if (byte === 0x2f || byte === 0x5c) {
         throw invalid('the request path has an encoded "/" or "\\"', `${where}; set path_with_escaped_slashes_action on the proxy`);
       }
-      if (byte === 0x3b) throw invalid('the request path has an encoded ";"', `${where}; some servers read it as a parameter delimiter, others as a literal`);
+      if (byte === 0x3b)
+        throw invalid(
+          'the request path has an encoded ";"',
+          `${where}; some servers read it as a parameter delimiter, others as a literal`,
+        );
       if (byte < 0x20 || byte === 0x7f) throw invalid('the request path has an encoded control character', `${where} at "%${hex}"`);
       const decoded = String.fromCharCode(byte);
       out += PLAIN.test(decoded) ? decoded : '%' + hex.toUpperCase();
@@ -196,7 +206,10 @@ function canonicalSegment(raw: string, where: string): string {
   try {
     decodeURIComponent(out);
   } catch {
-    throw invalid('the request path has percent-escapes that are not UTF-8', `${where}; an overlong form such as %C0%AE is "." to some decoders`);
+    throw invalid(
+      'the request path has percent-escapes that are not UTF-8',
+      `${where}; an overlong form such as %C0%AE is "." to some decoders`,
+    );
   }
   return out;
 }

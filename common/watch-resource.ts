@@ -16,7 +16,14 @@
  * secrets.cache.get('idp-keys', 'shop');
  * ```
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import {
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
 import type { Logger } from './log.ts';
 import { backoffMs, type BackoffSettings } from './backoff.ts';
 
@@ -64,7 +71,14 @@ const DEFAULT_RESTART_BACKOFF: Readonly<BackoffSettings> = Object.freeze({ baseM
  */
 export function watchResource<T extends KubernetesObject>(options: WatchResourceOptions<T>): WatchedResource<T> {
   const { log, name } = options;
-  const informer = new ListWatch<T>(options.path, new Watch(options.kubeConfig), options.list, false, options.labelSelector, options.fieldSelector);
+  const informer = new ListWatch<T>(
+    options.path,
+    new Watch(options.kubeConfig),
+    options.list,
+    false,
+    options.labelSelector,
+    options.fieldSelector,
+  );
   let stopped = false;
   let failures = 0;
   let restarts = 0;
@@ -72,7 +86,9 @@ export function watchResource<T extends KubernetesObject>(options: WatchResource
   let erroredSinceStart = false;
   let retry: NodeJS.Timeout | undefined;
   let markSynced: () => void = () => {};
-  const synced = new Promise<void>((resolve) => { markSynced = resolve; });
+  const synced = new Promise<void>((resolve) => {
+    markSynced = resolve;
+  });
 
   const scheduleRestart = (error: unknown): void => {
     erroredSinceStart = true;
@@ -83,7 +99,10 @@ export function watchResource<T extends KubernetesObject>(options: WatchResource
     const delay = backoffMs(failures, options.backoff ?? DEFAULT_RESTART_BACKOFF);
     log.warn({ resource: name, attempt: failures, retryInMs: delay, err: describe(error) }, 'informer stopped; restarting');
     clearTimeout(retry);
-    retry = setTimeout(() => { restarts += 1; void start(); }, delay);
+    retry = setTimeout(() => {
+      restarts += 1;
+      void start();
+    }, delay);
   };
   const start = async (): Promise<void> => {
     if (stopped) return;
@@ -106,7 +125,9 @@ export function watchResource<T extends KubernetesObject>(options: WatchResource
     cache: informer,
     started,
     synced,
-    get restarts() { return restarts; },
+    get restarts() {
+      return restarts;
+    },
     async stop() {
       stopped = true;
       clearTimeout(retry);

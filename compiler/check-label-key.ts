@@ -20,7 +20,8 @@
  * new RegExp(LABEL_KEY_PATTERN).test('tier'); // true
  * ```
  */
-export const LABEL_KEY_PATTERN = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+export const LABEL_KEY_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 
 /** 253 (DNS subdomain prefix) + '/' + 63 (name): the CEL rule's `size(k) <= 317`. */
 const MAX_LABEL_KEY_LENGTH = 317;

@@ -49,7 +49,9 @@ function quantifierAt(source: string, i: number): Quantifier | undefined {
  */
 function hasNestedQuantifier(source: string): boolean {
   const groups: boolean[] = [];
-  const markUnbounded = (): void => { if (groups.length > 0) groups[groups.length - 1] = true; };
+  const markUnbounded = (): void => {
+    if (groups.length > 0) groups[groups.length - 1] = true;
+  };
   for (let i = 0; i < source.length; i++) {
     const c = source[i];
     if (c === '\\') {

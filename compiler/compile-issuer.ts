@@ -27,7 +27,10 @@ export type ValidIssuer = Extract<ValidResource, { kind: 'JWTIssuer' }>;
  * ```
  */
 export function compileIssuer(
-  resource: ValidIssuer, secrets: ReadonlyMap<string, SecretInput>, now: Date, report: Report,
+  resource: ValidIssuer,
+  secrets: ReadonlyMap<string, SecretInput>,
+  now: Date,
+  report: Report,
 ): SnapshotIssuer | undefined {
   const { spec } = resource;
   const namespace = resource.ref.namespace as string;
@@ -39,7 +42,12 @@ export function compileIssuer(
     if (from.ok) claimMappings.push({ from: from.value, to: mapping.to });
     else {
       mappingsOk = false;
-      report({ severity: 'error', field: `spec.claimMappings[${i}].from`, reason: DIAGNOSTIC_REASONS.InvalidClaimPath, message: from.problem });
+      report({
+        severity: 'error',
+        field: `spec.claimMappings[${i}].from`,
+        reason: DIAGNOSTIC_REASONS.InvalidClaimPath,
+        message: from.problem,
+      });
     }
   });
   if (keySource === undefined || !mappingsOk) return undefined;

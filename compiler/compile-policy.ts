@@ -13,8 +13,18 @@
  * ```
  */
 import type {
-  ClaimPath, ClaimHeader, DenySettings, ForwardSettings, IssuerRequirement, PathMatch, PolicyScope, Rule, SnapshotIssuer,
-  SnapshotPolicy, Target, TokenSource,
+  ClaimPath,
+  ClaimHeader,
+  DenySettings,
+  ForwardSettings,
+  IssuerRequirement,
+  PathMatch,
+  PolicyScope,
+  Rule,
+  SnapshotIssuer,
+  SnapshotPolicy,
+  Target,
+  TokenSource,
 } from '../snapshot/types.ts';
 import { normalizePath, PathRefusedError } from '../common/normalize-path.ts';
 import { DIAGNOSTIC_REASONS, type DiagnosticReason, type Report, type ResourceRef } from './diagnostics.ts';
@@ -39,8 +49,18 @@ export interface IssuerCatalog {
  * §8.2.2), credentials, and Envoy's own control headers.
  */
 const RESERVED_FORWARD_HEADERS = new Set([
-  'host', 'authorization', 'proxy-authorization', 'cookie', 'content-length', 'transfer-encoding',
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade',
+  'host',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
 ]);
 /** Headers a denial may not override: the challenge and the body's framing. */
 const RESERVED_DENY_HEADERS = new Set(['www-authenticate', 'content-type', 'content-length', 'transfer-encoding', 'connection']);
@@ -65,7 +85,10 @@ export function policyId(ref: ResourceRef): string {
  * ```
  */
 export function compilePolicy(
-  resource: ValidPolicy, issuers: IssuerCatalog, namespaces: NamespaceInput[] | undefined, report: Report,
+  resource: ValidPolicy,
+  issuers: IssuerCatalog,
+  namespaces: NamespaceInput[] | undefined,
+  report: Report,
 ): CompiledPolicy {
   let failed = false;
   const fail: Fail = (field, reason, message) => {
@@ -80,7 +103,12 @@ export function compilePolicy(
   const spec: JWTPolicySpec & Partial<ClusterJWTPolicySpec> = resource.spec;
   const disabled = spec.mode === 'Disabled';
   if (disabled && (spec.issuers !== undefined || (spec.rules ?? []).length > 0)) {
-    report({ severity: 'warning', field: 'spec.mode', reason: DIAGNOSTIC_REASONS.IgnoredField, message: 'issuers and rules are ignored when mode is Disabled' });
+    report({
+      severity: 'warning',
+      field: 'spec.mode',
+      reason: DIAGNOSTIC_REASONS.IgnoredField,
+      message: 'issuers and rules are ignored when mode is Disabled',
+    });
   }
   const tokenSources = spec.tokenSources.map(compileTokenSource);
   const issuerList = spec.issuers?.allOf !== undefined ? 'allOf' : 'anyOf';
@@ -89,7 +117,9 @@ export function compilePolicy(
     scope: compileScope(resource, namespaces, report),
     targets: compileTargets(spec, failTarget),
     mode: disabled ? 'disabled' : spec.mode === 'Optional' ? 'optional' : 'required',
-    issuers: disabled ? [] : compileIssuerRequirements(resource, spec.issuers?.[issuerList] ?? [], `spec.issuers.${issuerList}`, issuers, fail),
+    issuers: disabled
+      ? []
+      : compileIssuerRequirements(resource, spec.issuers?.[issuerList] ?? [], `spec.issuers.${issuerList}`, issuers, fail),
     issuerMatch: issuerList,
     tokenSources,
     rules: disabled ? [] : compileRules(spec.rules ?? [], fail),
@@ -98,7 +128,8 @@ export function compilePolicy(
   };
   const selector = resource.kind === 'JWTPolicy' ? spec.workloadSelector?.matchLabels : undefined;
   // Keys sorted: the same selector always compiles to the same snapshot bytes (and digest).
-  if (selector !== undefined) policy.workloadSelector = Object.fromEntries(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  if (selector !== undefined)
+    policy.workloadSelector = Object.fromEntries(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { policy, broken: failed, targetsReadable: !targetsFailed };
 }
 
@@ -144,10 +175,17 @@ export function compileScope(resource: ValidPolicy, namespaces: NamespaceInput[]
   if (resource.kind === 'JWTPolicy') return { kind: 'namespaced', namespace: resource.ref.namespace as string };
   const selection = selectNamespaces(resource.spec.namespaceSelector, namespaces);
   if (!selection.resolved) {
-    report({ severity: 'warning', field: 'spec.namespaceSelector', reason: DIAGNOSTIC_REASONS.NamespacesUnknown, message: 'no Namespaces were given to resolve the selector; the policy applies in no namespace' });
+    report({
+      severity: 'warning',
+      field: 'spec.namespaceSelector',
+      reason: DIAGNOSTIC_REASONS.NamespacesUnknown,
+      message: 'no Namespaces were given to resolve the selector; the policy applies in no namespace',
+    });
   }
   const enforcement = resource.spec.enforcement === 'Override' ? 'override' : 'default';
-  return selection.namespaces === undefined ? { kind: 'cluster', enforcement } : { kind: 'cluster', enforcement, namespaces: selection.namespaces };
+  return selection.namespaces === undefined
+    ? { kind: 'cluster', enforcement }
+    : { kind: 'cluster', enforcement, namespaces: selection.namespaces };
 }
 
 export function compileTargets(spec: Pick<JWTPolicySpec, 'targets'>, fail: Fail): Target[] {
@@ -156,8 +194,10 @@ export function compileTargets(spec: Pick<JWTPolicySpec, 'targets'>, fail: Fail)
     paths: (target.paths ?? []).map((path, p): PathMatch => {
       // Set only when true, so a snapshot compiled before the field existed keeps its digest.
       const folded = path.caseInsensitive === true ? { caseInsensitive: true as const } : {};
-      if (path.exact !== undefined) return { kind: 'exact', value: checkPath(path.exact, `spec.targets[${t}].paths[${p}].exact`, fail), ...folded };
-      if (path.prefix !== undefined) return { kind: 'prefix', value: checkPath(path.prefix, `spec.targets[${t}].paths[${p}].prefix`, fail), ...folded };
+      if (path.exact !== undefined)
+        return { kind: 'exact', value: checkPath(path.exact, `spec.targets[${t}].paths[${p}].exact`, fail), ...folded };
+      if (path.prefix !== undefined)
+        return { kind: 'prefix', value: checkPath(path.prefix, `spec.targets[${t}].paths[${p}].prefix`, fail), ...folded };
       const regex = path.regex as string;
       const checked = checkRegex(regex);
       if (!checked.ok) fail(`spec.targets[${t}].paths[${p}].regex`, DIAGNOSTIC_REASONS.InvalidRegex, checked.problem);
@@ -179,7 +219,11 @@ function checkPath(value: string, field: string, fail: Fail): string {
     if (normal.query !== '' || value.includes('?') || value.includes('#')) {
       fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" has a query or fragment; paths are matched without them`);
     } else if (normal.path !== value) {
-      fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" is not in normal form; requests are matched after normalization, write "${normal.path}"`);
+      fail(
+        field,
+        DIAGNOSTIC_REASONS.InvalidPath,
+        `"${value}" is not in normal form; requests are matched after normalization, write "${normal.path}"`,
+      );
     }
   } catch (err) {
     const why = err instanceof PathRefusedError ? err.description : String(err);
@@ -197,7 +241,11 @@ function compileTokenSource(source: TokenSourceSpec): TokenSource {
 }
 
 function compileIssuerRequirements(
-  resource: ValidPolicy, refs: IssuerRefSpec[], field: string, issuers: IssuerCatalog, fail: Fail,
+  resource: ValidPolicy,
+  refs: IssuerRefSpec[],
+  field: string,
+  issuers: IssuerCatalog,
+  fail: Fail,
 ): IssuerRequirement[] {
   const seen = new Set<string>();
   /** `iss` → the first JWTIssuer listed with it, and where. */
@@ -215,8 +263,11 @@ function compileIssuerRequirements(
     // token would satisfy both). Either way, refuse rather than guess which one was meant.
     const first = issuer === undefined ? undefined : byIss.get(issuer.issuer);
     if (issuer !== undefined && first !== undefined && first.id !== id) {
-      fail(at, DIAGNOSTIC_REASONS.DuplicateIssuer,
-        `JWTIssuer ${id} and JWTIssuer ${first.id} (${first.at}) both have issuer ${JSON.stringify(issuer.issuer)}; a token's iss can select only one of them: merge their keys into one JWTIssuer or accept only one`);
+      fail(
+        at,
+        DIAGNOSTIC_REASONS.DuplicateIssuer,
+        `JWTIssuer ${id} and JWTIssuer ${first.id} (${first.at}) both have issuer ${JSON.stringify(issuer.issuer)}; a token's iss can select only one of them: merge their keys into one JWTIssuer or accept only one`,
+      );
     } else if (issuer !== undefined && first === undefined) {
       byIss.set(issuer.issuer, { id, at });
     }
@@ -253,9 +304,14 @@ function isScalar(value: unknown): value is Scalar {
 function compileRules(rules: RuleSpec[], fail: Fail): Rule[] {
   return rules.map((rule, i) => {
     const at = `spec.rules[${i}]`;
-    const base = { claim: claimPath(rule.claim, `${at}.claim`, fail), ...(rule.description === undefined ? {} : { description: rule.description }) };
+    const base = {
+      claim: claimPath(rule.claim, `${at}.claim`, fail),
+      ...(rule.description === undefined ? {} : { description: rule.description }),
+    };
     const scalars = (values: unknown[], op: string): Scalar[] => {
-      values.forEach((v, j) => { if (!isScalar(v)) fail(`${at}.${op}[${j}]`, DIAGNOSTIC_REASONS.InvalidSpec, 'must be a string, number or boolean'); });
+      values.forEach((v, j) => {
+        if (!isScalar(v)) fail(`${at}.${op}[${j}]`, DIAGNOSTIC_REASONS.InvalidSpec, 'must be a string, number or boolean');
+      });
       return values.filter(isScalar);
     };
     if (rule.equals !== undefined) {
@@ -303,7 +359,8 @@ function compileForward(forward: JWTPolicySpec['forward'], tokenSources: TokenSo
 function compileDeny(deny: JWTPolicySpec['deny'], fail: Fail): DenySettings {
   const headers = (deny.headers ?? []).map(({ name, value }, i) => {
     const lower = name.toLowerCase();
-    if (RESERVED_DENY_HEADERS.has(lower)) fail(`spec.deny.headers[${i}].name`, DIAGNOSTIC_REASONS.ReservedHeader, `header ${lower} is set by jwtgate itself`);
+    if (RESERVED_DENY_HEADERS.has(lower))
+      fail(`spec.deny.headers[${i}].name`, DIAGNOSTIC_REASONS.ReservedHeader, `header ${lower} is set by jwtgate itself`);
     return { name: lower, value };
   });
   return { realm: deny.realm, exposeReason: deny.exposeReason, headers };

@@ -19,7 +19,13 @@
  * ```
  */
 import { snapshotDigest } from '../snapshot/digest.ts';
-import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotIssuer, type SnapshotPolicy, type SnapshotSettings } from '../snapshot/types.ts';
+import {
+  SNAPSHOT_SCHEMA_VERSION,
+  type Snapshot,
+  type SnapshotIssuer,
+  type SnapshotPolicy,
+  type SnapshotSettings,
+} from '../snapshot/types.ts';
 import { compileIssuer } from './compile-issuer.ts';
 import { compilePolicy, heldPolicy, policyId, type ValidPolicy } from './compile-policy.ts';
 import { DIAGNOSTIC_REASONS, formatResourceName, reporterFor, type Diagnostic, type ResourceRef } from './diagnostics.ts';
@@ -90,7 +96,18 @@ export function compile(input: CompileInput): CompileResult {
     }
     if (only === undefined || !isPolicyKind(only.resource.kind)) continue;
     // Invalid or duplicated: the policy cannot be enforced; read what it names so it holds that closed.
-    const read = mergeCopies(checked.map((c) => readBrokenPolicy(c.resource, c.ref, c.diagnostics, input.namespaces, previous.get(policyId(c.ref)), reporterFor(c.ref, diagnostics))));
+    const read = mergeCopies(
+      checked.map((c) =>
+        readBrokenPolicy(
+          c.resource,
+          c.ref,
+          c.diagnostics,
+          input.namespaces,
+          previous.get(policyId(c.ref)),
+          reporterFor(c.ref, diagnostics),
+        ),
+      ),
+    );
     if (read === undefined) refusals.push(`${describeRef(only.ref)}: a policy whose name cannot be read`);
     else broken.push(read);
   }
@@ -112,7 +129,10 @@ export function compile(input: CompileInput): CompileResult {
     const { id, scope, workloadSelector } = result.policy;
     if (!result.broken) compiled.set(id, result.policy);
     claimants.push({
-      id, ref: resource.ref, scope, ...(workloadSelector === undefined ? {} : { workloadSelector }),
+      id,
+      ref: resource.ref,
+      scope,
+      ...(workloadSelector === undefined ? {} : { workloadSelector }),
       ...(typeof createdAt === 'string' ? { createdAt } : {}),
       current: result.targetsReadable ? result.policy.targets : undefined,
       previous: previous.get(id)?.targets ?? [],
@@ -126,9 +146,15 @@ export function compile(input: CompileInput): CompileResult {
   for (const c of claimants) {
     if (c.current !== undefined || c.previous.length > 0) continue;
     refusals.push(`${c.id}: its routes cannot be read, and the last good snapshot holds none for it`);
-    reporterFor(c.ref, diagnostics)({
-      severity: 'error', field: 'spec.targets', reason: DIAGNOSTIC_REASONS.RoutesUnknown,
-      message: 'its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload, the operator leaves this policy out',
+    reporterFor(
+      c.ref,
+      diagnostics,
+    )({
+      severity: 'error',
+      field: 'spec.targets',
+      reason: DIAGNOSTIC_REASONS.RoutesUnknown,
+      message:
+        'its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload, the operator leaves this policy out',
     });
   }
   const policies = resolveClaims(claimants, input.previous?.policies ?? [], (ref) => reporterFor(ref, diagnostics)).flatMap((claim) => {
@@ -177,7 +203,9 @@ function groupCopies(resources: Resource[], diagnostics: Diagnostic[]): Resource
     const files = copies.map((c) => c.file).filter((f) => f !== undefined);
     for (const copy of copies) {
       diagnostics.push({
-        resource: resourceRef(copy), severity: 'error', reason: DIAGNOSTIC_REASONS.DuplicateResource,
+        resource: resourceRef(copy),
+        severity: 'error',
+        reason: DIAGNOSTIC_REASONS.DuplicateResource,
         message: `${key} is defined ${copies.length} times${files.length > 0 ? ` (${files.join(', ')})` : ''}; none of the copies is enforced until only one is left`,
       });
     }

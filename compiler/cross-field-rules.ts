@@ -10,9 +10,7 @@
  * ```
  */
 import type { FieldError } from './schema.ts';
-import type {
-  ClusterJWTPolicySpec, IssuerRefSpec, JWTIssuerSpec, JWTPolicySpec, ResourceKind, TokenSourceSpec,
-} from './resources.ts';
+import type { ClusterJWTPolicySpec, IssuerRefSpec, JWTIssuerSpec, JWTPolicySpec, ResourceKind, TokenSourceSpec } from './resources.ts';
 import { isSecureUrl } from './check-url.ts';
 import { isLabelKey } from './check-label-key.ts';
 
@@ -32,7 +30,8 @@ export const CROSS_FIELD_MESSAGES = {
   oneTokenSource: 'exactly one of header, query or cookie must be set',
   onePathMatch: 'exactly one of exact, prefix or regex must be set',
   selectorValues: 'values must be non-empty for In and NotIn and absent for Exists and DoesNotExist',
-  labelKeys: "label keys must be [prefix/]name: an optional DNS subdomain prefix, then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
+  labelKeys:
+    "label keys must be [prefix/]name: an optional DNS subdomain prefix, then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
 } as const;
 
 const M = CROSS_FIELD_MESSAGES;
@@ -49,7 +48,9 @@ const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jt
  */
 export function crossFieldErrors(kind: ResourceKind, spec: unknown): FieldError[] {
   const errors: FieldError[] = [];
-  const fail = (field: string, message: string): void => { errors.push({ field, message }); };
+  const fail = (field: string, message: string): void => {
+    errors.push({ field, message });
+  };
   if (kind === 'JWTIssuer') checkIssuer(spec as JWTIssuerSpec, fail);
   else checkPolicy(spec as ClusterJWTPolicySpec, fail);
   return errors;

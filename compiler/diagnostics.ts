@@ -135,5 +135,7 @@ export function formatResourceName(ref: ResourceRef): string {
  * ```
  */
 export function reporterFor(resource: ResourceRef, sink: Diagnostic[]): Report {
-  return (finding) => { sink.push({ resource, ...finding }); };
+  return (finding) => {
+    sink.push({ resource, ...finding });
+  };
 }

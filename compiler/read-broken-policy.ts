@@ -46,11 +46,17 @@ function isObject(value: unknown): value is Doc {
  * ```
  */
 export function readBrokenPolicy(
-  resource: Resource, ref: ResourceRef, problems: readonly Diagnostic[], namespaces: NamespaceInput[] | undefined,
-  previous: SnapshotPolicy | undefined, report: Report,
+  resource: Resource,
+  ref: ResourceRef,
+  problems: readonly Diagnostic[],
+  namespaces: NamespaceInput[] | undefined,
+  previous: SnapshotPolicy | undefined,
+  report: Report,
 ): BrokenPolicy | undefined {
   const touched = (prefix: string): boolean =>
-    problems.some(({ field }) => field !== undefined && (field === prefix || field.startsWith(`${prefix}.`) || field.startsWith(`${prefix}[`)));
+    problems.some(
+      ({ field }) => field !== undefined && (field === prefix || field.startsWith(`${prefix}.`) || field.startsWith(`${prefix}[`)),
+    );
   if (touched('metadata.name') || touched('metadata.namespace') || touched('metadata')) return undefined;
   const spec: Doc = isObject(resource.spec) ? structuredClone(resource.spec) : {};
   const id = policyId(ref);
@@ -59,19 +65,32 @@ export function readBrokenPolicy(
   // which validation runs only on a schema-valid spec, so it is checked here.
   if (Array.isArray(spec.targets) && !touched('spec.targets') && pathsHaveOneMatch(spec.targets, report)) {
     let readable = true;
-    const read = compileTargets({ targets: spec.targets }, () => { readable = false; });
+    const read = compileTargets({ targets: spec.targets }, () => {
+      readable = false;
+    });
     if (readable) targets = read;
   }
   const asValid = { kind: resource.kind, ref, metadata: resource.metadata, spec } as unknown as ValidPolicy;
-  const scope: PolicyScope = resource.kind === 'JWTPolicy'
-    ? { kind: 'namespaced', namespace: ref.namespace as string }
-    : !touched('spec.enforcement') && !touched('spec.namespaceSelector')
-      ? compileScope(asValid, namespaces, report)
-      // Unknown reach: where it held routes before, else everywhere and above namespaced policies.
-      : previous?.scope ?? { kind: 'cluster', enforcement: 'override' };
-  const selector = resource.kind === 'JWTPolicy' && !touched('spec.workloadSelector') && isObject(spec.workloadSelector) && isObject(spec.workloadSelector.matchLabels)
-    ? Object.fromEntries(Object.entries(spec.workloadSelector.matchLabels).map(([k, v]): [string, string] => [k, String(v)]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : resource.kind === 'JWTPolicy' && touched('spec.workloadSelector') ? previous?.workloadSelector : undefined;
+  const scope: PolicyScope =
+    resource.kind === 'JWTPolicy'
+      ? { kind: 'namespaced', namespace: ref.namespace as string }
+      : !touched('spec.enforcement') && !touched('spec.namespaceSelector')
+        ? compileScope(asValid, namespaces, report)
+        : // Unknown reach: where it held routes before, else everywhere and above namespaced policies.
+          (previous?.scope ?? { kind: 'cluster', enforcement: 'override' });
+  const selector =
+    resource.kind === 'JWTPolicy' &&
+    !touched('spec.workloadSelector') &&
+    isObject(spec.workloadSelector) &&
+    isObject(spec.workloadSelector.matchLabels)
+      ? Object.fromEntries(
+          Object.entries(spec.workloadSelector.matchLabels)
+            .map(([k, v]): [string, string] => [k, String(v)])
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : resource.kind === 'JWTPolicy' && touched('spec.workloadSelector')
+        ? previous?.workloadSelector
+        : undefined;
   return { id, scope, ...(selector === undefined ? {} : { workloadSelector: selector }), targets };
 }
 
@@ -83,7 +102,12 @@ function pathsHaveOneMatch(targets: unknown[], report: Report): boolean {
     paths.forEach((path, p) => {
       if (isObject(path) && ['exact', 'prefix', 'regex'].filter((k) => typeof path[k] === 'string').length === 1) return;
       ok = false;
-      report({ severity: 'error', field: `spec.targets[${t}].paths[${p}]`, reason: DIAGNOSTIC_REASONS.InvalidSpec, message: CROSS_FIELD_MESSAGES.onePathMatch });
+      report({
+        severity: 'error',
+        field: `spec.targets[${t}].paths[${p}]`,
+        reason: DIAGNOSTIC_REASONS.InvalidSpec,
+        message: CROSS_FIELD_MESSAGES.onePathMatch,
+      });
     });
   });
   return ok;
@@ -104,7 +128,8 @@ export function mergeCopies(copies: readonly (BrokenPolicy | undefined)[]): Brok
   if (first === undefined || copies.some((c) => c === undefined)) return undefined;
   const all = copies as BrokenPolicy[];
   const same = <T>(pick: (c: BrokenPolicy) => T): boolean => all.every((c) => JSON.stringify(pick(c)) === JSON.stringify(pick(first)));
-  const scope: PolicyScope = same((c) => c.scope) || first.scope.kind === 'namespaced' ? first.scope : { kind: 'cluster', enforcement: 'override' };
+  const scope: PolicyScope =
+    same((c) => c.scope) || first.scope.kind === 'namespaced' ? first.scope : { kind: 'cluster', enforcement: 'override' };
   const targets = all.some((c) => c.targets === undefined) ? undefined : all.flatMap((c) => c.targets as Target[]);
   const selector = same((c) => c.workloadSelector) ? first.workloadSelector : undefined;
   return { id: first.id, scope, ...(selector === undefined ? {} : { workloadSelector: selector }), targets };

@@ -76,19 +76,27 @@ interface Verdict {
  * // [{ claimant, enforced: true, held: [] }]
  * ```
  */
-export function resolveClaims(claimants: readonly Claimant[], previous: readonly SnapshotPolicy[], reportFor: (ref: ResourceRef) => Report): Claim[] {
+export function resolveClaims(
+  claimants: readonly Claimant[],
+  previous: readonly SnapshotPolicy[],
+  reportFor: (ref: ResourceRef) => Report,
+): Claim[] {
   const sorted = [...claimants].sort((a, b) => compare(a.id, b.id));
   const history = indexPrevious(previous);
   let unhealthy = new Set(sorted.filter((c) => c.broken || c.current === undefined));
   for (;;) {
     const keys = new Map(sorted.map((c) => [c, claimedKeys(c, unhealthy.has(c))]));
     const verdicts = judge(sorted, keys, history);
-    const next = new Set(sorted.filter((c) => {
-      const v = verdicts.get(c) as Verdict;
-      return unhealthy.has(c) || v.contested || v.lostHosts.size > 0 || v.lostKeys.size > 0;
-    }));
+    const next = new Set(
+      sorted.filter((c) => {
+        const v = verdicts.get(c) as Verdict;
+        return unhealthy.has(c) || v.contested || v.lostHosts.size > 0 || v.lostKeys.size > 0;
+      }),
+    );
     if (next.size === unhealthy.size) {
-      for (const v of verdicts.values()) for (const r of v.reports.values()) reportFor(r.ref)({ severity: r.severity, field: 'spec.targets', reason: DIAGNOSTIC_REASONS.RouteConflict, message: r.message });
+      for (const v of verdicts.values())
+        for (const r of v.reports.values())
+          reportFor(r.ref)({ severity: r.severity, field: 'spec.targets', reason: DIAGNOSTIC_REASONS.RouteConflict, message: r.message });
       return sorted.map((c) => {
         if (!unhealthy.has(c)) return { claimant: c, enforced: true, held: [] };
         const v = verdicts.get(c) as Verdict;
@@ -126,7 +134,9 @@ function indexPrevious(previous: readonly SnapshotPolicy[]): History {
 }
 
 function judge(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History): Map<Claimant, Verdict> {
-  const verdicts = new Map<Claimant, Verdict>(claimants.map((c) => [c, { lostHosts: new Set(), lostKeys: new Set(), contested: false, reports: new Map() }]));
+  const verdicts = new Map<Claimant, Verdict>(
+    claimants.map((c) => [c, { lostHosts: new Set(), lostKeys: new Set(), contested: false, reports: new Map() }]),
+  );
   const verdict = (c: Claimant): Verdict => verdicts.get(c) as Verdict;
   judgeHosts(claimants, keys, history, verdict);
   judgeRoutes(claimants, keys, history, verdict);
@@ -140,7 +150,12 @@ interface HostClaim {
   rank: Rank;
 }
 
-function judgeHosts(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History, verdict: (c: Claimant) => Verdict): void {
+function judgeHosts(
+  claimants: readonly Claimant[],
+  keys: ReadonlyMap<Claimant, RouteKey[]>,
+  history: History,
+  verdict: (c: Claimant) => Verdict,
+): void {
   const claims: HostClaim[] = [];
   for (const c of claimants) {
     if (c.scope.kind !== 'namespaced') continue;
@@ -159,17 +174,32 @@ function judgeHosts(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, 
     const v = verdict(claim.claimant);
     if (holder !== undefined) {
       v.lostHosts.add(claim.host);
-      note(v, claim.claimant, `lost ${holder.claimant.id}`, 'error',
-        `host ${claim.host} overlaps ${holder.host}, which belongs to namespace ${holder.namespace} (held by ${holder.claimant.id}): ${REFUSED}`);
-      note(verdict(holder.claimant), holder.claimant, `holds ${claim.claimant.id}`, 'warning',
-        `${claim.claimant.id} also claims host ${claim.host} and was refused; namespace ${holder.namespace} keeps ${holder.host}`);
+      note(
+        v,
+        claim.claimant,
+        `lost ${holder.claimant.id}`,
+        'error',
+        `host ${claim.host} overlaps ${holder.host}, which belongs to namespace ${holder.namespace} (held by ${holder.claimant.id}): ${REFUSED}`,
+      );
+      note(
+        verdict(holder.claimant),
+        holder.claimant,
+        `holds ${claim.claimant.id}`,
+        'warning',
+        `${claim.claimant.id} also claims host ${claim.host} and was refused; namespace ${holder.namespace} keeps ${holder.host}`,
+      );
       continue;
     }
     const peer = rivals.find((r) => compareRanks(r.rank, claim.rank) === 0);
     if (peer !== undefined) {
       v.contested = true;
-      note(v, claim.claimant, `contested ${peer.claimant.id}`, 'error',
-        `host ${claim.host} overlaps ${peer.host} of namespace ${peer.namespace} (${peer.claimant.id}) and neither namespace held it before: ${CONTESTED}`);
+      note(
+        v,
+        claim.claimant,
+        `contested ${peer.claimant.id}`,
+        'error',
+        `host ${claim.host} overlaps ${peer.host} of namespace ${peer.namespace} (${peer.claimant.id}) and neither namespace held it before: ${CONTESTED}`,
+      );
     }
   }
 }
@@ -181,7 +211,9 @@ function judgeHosts(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, 
 function indexHosts(claims: readonly HostClaim[]): (host: string) => HostClaim[] {
   const byHost = new Map<string, HostClaim[]>();
   const bySuffix = new Map<string, HostClaim[]>();
-  const add = (map: Map<string, HostClaim[]>, key: string, claim: HostClaim): void => { map.set(key, [...(map.get(key) ?? []), claim]); };
+  const add = (map: Map<string, HostClaim[]>, key: string, claim: HostClaim): void => {
+    map.set(key, [...(map.get(key) ?? []), claim]);
+  };
   for (const claim of claims) {
     add(byHost, claim.host, claim);
     for (const suffix of labelSuffixes(claim.host)) add(bySuffix, suffix, claim);
@@ -200,7 +232,12 @@ function labelSuffixes(host: string): string[] {
   return labels.slice(1).map((_, i) => labels.slice(i + 1).join('.'));
 }
 
-function judgeRoutes(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History, verdict: (c: Claimant) => Verdict): void {
+function judgeRoutes(
+  claimants: readonly Claimant[],
+  keys: ReadonlyMap<Claimant, RouteKey[]>,
+  history: History,
+  verdict: (c: Claimant) => Verdict,
+): void {
   const byRoute = new Map<string, { claimant: Claimant; route: RouteKey; rank: number }[]>();
   for (const c of claimants) {
     const v = verdict(c);
@@ -215,21 +252,34 @@ function judgeRoutes(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant,
   for (const entries of byRoute.values()) {
     if (entries.length < 2) continue;
     for (const entry of entries) {
-      const rivals = entries.filter((r) => r !== entry && routesOverlap(r.route, entry.route) && scopesMeet(r.claimant.scope, entry.claimant.scope));
+      const rivals = entries.filter(
+        (r) => r !== entry && routesOverlap(r.route, entry.route) && scopesMeet(r.claimant.scope, entry.claimant.scope),
+      );
       const v = verdict(entry.claimant);
       const holder = rivals.find((r) => r.rank < entry.rank);
       const where = describeRoute(entry.route);
       if (holder !== undefined) {
         v.lostKeys.add(entry.route.key);
         note(v, entry.claimant, `lost ${holder.claimant.id}`, 'error', `${where} is held by ${holder.claimant.id}: ${REFUSED}`);
-        note(verdict(holder.claimant), holder.claimant, `holds ${entry.claimant.id}`, 'warning', `${entry.claimant.id} also claims ${where} and was refused; this policy keeps it`);
+        note(
+          verdict(holder.claimant),
+          holder.claimant,
+          `holds ${entry.claimant.id}`,
+          'warning',
+          `${entry.claimant.id} also claims ${where} and was refused; this policy keeps it`,
+        );
         continue;
       }
       const peers = rivals.filter((r) => r.rank === entry.rank);
       if (peers.length > 0) {
         v.contested = true;
-        note(v, entry.claimant, `contested ${peers.map((p) => p.claimant.id).join(' ')}`, 'error',
-          `${where} is also claimed by ${peers.map((p) => p.claimant.id).join(', ')} and no policy held it before: ${CONTESTED}`);
+        note(
+          v,
+          entry.claimant,
+          `contested ${peers.map((p) => p.claimant.id).join(' ')}`,
+          'error',
+          `${where} is also claimed by ${peers.map((p) => p.claimant.id).join(', ')} and no policy held it before: ${CONTESTED}`,
+        );
       }
     }
   }

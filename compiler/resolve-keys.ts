@@ -34,7 +34,11 @@ interface CandidateKey {
  * ```
  */
 export function resolveKeySource(
-  spec: JWTIssuerSpec, namespace: string, secrets: ReadonlyMap<string, SecretInput>, now: Date, report: Report,
+  spec: JWTIssuerSpec,
+  namespace: string,
+  secrets: ReadonlyMap<string, SecretInput>,
+  now: Date,
+  report: Report,
 ): KeySource | undefined {
   if (spec.jwksUri !== undefined) return { kind: 'jwksUri', jwksUri: spec.jwksUri };
   if (spec.discovery !== undefined) {
@@ -42,27 +46,42 @@ export function resolveKeySource(
     return { kind: 'discovery', discoveryUrl: spec.discovery.url ?? `${spec.issuer.replace(/\/$/, '')}/.well-known/openid-configuration` };
   }
   const field = spec.jwks !== undefined ? 'spec.jwks.keys' : 'spec.secretRef';
-  const candidates = spec.jwks !== undefined
-    ? spec.jwks.keys.map((jwk, i) => ({ jwk: jwk as Jwk, label: `key ${i}` }))
-    : readSecretKeys(spec, namespace, secrets, now, report);
+  const candidates =
+    spec.jwks !== undefined
+      ? spec.jwks.keys.map((jwk, i) => ({ jwk: jwk as Jwk, label: `key ${i}` }))
+      : readSecretKeys(spec, namespace, secrets, now, report);
   if (candidates === undefined) return undefined;
   const keys = screenKeys(candidates, spec.algorithms, field, report);
   return keys === undefined ? undefined : { kind: 'static', jwks: { keys } };
 }
 
 function readSecretKeys(
-  spec: JWTIssuerSpec, namespace: string, secrets: ReadonlyMap<string, SecretInput>, now: Date, report: Report,
+  spec: JWTIssuerSpec,
+  namespace: string,
+  secrets: ReadonlyMap<string, SecretInput>,
+  now: Date,
+  report: Report,
 ): CandidateKey[] | undefined {
   const ref = spec.secretRef;
   if (ref === undefined) throw new TypeError('a static key source needs jwks or secretRef');
   const secret = secrets.get(`${namespace}/${ref.name}`);
   if (secret === undefined) {
-    report({ severity: 'error', field: 'spec.secretRef.name', reason: DIAGNOSTIC_REASONS.SecretNotFound, message: `Secret ${namespace}/${ref.name} not found` });
+    report({
+      severity: 'error',
+      field: 'spec.secretRef.name',
+      reason: DIAGNOSTIC_REASONS.SecretNotFound,
+      message: `Secret ${namespace}/${ref.name} not found`,
+    });
     return undefined;
   }
   const bytes = Object.hasOwn(secret.data, ref.key) ? secret.data[ref.key] : undefined;
   if (bytes === undefined) {
-    report({ severity: 'error', field: 'spec.secretRef.key', reason: DIAGNOSTIC_REASONS.SecretKeyNotFound, message: `Secret ${namespace}/${ref.name} has no key "${ref.key}"` });
+    report({
+      severity: 'error',
+      field: 'spec.secretRef.key',
+      reason: DIAGNOSTIC_REASONS.SecretKeyNotFound,
+      message: `Secret ${namespace}/${ref.name} has no key "${ref.key}"`,
+    });
     return undefined;
   }
   const invalid = (message: string): undefined => {
@@ -98,7 +117,8 @@ function parseJwkSet(bytes: Uint8Array): Jwk[] | string {
   }
   const keys = (parsed as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0) return 'the Secret value is not a JWK Set ({"keys": [...]}, RFC 7517 §5)';
-  if (!keys.every((k) => k !== null && typeof k === 'object' && typeof (k as Jwk).kty === 'string')) return 'every JWK needs a string "kty"';
+  if (!keys.every((k) => k !== null && typeof k === 'object' && typeof (k as Jwk).kty === 'string'))
+    return 'every JWK needs a string "kty"';
   return keys as Jwk[];
 }
 
@@ -114,13 +134,23 @@ function readPemKeys(text: string, now: Date, report: Report): CandidateKey[] {
   let index = 0;
   for (const [block, type] of blocks) {
     const label = `PEM block ${index++} (${type})`;
-    const drop = (reason: DropReason, message: string): void => { reportDropped(report, 'spec.secretRef', reason, label, message); };
-    if (type?.includes('PRIVATE KEY') === true) { drop(DIAGNOSTIC_REASONS.WeakKey, 'a private key does not belong here'); continue; }
+    const drop = (reason: DropReason, message: string): void => {
+      reportDropped(report, 'spec.secretRef', reason, label, message);
+    };
+    if (type?.includes('PRIVATE KEY') === true) {
+      drop(DIAGNOSTIC_REASONS.WeakKey, 'a private key does not belong here');
+      continue;
+    }
     try {
       if (type === 'CERTIFICATE') {
         const cert = new X509Certificate(block);
         if (Date.parse(cert.validTo) < now.getTime()) {
-          report({ severity: 'warning', field: 'spec.secretRef', reason: DIAGNOSTIC_REASONS.ExpiredCertificate, message: `${label}: certificate expired ${cert.validTo}; its key is still used (JWS does not check certificate validity)` });
+          report({
+            severity: 'warning',
+            field: 'spec.secretRef',
+            reason: DIAGNOSTIC_REASONS.ExpiredCertificate,
+            message: `${label}: certificate expired ${cert.validTo}; its key is still used (JWS does not check certificate validity)`,
+          });
         }
         const x5t = createHash('sha1').update(cert.raw).digest('base64url');
         keys.push({ jwk: { ...(cert.publicKey.export({ format: 'jwk' }) as Jwk), kid: x5t, x5t }, label });
@@ -176,15 +206,27 @@ export function keyServes(jwk: Jwk, alg: Algorithm): boolean {
 /** Drops unusable keys (warnings), then refuses the set when an algorithm has no key (error). */
 function screenKeys(candidates: CandidateKey[], algorithms: Algorithm[], field: string, report: Report): Jwk[] | undefined {
   const keys: Jwk[] = [];
-  const drop = (reason: DropReason, label: string, message: string): void => { reportDropped(report, field, reason, label, message); };
+  const drop = (reason: DropReason, label: string, message: string): void => {
+    reportDropped(report, field, reason, label, message);
+  };
   for (const { jwk, label } of candidates) {
     const named = jwk.kid === undefined ? label : `${label} (kid "${jwk.kid}")`;
     const weakness = keyWeakness(jwk);
-    if (weakness !== undefined) { drop(DIAGNOSTIC_REASONS.WeakKey, named, weakness); continue; }
+    if (weakness !== undefined) {
+      drop(DIAGNOSTIC_REASONS.WeakKey, named, weakness);
+      continue;
+    }
     const unreadable = jwk.kty === 'oct' ? undefined : importProblem(jwk);
-    if (unreadable !== undefined) { drop(DIAGNOSTIC_REASONS.InvalidKey, named, unreadable); continue; }
+    if (unreadable !== undefined) {
+      drop(DIAGNOSTIC_REASONS.InvalidKey, named, unreadable);
+      continue;
+    }
     if (!algorithms.some((alg) => keyServes(jwk, alg))) {
-      drop(DIAGNOSTIC_REASONS.AlgorithmMismatch, named, `a ${jwk.kty} key${jwk.alg === undefined ? '' : ` for ${jwk.alg}`} serves none of ${algorithms.join(', ')}`);
+      drop(
+        DIAGNOSTIC_REASONS.AlgorithmMismatch,
+        named,
+        `a ${jwk.kty} key${jwk.alg === undefined ? '' : ` for ${jwk.alg}`} serves none of ${algorithms.join(', ')}`,
+      );
       continue;
     }
     keys.push(jwk);
@@ -195,7 +237,12 @@ function screenKeys(candidates: CandidateKey[], algorithms: Algorithm[], field: 
   }
   const unserved = algorithms.filter((alg) => !keys.some((jwk) => keyServes(jwk, alg)));
   if (unserved.length > 0) {
-    report({ severity: 'error', field: 'spec.algorithms', reason: DIAGNOSTIC_REASONS.AlgorithmMismatch, message: `no key can verify ${unserved.join(', ')}; pin only the algorithms the keys serve` });
+    report({
+      severity: 'error',
+      field: 'spec.algorithms',
+      reason: DIAGNOSTIC_REASONS.AlgorithmMismatch,
+      message: `no key can verify ${unserved.join(', ')}; pin only the algorithms the keys serve`,
+    });
     return undefined;
   }
   return keys;

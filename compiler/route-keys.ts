@@ -143,4 +143,3 @@ export function hostsOverlap(a: string, b: string): boolean {
   const under = (pattern: string, host: string): boolean => pattern.startsWith('*.') && host.endsWith(pattern.slice(1));
   return a === b || under(a, b) || under(b, a);
 }
-

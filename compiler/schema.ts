@@ -106,7 +106,10 @@ function toFieldError(error: ErrorObject): FieldError {
     case 'additionalProperties': {
       const name = String(error.params.additionalProperty);
       // YAML 1.1 (kubectl's, and ours) reads unquoted y/n/yes/no/on/off keys as booleans.
-      const hint = name === 'true' || name === 'false' ? ' (an unquoted y, n, yes, no, on or off key is a boolean in YAML 1.1: quote it, e.g. "n")' : '';
+      const hint =
+        name === 'true' || name === 'false'
+          ? ' (an unquoted y, n, yes, no, on or off key is a boolean in YAML 1.1: quote it, e.g. "n")'
+          : '';
       return { field: join(name), message: `unknown field${hint}` };
     }
     case 'oneOf': {

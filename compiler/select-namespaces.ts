@@ -39,9 +39,13 @@ export function selectNamespaces(selector: LabelSelector | undefined, namespaces
 function satisfies(labels: Record<string, string>, req: LabelSelectorRequirement): boolean {
   const has = Object.hasOwn(labels, req.key);
   switch (req.operator) {
-    case 'In': return has && (req.values ?? []).includes(labels[req.key] as string);
-    case 'NotIn': return !has || !(req.values ?? []).includes(labels[req.key] as string);
-    case 'Exists': return has;
-    case 'DoesNotExist': return !has;
+    case 'In':
+      return has && (req.values ?? []).includes(labels[req.key] as string);
+    case 'NotIn':
+      return !has || !(req.values ?? []).includes(labels[req.key] as string);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
   }
 }

@@ -14,8 +14,15 @@ import { DIAGNOSTIC_REASONS, type Diagnostic, type ResourceRef } from './diagnos
 import { crossFieldErrors } from './cross-field-rules.ts';
 import type { SchemaValidator } from './schema.ts';
 import {
-  API_VERSION, DEFAULT_NAMESPACE, RESOURCE_KINDS,
-  type ClusterJWTPolicySpec, type JWTIssuerSpec, type JWTPolicySpec, type ObjectMeta, type Resource, type ResourceKind,
+  API_VERSION,
+  DEFAULT_NAMESPACE,
+  RESOURCE_KINDS,
+  type ClusterJWTPolicySpec,
+  type JWTIssuerSpec,
+  type JWTPolicySpec,
+  type ObjectMeta,
+  type Resource,
+  type ResourceKind,
 } from './resources.ts';
 
 /** A resource that passed validation: typed, defaults applied, a private copy of the input. */
@@ -79,7 +86,12 @@ export function validateResource(resource: Resource, schema: SchemaValidator): {
   };
   const { kind } = resource;
   if (!isResourceKind(kind)) {
-    diagnostics.push({ resource: ref, severity: 'warning', reason: DIAGNOSTIC_REASONS.UnknownKind, message: `kind ${kind} is not a jwtgate resource; ignored` });
+    diagnostics.push({
+      resource: ref,
+      severity: 'warning',
+      reason: DIAGNOSTIC_REASONS.UnknownKind,
+      message: `kind ${kind} is not a jwtgate resource; ignored`,
+    });
     return { diagnostics };
   }
   if (resource.apiVersion !== API_VERSION) fail('apiVersion', `must be ${API_VERSION}`);
@@ -90,7 +102,13 @@ export function validateResource(resource: Resource, schema: SchemaValidator): {
   if (ref.namespace !== undefined && (ref.namespace.length > 63 || !DNS_LABEL.test(ref.namespace))) {
     fail('metadata.namespace', 'must be a lower-case RFC 1123 label of at most 63 characters');
   }
-  const object = structuredClone({ apiVersion: resource.apiVersion, kind, metadata: resource.metadata, spec: resource.spec, ...(resource.status === undefined ? {} : { status: resource.status }) });
+  const object = structuredClone({
+    apiVersion: resource.apiVersion,
+    kind,
+    metadata: resource.metadata,
+    spec: resource.spec,
+    ...(resource.status === undefined ? {} : { status: resource.status }),
+  });
   const schemaProblems = schema(kind, object);
   for (const e of schemaProblems) fail(e.field, e.message);
   if (schemaProblems.length === 0) for (const e of crossFieldErrors(kind, object.spec)) fail(e.field, e.message);

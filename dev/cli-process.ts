@@ -55,7 +55,9 @@ export function startCliProcess(
 ): CliProcess {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once('exit', () => { for (const child of live) child.kill('SIGKILL'); });
+    process.once('exit', () => {
+      for (const child of live) child.kill('SIGKILL');
+    });
   }
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
@@ -63,13 +65,23 @@ export function startCliProcess(
   const logs: LogLine[] = [];
   const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   createInterface({ input: child.stdout! }).on('line', (text) => {
     let line: LogLine;
-    try { line = JSON.parse(text) as LogLine; } catch { return; }
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      return;
+    }
     logs.push(line);
     onLog?.(line);
-    for (const w of [...waiters]) if (w.predicate(line)) { waiters.delete(w); w.resolve(line); }
+    for (const w of [...waiters])
+      if (w.predicate(line)) {
+        waiters.delete(w);
+        w.resolve(line);
+      }
   });
   const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
 
@@ -82,13 +94,24 @@ export function startCliProcess(
       const seen = logs.find(predicate);
       if (seen) return Promise.resolve(seen);
       return new Promise<LogLine>((resolve, reject) => {
-        const waiter = { predicate, resolve: (l: LogLine) => { clearTimeout(timer); resolve(l); } };
+        const waiter = {
+          predicate,
+          resolve: (l: LogLine) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new Error(`${label}: no matching log line in ${timeoutMs} ms; stderr: ${stderr}\nlogs: ${logs.map((l) => l.msg).join(' | ')}`));
+          reject(
+            new Error(`${label}: no matching log line in ${timeoutMs} ms; stderr: ${stderr}\nlogs: ${logs.map((l) => l.msg).join(' | ')}`),
+          );
         }, timeoutMs);
         waiters.add(waiter);
-        void exited.then(() => { clearTimeout(timer); reject(new Error(`${label} exited early: ${stderr}`)); });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`${label} exited early: ${stderr}`));
+        });
       });
     },
     async stop(signal = 'SIGTERM') {

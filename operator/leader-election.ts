@@ -88,7 +88,12 @@ export type LeaseAction =
  * seen = observeLease(seen, record, '41', 5_000); // seen.observedAtMs === 1_000: unchanged record
  * ```
  */
-export function observeLease(previous: ObservedLease | undefined, record: LeaseRecord, resourceVersion: string, nowMs: number): ObservedLease {
+export function observeLease(
+  previous: ObservedLease | undefined,
+  record: LeaseRecord,
+  resourceVersion: string,
+  nowMs: number,
+): ObservedLease {
   const unchanged = previous !== undefined && sameRecord(previous.record, record);
   return { record, resourceVersion, observedAtMs: unchanged ? previous.observedAtMs : nowMs };
 }
@@ -116,10 +121,18 @@ export function isLeaseExpired(observed: ObservedLease, nowMs: number): boolean 
  * decideLeaseAction('op-1', undefined, 15, new Date()).kind; // 'create'
  * ```
  */
-export function decideLeaseAction(identity: string, observed: ObservedLease | undefined, leaseDurationSeconds: number, now: Date): LeaseAction {
+export function decideLeaseAction(
+  identity: string,
+  observed: ObservedLease | undefined,
+  leaseDurationSeconds: number,
+  now: Date,
+): LeaseAction {
   const stamp = formatMicroTime(now);
   if (observed === undefined) {
-    return { kind: 'create', record: { holderIdentity: identity, leaseDurationSeconds, leaseTransitions: 0, acquireTime: stamp, renewTime: stamp } };
+    return {
+      kind: 'create',
+      record: { holderIdentity: identity, leaseDurationSeconds, leaseTransitions: 0, acquireTime: stamp, renewTime: stamp },
+    };
   }
   const old = observed.record;
   if (old.holderIdentity === identity) {
@@ -129,7 +142,13 @@ export function decideLeaseAction(identity: string, observed: ObservedLease | un
   return {
     kind: 'update',
     resourceVersion: observed.resourceVersion,
-    record: { holderIdentity: identity, leaseDurationSeconds, leaseTransitions: old.leaseTransitions + 1, acquireTime: stamp, renewTime: stamp },
+    record: {
+      holderIdentity: identity,
+      leaseDurationSeconds,
+      leaseTransitions: old.leaseTransitions + 1,
+      acquireTime: stamp,
+      renewTime: stamp,
+    },
   };
 }
 
@@ -212,8 +231,10 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
   const renewDeadlineMs = (opts.renewDeadlineSeconds ?? LEADER_ELECTION_DEFAULTS.renewDeadlineSeconds) * 1000;
   const retryPeriodMs = (opts.retryPeriodSeconds ?? LEADER_ELECTION_DEFAULTS.retryPeriodSeconds) * 1000;
   // client-go's NewLeaderElector checks the same inequalities.
-  if (!(leaseDurationSeconds * 1000 > renewDeadlineMs)) throw new TypeError('leaseDurationSeconds must be greater than renewDeadlineSeconds');
-  if (!(renewDeadlineMs > JITTER_FACTOR * retryPeriodMs) || retryPeriodMs <= 0) throw new TypeError('renewDeadlineSeconds must be greater than 1.2 × retryPeriodSeconds > 0');
+  if (!(leaseDurationSeconds * 1000 > renewDeadlineMs))
+    throw new TypeError('leaseDurationSeconds must be greater than renewDeadlineSeconds');
+  if (!(renewDeadlineMs > JITTER_FACTOR * retryPeriodMs) || retryPeriodMs <= 0)
+    throw new TypeError('renewDeadlineSeconds must be greater than 1.2 × retryPeriodSeconds > 0');
   if (opts.identity === '') throw new TypeError('identity must not be empty');
 
   const api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
@@ -247,7 +268,10 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
       if (attempt === attempts) action();
     };
     const lease = await readLease(api, where);
-    current(() => { observed = lease === undefined ? undefined : observeLease(observed, recordOf(lease), lease.metadata?.resourceVersion ?? '', Date.now()); });
+    current(() => {
+      observed =
+        lease === undefined ? undefined : observeLease(observed, recordOf(lease), lease.metadata?.resourceVersion ?? '', Date.now());
+    });
     if (attempt !== attempts || stopped) return;
     const action = decideLeaseAction(opts.identity, observed, leaseDurationSeconds, new Date());
     if (action.kind === 'wait') {
@@ -274,15 +298,20 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
 
   const loop = (): void => {
     if (stopped) return;
-    inFlight = withTimeout(tryAcquireOrRenew(), renewDeadlineMs).catch((err: unknown) => {
-      const conflict = statusOf(err) === 409;
-      log[conflict ? 'debug' : 'warn']({ err: messageOf(err) }, conflict ? 'lease changed under us; another candidate won' : 'lease read or write failed');
-    }).finally(() => {
-      if (stopped) return;
-      // The leader renews on the beat; candidates jitter so they do not all retry together.
-      const delay = leading ? retryPeriodMs : retryPeriodMs * (1 + Math.random() * (JITTER_FACTOR - 1));
-      loopTimer = setTimeout(loop, delay);
-    });
+    inFlight = withTimeout(tryAcquireOrRenew(), renewDeadlineMs)
+      .catch((err: unknown) => {
+        const conflict = statusOf(err) === 409;
+        log[conflict ? 'debug' : 'warn'](
+          { err: messageOf(err) },
+          conflict ? 'lease changed under us; another candidate won' : 'lease read or write failed',
+        );
+      })
+      .finally(() => {
+        if (stopped) return;
+        // The leader renews on the beat; candidates jitter so they do not all retry together.
+        const delay = leading ? retryPeriodMs : retryPeriodMs * (1 + Math.random() * (JITTER_FACTOR - 1));
+        loopTimer = setTimeout(loop, delay);
+      });
   };
   loop();
 
@@ -302,7 +331,11 @@ export function runLeaderElection(opts: LeaderElectionOptions): LeaderElection {
       // Also when a takeover landed while stopping: holding the lease unannounced would make the successor wait it out.
       if (observed?.record.holderIdentity === opts.identity) {
         try {
-          await writeLease(api, where, { kind: 'update', resourceVersion: observed.resourceVersion, record: releasedRecord(observed.record, new Date()) });
+          await writeLease(api, where, {
+            kind: 'update',
+            resourceVersion: observed.resourceVersion,
+            record: releasedRecord(observed.record, new Date()),
+          });
           log.info('released the lease');
         } catch (err) {
           log.warn({ err: messageOf(err) }, 'could not release the lease; a successor waits for it to expire');
@@ -324,7 +357,11 @@ async function readLease(api: CoordinationV1Api, where: { name: string; namespac
 }
 
 /** Creates or replaces the Lease; a replace carries the resourceVersion it was decided on (409 if it moved). */
-function writeLease(api: CoordinationV1Api, where: { name: string; namespace: string }, action: Exclude<LeaseAction, { kind: 'wait' }>): Promise<V1Lease> {
+function writeLease(
+  api: CoordinationV1Api,
+  where: { name: string; namespace: string },
+  action: Exclude<LeaseAction, { kind: 'wait' }>,
+): Promise<V1Lease> {
   const r = action.record;
   const body: V1Lease = {
     apiVersion: 'coordination.k8s.io/v1',
@@ -338,13 +375,16 @@ function writeLease(api: CoordinationV1Api, where: { name: string; namespace: st
       renewTime: r.renewTime === undefined ? undefined : new V1MicroTime(r.renewTime),
     },
   };
-  return action.kind === 'create' ? api.createNamespacedLease({ namespace: where.namespace, body }) : api.replaceNamespacedLease({ ...where, body });
+  return action.kind === 'create'
+    ? api.createNamespacedLease({ namespace: where.namespace, body })
+    : api.replaceNamespacedLease({ ...where, body });
 }
 
 /** The election's view of a Lease's spec; times stay strings (client-node hands MicroTime back unparsed). */
 function recordOf(lease: V1Lease): LeaseRecord {
   const spec = lease.spec ?? {};
-  const time = (t: unknown): string | undefined => (t === undefined || t === null ? undefined : t instanceof Date ? formatMicroTime(t) : String(t));
+  const time = (t: unknown): string | undefined =>
+    t === undefined || t === null ? undefined : t instanceof Date ? formatMicroTime(t) : String(t);
   return {
     holderIdentity: spec.holderIdentity ?? '',
     leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
@@ -355,8 +395,13 @@ function recordOf(lease: V1Lease): LeaseRecord {
 }
 
 function sameRecord(a: LeaseRecord, b: LeaseRecord): boolean {
-  return a.holderIdentity === b.holderIdentity && a.leaseDurationSeconds === b.leaseDurationSeconds &&
-    a.leaseTransitions === b.leaseTransitions && a.acquireTime === b.acquireTime && a.renewTime === b.renewTime;
+  return (
+    a.holderIdentity === b.holderIdentity &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds &&
+    a.leaseTransitions === b.leaseTransitions &&
+    a.acquireTime === b.acquireTime &&
+    a.renewTime === b.renewTime
+  );
 }
 
 /** RFC 3339 with microseconds, the wire form of a Kubernetes MicroTime. */
@@ -366,7 +411,9 @@ function formatMicroTime(date: Date): string {
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer from the apiserver within ${ms} ms`)), ms); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the apiserver within ${ms} ms`)), ms);
+  });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 

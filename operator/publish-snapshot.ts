@@ -30,7 +30,15 @@
  * ```
  */
 import type { V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
-import { ANNOTATIONS, LABELS, SECRET_KEYS_NAME, SNAPSHOT_NAME, partNames, toPublishedForm, type PublishedConfigMap } from '../snapshot/published-form.ts';
+import {
+  ANNOTATIONS,
+  LABELS,
+  SECRET_KEYS_NAME,
+  SNAPSHOT_NAME,
+  partNames,
+  toPublishedForm,
+  type PublishedConfigMap,
+} from '../snapshot/published-form.ts';
 import type { Snapshot } from '../snapshot/types.ts';
 import { apiStatus, FIELD_MANAGER, type KubeClients } from './kube-clients.ts';
 import { selectGarbage, type SnapshotObject } from './select-garbage.ts';
@@ -74,10 +82,15 @@ export function describePublished(objects: PublishedObjects): PublishedHead | un
     return { ...(sha256 === undefined ? {} : { sha256 }), generation: Number.isSafeInteger(generation) ? generation : 0, intact: false };
   }
   const secretName = a[ANNOTATIONS.secretKeys];
-  const intact = sha256 !== undefined
-    && names.every((n) => objects.configMap(n) !== undefined)
-    && (secretName === undefined || objects.secret(secretName)?.metadata?.annotations?.[ANNOTATIONS.sha256] === sha256);
-  return { ...(sha256 === undefined ? {} : { sha256 }), generation: Number.isSafeInteger(generation) && generation > 0 ? generation : 0, intact };
+  const intact =
+    sha256 !== undefined &&
+    names.every((n) => objects.configMap(n) !== undefined) &&
+    (secretName === undefined || objects.secret(secretName)?.metadata?.annotations?.[ANNOTATIONS.sha256] === sha256);
+  return {
+    ...(sha256 === undefined ? {} : { sha256 }),
+    generation: Number.isSafeInteger(generation) && generation > 0 ? generation : 0,
+    intact,
+  };
 }
 
 /**
@@ -89,24 +102,31 @@ export function describePublished(objects: PublishedObjects): PublishedHead | un
  * (await readPublishedHead(clients, 'jwtgate-system'))?.generation; // 7
  * ```
  */
-export async function readPublishedHead(clients: KubeClients, namespace: string): Promise<(PublishedHead & { resourceVersion: string }) | undefined> {
+export async function readPublishedHead(
+  clients: KubeClients,
+  namespace: string,
+): Promise<(PublishedHead & { resourceVersion: string }) | undefined> {
   const head = await readOptional(() => clients.core.readNamespacedConfigMap({ name: SNAPSHOT_NAME, namespace }));
   if (head === undefined) return undefined;
   const asPublished = toPublished(head);
   const wanted = new Map<string, PublishedConfigMap | undefined>();
   try {
-    for (const n of partNames(asPublished)) wanted.set(n, await readOptional(async () => toPublished(await clients.core.readNamespacedConfigMap({ name: n, namespace }))));
-  } catch { /* an unreadable part count: describePublished reports it as not intact */ }
+    for (const n of partNames(asPublished))
+      wanted.set(n, await readOptional(async () => toPublished(await clients.core.readNamespacedConfigMap({ name: n, namespace }))));
+  } catch {
+    /* an unreadable part count: describePublished reports it as not intact */
+  }
   const secretName = asPublished.metadata.annotations?.[ANNOTATIONS.secretKeys];
-  const secret = secretName === undefined ? undefined : await readOptional(() => clients.core.readNamespacedSecret({ name: secretName, namespace }));
+  const secret =
+    secretName === undefined ? undefined : await readOptional(() => clients.core.readNamespacedSecret({ name: secretName, namespace }));
   const described = describePublished({
     head: asPublished,
     configMap: (n) => wanted.get(n),
-    secret: (n) => (n === secretName && secret !== undefined ? { metadata: { annotations: secret.metadata?.annotations ?? {} } } : undefined),
+    secret: (n) =>
+      n === secretName && secret !== undefined ? { metadata: { annotations: secret.metadata?.annotations ?? {} } } : undefined,
   });
   return described === undefined ? undefined : { ...described, resourceVersion: head.metadata?.resourceVersion ?? '' };
 }
-
 
 /**
  * A write the apiserver refused because what it was conditional on had changed (409): another
@@ -181,7 +201,13 @@ export async function publishSnapshot(clients: KubeClients, snapshot: Snapshot, 
   const form = toPublishedForm(snapshot, { namespace, ...(options.writer === undefined ? {} : { writer: options.writer }) });
   for (const part of form.parts) {
     try {
-      await writes.write('part', () => clients.core.createNamespacedConfigMap({ namespace, fieldManager: FIELD_MANAGER, body: { apiVersion: 'v1', kind: 'ConfigMap', ...part } }));
+      await writes.write('part', () =>
+        clients.core.createNamespacedConfigMap({
+          namespace,
+          fieldManager: FIELD_MANAGER,
+          body: { apiVersion: 'v1', kind: 'ConfigMap', ...part },
+        }),
+      );
     } catch (error) {
       // Parts are content-addressed: one that exists already holds these very bytes.
       if (apiStatus(error) !== 409) throw error;
@@ -196,21 +222,44 @@ export async function publishSnapshot(clients: KubeClients, snapshot: Snapshot, 
     }
     const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', ...form.secret };
     const current = await readOptional(() => clients.core.readNamespacedSecret({ name: body.metadata!.name!, namespace }));
-    await conditional('secret', () => writes.write('secret', () => current === undefined
-      ? clients.core.createNamespacedSecret({ namespace, fieldManager: FIELD_MANAGER, body })
-      : clients.core.replaceNamespacedSecret({ name: body.metadata!.name!, namespace, fieldManager: FIELD_MANAGER, body: withVersion(body, current.metadata?.resourceVersion) })));
+    await conditional('secret', () =>
+      writes.write('secret', () =>
+        current === undefined
+          ? clients.core.createNamespacedSecret({ namespace, fieldManager: FIELD_MANAGER, body })
+          : clients.core.replaceNamespacedSecret({
+              name: body.metadata!.name!,
+              namespace,
+              fieldManager: FIELD_MANAGER,
+              body: withVersion(body, current.metadata?.resourceVersion),
+            }),
+      ),
+    );
   }
   const head: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', ...form.head };
-  const written = await conditional('snapshot', () => writes.write('snapshot', () => over === undefined
-    ? clients.core.createNamespacedConfigMap({ namespace, fieldManager: FIELD_MANAGER, body: head })
-    : clients.core.replaceNamespacedConfigMap({ name: SNAPSHOT_NAME, namespace, fieldManager: FIELD_MANAGER, body: withVersion(head, over.resourceVersion) })));
+  const written = await conditional('snapshot', () =>
+    writes.write('snapshot', () =>
+      over === undefined
+        ? clients.core.createNamespacedConfigMap({ namespace, fieldManager: FIELD_MANAGER, body: head })
+        : clients.core.replaceNamespacedConfigMap({
+            name: SNAPSHOT_NAME,
+            namespace,
+            fieldManager: FIELD_MANAGER,
+            body: withVersion(head, over.resourceVersion),
+          }),
+    ),
+  );
   const resourceVersion = written.metadata?.resourceVersion ?? '';
   const collected = await collectGarbage(clients, writes, namespace, { resourceVersion, generation: snapshot.generation });
   return { resourceVersion, collected };
 }
 
 /** Deletes what no head refers to any more (select-garbage.ts), each delete conditional on the version judged. */
-async function collectGarbage(clients: KubeClients, writes: WriteSession, namespace: string, written: { resourceVersion: string; generation: number }): Promise<string[]> {
+async function collectGarbage(
+  clients: KubeClients,
+  writes: WriteSession,
+  namespace: string,
+  written: { resourceVersion: string; generation: number },
+): Promise<string[]> {
   const head = await readOptional(() => clients.core.readNamespacedConfigMap({ name: SNAPSHOT_NAME, namespace }));
   if (head === undefined) return [];
   const published = toPublished(head);
@@ -220,19 +269,28 @@ async function collectGarbage(clients: KubeClients, writes: WriteSession, namesp
   } catch {
     return []; // a head we cannot read is no basis for deleting anything
   }
-  const selector = Object.entries(LABELS).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = Object.entries(LABELS)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   const [list, secret] = await Promise.all([
     clients.core.listNamespacedConfigMap({ namespace, labelSelector: selector }),
     readOptional(() => clients.core.readNamespacedSecret({ name: SECRET_KEYS_NAME, namespace })),
   ]);
   const garbage = selectGarbage({
-    head: { resourceVersion: head.metadata?.resourceVersion ?? '', parts, ...optional('secretName', published.metadata.annotations?.[ANNOTATIONS.secretKeys]) },
+    head: {
+      resourceVersion: head.metadata?.resourceVersion ?? '',
+      parts,
+      ...optional('secretName', published.metadata.annotations?.[ANNOTATIONS.secretKeys]),
+    },
     written,
     configMaps: list.items.map((cm) => snapshotObject(cm.metadata)),
     ...(secret === undefined ? {} : { secret: snapshotObject(secret.metadata) }),
   });
   const collected: string[] = [];
-  const remove = async (o: SnapshotObject, call: (body: { preconditions: { resourceVersion: string } }) => Promise<unknown>): Promise<void> => {
+  const remove = async (
+    o: SnapshotObject,
+    call: (body: { preconditions: { resourceVersion: string } }) => Promise<unknown>,
+  ): Promise<void> => {
     try {
       await writes.write('cleanup', () => call({ preconditions: { resourceVersion: o.resourceVersion } }));
       collected.push(o.name);
@@ -241,7 +299,8 @@ async function collectGarbage(clients: KubeClients, writes: WriteSession, namesp
       if (apiStatus(error) !== 404 && apiStatus(error) !== 409) throw error;
     }
   };
-  for (const cm of garbage.configMaps) await remove(cm, (body) => clients.core.deleteNamespacedConfigMap({ name: cm.name, namespace, body }));
+  for (const cm of garbage.configMaps)
+    await remove(cm, (body) => clients.core.deleteNamespacedConfigMap({ name: cm.name, namespace, body }));
   const stale = garbage.secret;
   if (stale !== undefined) await remove(stale, (body) => clients.core.deleteNamespacedSecret({ name: stale.name, namespace, body }));
   return collected;
@@ -252,7 +311,12 @@ async function conditional<T>(kind: 'snapshot' | 'secret', write: () => Promise<
   try {
     return await write();
   } catch (error) {
-    if (apiStatus(error) === 409) throw new PublishConflictError(kind, `the ${kind === 'snapshot' ? 'snapshot head' : 'keys Secret'} changed since it was read; not overwriting it`, { cause: error });
+    if (apiStatus(error) === 409)
+      throw new PublishConflictError(
+        kind,
+        `the ${kind === 'snapshot' ? 'snapshot head' : 'keys Secret'} changed since it was read; not overwriting it`,
+        { cause: error },
+      );
     throw error;
   }
 }
@@ -264,7 +328,11 @@ function withVersion<T extends { metadata?: V1ObjectMeta }>(object: T, resourceV
 
 function snapshotObject(meta: V1ObjectMeta | undefined): SnapshotObject {
   const generation = Number(meta?.annotations?.[ANNOTATIONS.generation]);
-  return { name: meta?.name ?? '', resourceVersion: meta?.resourceVersion ?? '', generation: Number.isSafeInteger(generation) && generation > 0 ? generation : 0 };
+  return {
+    name: meta?.name ?? '',
+    resourceVersion: meta?.resourceVersion ?? '',
+    generation: Number.isSafeInteger(generation) && generation > 0 ? generation : 0,
+  };
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -106,7 +106,9 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
     const input = toCompileInput(objects);
     const previous = newest(lastPublished, cluster.publishedSnapshot());
     const compiled = compile({
-      ...input, schema: deps.schema, now: now(),
+      ...input,
+      schema: deps.schema,
+      now: now(),
       ...(deps.settings === undefined ? {} : { settings: deps.settings }),
       ...(previous === undefined ? {} : { previous }),
     });
@@ -134,22 +136,37 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
     return { requeueAfter: Math.min(resyncMs, nextKeys ?? Infinity) };
   }
 
-  async function publish(writes: WriteSession, snapshot: Snapshot, over: { resourceVersion: string; generation: number } | undefined): Promise<void> {
+  async function publish(
+    writes: WriteSession,
+    snapshot: Snapshot,
+    over: { resourceVersion: string; generation: number } | undefined,
+  ): Promise<void> {
     const started = performance.now();
     const { collected } = await publishSnapshot(clients, snapshot, {
-      namespace, writes, over: over === undefined ? undefined : { resourceVersion: over.resourceVersion, generation: over.generation },
+      namespace,
+      writes,
+      over: over === undefined ? undefined : { resourceVersion: over.resourceVersion, generation: over.generation },
       ...(deps.identity === undefined ? {} : { writer: deps.identity }),
     });
     lastPublished = snapshot;
     metrics.publishes.inc();
     metrics.publishedGeneration.set(snapshot.generation);
-    log.info({
-      generation: snapshot.generation, sha256: snapshot.sha256, policies: snapshot.policies.length, issuers: Object.keys(snapshot.issuers).length,
-      collected: collected.length, ms: Math.round(performance.now() - started),
-    }, `snapshot ${over === undefined ? 'created' : 'updated'}`);
-    await deps.events.record(writes,
+    log.info(
+      {
+        generation: snapshot.generation,
+        sha256: snapshot.sha256,
+        policies: snapshot.policies.length,
+        issuers: Object.keys(snapshot.issuers).length,
+        collected: collected.length,
+        ms: Math.round(performance.now() - started),
+      },
+      `snapshot ${over === undefined ? 'created' : 'updated'}`,
+    );
+    await deps.events.record(
+      writes,
       { apiVersion: 'v1', kind: 'ConfigMap', name: SNAPSHOT_NAME, namespace },
-      'Normal', CONDITION_REASONS.SnapshotPublished,
+      'Normal',
+      CONDITION_REASONS.SnapshotPublished,
       `generation ${snapshot.generation} (${snapshot.policies.length} policies, ${Object.keys(snapshot.issuers).length} issuers, sha256 ${snapshot.sha256.slice(0, 12)})`,
     );
   }
@@ -158,7 +175,13 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
    * Writes every changed status, each conditional on the version it was computed from; one
    * failure or conflict does not stop the others, but fails the run (retry). A fenced write ends it.
    */
-  async function writeStatuses(writes: WriteSession, resources: readonly ApiObject[], asResources: readonly Resource[], diagnostics: readonly Diagnostic[], snapshot: Snapshot): Promise<void> {
+  async function writeStatuses(
+    writes: WriteSession,
+    resources: readonly ApiObject[],
+    asResources: readonly Resource[],
+    diagnostics: readonly Diagnostic[],
+    snapshot: Snapshot,
+  ): Promise<void> {
     const desired = computeDesiredStatuses({ resources: asResources, diagnostics, snapshot, keyState: (id) => keys.state(id) });
     const at = now();
     const failures: unknown[] = [];
@@ -198,9 +221,18 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
       if (result.outcome === 'gone') continue;
       written.set(uid, { overVersion: version, status, resourceVersion: result.resourceVersion });
       for (const c of transitions) {
-        await deps.events.record(writes,
-          { apiVersion: API_VERSION, kind, name, ...(ns === undefined ? {} : { namespace: ns }), ...(object.metadata?.uid === undefined ? {} : { uid: object.metadata.uid }) },
-          isAbnormal(c.type, c.status) ? 'Warning' : 'Normal', c.reason, `${c.type} is ${c.status}: ${c.message}`,
+        await deps.events.record(
+          writes,
+          {
+            apiVersion: API_VERSION,
+            kind,
+            name,
+            ...(ns === undefined ? {} : { namespace: ns }),
+            ...(object.metadata?.uid === undefined ? {} : { uid: object.metadata.uid }),
+          },
+          isAbnormal(c.type, c.status) ? 'Warning' : 'Normal',
+          c.reason,
+          `${c.type} is ${c.status}: ${c.message}`,
         );
       }
     }

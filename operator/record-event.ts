@@ -74,7 +74,13 @@ export class EventRecorder {
     const time = new Date(now);
     const body: CoreV1Event = {
       metadata: { generateName: `${subject.name}.`, namespace },
-      involvedObject: { apiVersion: subject.apiVersion, kind: subject.kind, name: subject.name, namespace: subject.namespace, uid: subject.uid },
+      involvedObject: {
+        apiVersion: subject.apiVersion,
+        kind: subject.kind,
+        name: subject.name,
+        namespace: subject.namespace,
+        uid: subject.uid,
+      },
       type,
       reason,
       message: message.slice(0, 1024),

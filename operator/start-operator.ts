@@ -77,15 +77,29 @@ export function startOperator(options: OperatorOptions): OperatorHandle {
   // issuer): they only count once all caches are synced.
   let isSynced = false;
   let queue: WorkQueue | undefined;
-  const cluster = watchCluster({ clients, namespace, log, onChange: () => { if (isSynced) queue?.add(SNAPSHOT_KEY); } });
+  const cluster = watchCluster({
+    clients,
+    namespace,
+    log,
+    onChange: () => {
+      if (isSynced) queue?.add(SNAPSHOT_KEY);
+    },
+  });
   const reconcile = createReconciler({
-    clients, cluster, log, metrics, namespace,
+    clients,
+    cluster,
+    log,
+    metrics,
+    namespace,
     // The operator's one read of crds/: the compiler is handed the schemas, it reads no file.
     schema: createSchemaValidator(readCrds()),
     fence: options.fence,
     identity: options.identity,
     ...(options.settings === undefined ? {} : { settings: options.settings }),
-    keys: new RemoteKeyStore({ log, ...(options.minKeyRefreshSeconds === undefined ? {} : { minRefreshSeconds: options.minKeyRefreshSeconds }) }),
+    keys: new RemoteKeyStore({
+      log,
+      ...(options.minKeyRefreshSeconds === undefined ? {} : { minRefreshSeconds: options.minKeyRefreshSeconds }),
+    }),
     events: new EventRecorder(clients, { component: 'jwtgate-operator', instance: options.identity, log }),
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
     ...(options.now === undefined ? {} : { now: options.now }),
@@ -107,7 +121,9 @@ export function startOperator(options: OperatorOptions): OperatorHandle {
   });
   return {
     synced,
-    trigger: () => { if (isSynced) gate.add(SNAPSHOT_KEY, 0); },
+    trigger: () => {
+      if (isSynced) gate.add(SNAPSHOT_KEY, 0);
+    },
     metrics,
     stopWork: () => gate.stop(),
     async stop() {

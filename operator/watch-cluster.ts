@@ -62,27 +62,45 @@ export function watchCluster(options: WatchClusterOptions): ClusterWatch {
     else specGenerations.set(uid, generation);
     options.onChange();
   };
-  const jwtgate = (kind: ResourceKind): WatchedResource<KubernetesObject> => watchResource<KubernetesObject>({
-    kubeConfig, log, name: PLURALS[kind],
-    path: `/apis/${GROUP}/${VERSION}/${PLURALS[kind]}`,
-    list: () => clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURALS[kind] }) as Promise<KubernetesListObject<KubernetesObject>>,
-    onChange: (object, verb) => onJwtgateChange(object as ApiObject, verb),
-  });
+  const jwtgate = (kind: ResourceKind): WatchedResource<KubernetesObject> =>
+    watchResource<KubernetesObject>({
+      kubeConfig,
+      log,
+      name: PLURALS[kind],
+      path: `/apis/${GROUP}/${VERSION}/${PLURALS[kind]}`,
+      list: () =>
+        clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURALS[kind] }) as Promise<
+          KubernetesListObject<KubernetesObject>
+        >,
+      onChange: (object, verb) => onJwtgateChange(object as ApiObject, verb),
+    });
   const kinds = (Object.keys(PLURALS) as ResourceKind[]).map(jwtgate);
 
   const secrets = watchResource<V1Secret>({
-    kubeConfig, log, name: 'secrets', path: '/api/v1/secrets',
+    kubeConfig,
+    log,
+    name: 'secrets',
+    path: '/api/v1/secrets',
     list: () => clients.core.listSecretForAllNamespaces(),
     onChange: () => options.onChange(),
   });
   const namespaces = watchResource<V1Namespace>({
-    kubeConfig, log, name: 'namespaces', path: '/api/v1/namespaces',
+    kubeConfig,
+    log,
+    name: 'namespaces',
+    path: '/api/v1/namespaces',
     list: () => clients.core.listNamespace(),
     onChange: () => options.onChange(),
   });
-  const labelSelector = Object.entries(LABELS).map(([k, v]) => `${k}=${v}`).join(',');
+  const labelSelector = Object.entries(LABELS)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   const configMaps = watchResource<V1ConfigMap>({
-    kubeConfig, log, name: 'snapshot-configmaps', path: `/api/v1/namespaces/${namespace}/configmaps`, labelSelector,
+    kubeConfig,
+    log,
+    name: 'snapshot-configmaps',
+    path: `/api/v1/namespaces/${namespace}/configmaps`,
+    labelSelector,
     list: () => clients.core.listNamespacedConfigMap({ namespace, labelSelector }),
     onChange: () => options.onChange(),
   });
@@ -114,13 +132,17 @@ export function watchCluster(options: WatchClusterOptions): ClusterWatch {
  * publishedView('jwtgate-system', { configMap: (n) => cache.get(n, ns), secret: (n) => secrets.get(n, ns) }).published();
  * ```
  */
-export function publishedView(namespace: string, lookup: { configMap(name: string): V1ConfigMap | undefined; secret(name: string): V1Secret | undefined }): Pick<ClusterWatch, 'published' | 'publishedSnapshot'> {
+export function publishedView(
+  namespace: string,
+  lookup: { configMap(name: string): V1ConfigMap | undefined; secret(name: string): V1Secret | undefined },
+): Pick<ClusterWatch, 'published' | 'publishedSnapshot'> {
   return {
-    published: () => describePublished({
-      head: asPublished(lookup.configMap(SNAPSHOT_NAME)),
-      configMap: (name) => asPublished(lookup.configMap(name)),
-      secret: (name) => lookup.secret(name),
-    }),
+    published: () =>
+      describePublished({
+        head: asPublished(lookup.configMap(SNAPSHOT_NAME)),
+        configMap: (name) => asPublished(lookup.configMap(name)),
+        secret: (name) => lookup.secret(name),
+      }),
     publishedSnapshot: () => {
       const head = asPublished(lookup.configMap(SNAPSHOT_NAME));
       if (head === undefined) return undefined;
@@ -129,8 +151,13 @@ export function publishedView(namespace: string, lookup: { configMap(name: strin
         const parts = partNames(head).flatMap((name) => asPublished(lookup.configMap(name)) ?? []);
         const secretName = head.metadata.annotations?.[ANNOTATIONS.secretKeys];
         const secret = secretName === undefined ? undefined : lookup.secret(secretName);
-        return fromPublishedForm(head, parts, secret === undefined ? undefined
-          : { metadata: { name: secretName!, namespace, annotations: secret.metadata?.annotations ?? {} }, data: secret.data ?? {} });
+        return fromPublishedForm(
+          head,
+          parts,
+          secret === undefined
+            ? undefined
+            : { metadata: { name: secretName!, namespace, annotations: secret.metadata?.annotations ?? {} }, data: secret.data ?? {} },
+        );
       } catch {
         return undefined; // missing or broken: the leader fetches keys afresh and publishes anew
       }

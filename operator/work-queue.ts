@@ -105,7 +105,9 @@ export class WorkQueue {
   #makeReady(key: string): void {
     this.#pending.delete(key);
     if (!this.#ready.includes(key)) this.#ready.push(key);
-    this.#running ??= this.#drain().finally(() => { this.#running = undefined; });
+    this.#running ??= this.#drain().finally(() => {
+      this.#running = undefined;
+    });
   }
 
   async #drain(): Promise<void> {

@@ -86,7 +86,10 @@ export function toPublishedForm(snapshot: Snapshot, where: { namespace: string; 
     [ANNOTATIONS.sha256]: snapshot.sha256,
   };
   const meta = (objectName: string, extra: Record<string, string> = {}): PublishedMeta => ({
-    name: objectName, namespace: where.namespace, labels: { ...LABELS }, annotations: { ...annotations, ...extra },
+    name: objectName,
+    namespace: where.namespace,
+    labels: { ...LABELS },
+    annotations: { ...annotations, ...extra },
   });
   const headExtra: Record<string, string> = where.writer === undefined ? {} : { [ANNOTATIONS.writtenBy]: where.writer };
 
@@ -101,21 +104,38 @@ export function toPublishedForm(snapshot: Snapshot, where: { namespace: string; 
   }
 
   if (Buffer.byteLength(json) <= PLAIN_LIMIT_BYTES) {
-    return { head: { metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'json', [ANNOTATIONS.parts]: '0' }), data: { 'snapshot.json': json } }, parts: [], secret };
+    return {
+      head: {
+        metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'json', [ANNOTATIONS.parts]: '0' }),
+        data: { 'snapshot.json': json },
+      },
+      parts: [],
+      secret,
+    };
   }
   const gz = gzipSync(json, { level: 9 });
   if (gz.length <= PART_LIMIT_BYTES) {
     return {
-      head: { metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: '0' }), binaryData: { 'snapshot.json.gz': gz.toString('base64') } },
+      head: {
+        metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: '0' }),
+        binaryData: { 'snapshot.json.gz': gz.toString('base64') },
+      },
       parts: [],
       secret,
     };
   }
   const parts: PublishedConfigMap[] = [];
   for (let offset = 0, i = 0; offset < gz.length; offset += PART_LIMIT_BYTES, i++) {
-    parts.push({ metadata: meta(partName(name, snapshot.sha256, i)), binaryData: { chunk: gz.subarray(offset, offset + PART_LIMIT_BYTES).toString('base64') } });
+    parts.push({
+      metadata: meta(partName(name, snapshot.sha256, i)),
+      binaryData: { chunk: gz.subarray(offset, offset + PART_LIMIT_BYTES).toString('base64') },
+    });
   }
-  return { head: { metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: String(parts.length) }) }, parts, secret };
+  return {
+    head: { metadata: meta(name, { ...headExtra, [ANNOTATIONS.encoding]: 'gzip', [ANNOTATIONS.parts]: String(parts.length) }) },
+    parts,
+    secret,
+  };
 }
 
 /** Part `i` of the snapshot with this digest; content-addressed so parts of two versions never collide. */
@@ -136,7 +156,11 @@ export function partNames(head: PublishedConfigMap): string[] {
  * Reassembles and verifies a published snapshot. Throws {@link SnapshotError} when anything is
  * missing, from another version, or does not hash to the head's digest.
  */
-export function fromPublishedForm(head: PublishedConfigMap, parts: readonly PublishedConfigMap[], secret: PublishedSecret | undefined): Snapshot {
+export function fromPublishedForm(
+  head: PublishedConfigMap,
+  parts: readonly PublishedConfigMap[],
+  secret: PublishedSecret | undefined,
+): Snapshot {
   const a = head.metadata.annotations ?? {};
   const sha = a[ANNOTATIONS.sha256];
   if (sha === undefined) throw new SnapshotError(`ConfigMap ${head.metadata.name} has no ${ANNOTATIONS.sha256} annotation`);
@@ -170,8 +194,10 @@ export function fromPublishedForm(head: PublishedConfigMap, parts: readonly Publ
 }
 
 function withSecretKeys(json: string, secretName: string, sha: string, secret: PublishedSecret | undefined): Snapshot {
-  if (secret === undefined || secret.metadata.name !== secretName) throw new SnapshotError(`Secret ${secretName} with the HMAC keys is missing`);
-  if (secret.metadata.annotations?.[ANNOTATIONS.sha256] !== sha) throw new SnapshotError(`Secret ${secretName} belongs to another snapshot version`);
+  if (secret === undefined || secret.metadata.name !== secretName)
+    throw new SnapshotError(`Secret ${secretName} with the HMAC keys is missing`);
+  if (secret.metadata.annotations?.[ANNOTATIONS.sha256] !== sha)
+    throw new SnapshotError(`Secret ${secretName} belongs to another snapshot version`);
   const encoded = secret.data?.['hmac-keys.json'];
   if (encoded === undefined) throw new SnapshotError(`Secret ${secretName} has no hmac-keys.json`);
   let secretKeys: Record<string, JwkSet>;

@@ -25,11 +25,20 @@ export const SNAPSHOT_SCHEMA_VERSION = 1 as const;
 
 /** JWS algorithms jwtgate verifies. `none` is deliberately absent and can never be configured. */
 export const ALGORITHMS = [
-  'RS256', 'RS384', 'RS512',
-  'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512',
-  'EdDSA', 'Ed25519',
-  'HS256', 'HS384', 'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+  'HS256',
+  'HS384',
+  'HS512',
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
@@ -125,9 +134,7 @@ export interface Target {
 /** Where a token is read from, in order. */
 export type TokenSource =
   /** A request header; `prefix` is compared case-insensitively (e.g. `Bearer `). */
-  | { kind: 'header'; name: string; prefix?: string }
-  | { kind: 'query'; name: string }
-  | { kind: 'cookie'; name: string };
+  { kind: 'header'; name: string; prefix?: string } | { kind: 'query'; name: string } | { kind: 'cookie'; name: string };
 
 /** How a route treats tokens. */
 export type AuthMode =

@@ -79,7 +79,7 @@ function explainFailure(rule: Rule, raw: unknown): string | undefined {
       if (value === undefined) return 'is missing';
       if (typeof value !== 'string') return `is ${typeName(value)}; a string is required`;
       const regex = compileRegex(rule);
-      if (regex instanceof SyntaxError) return 'the rule\'s regex does not compile';
+      if (regex instanceof SyntaxError) return "the rule's regex does not compile";
       return regex.test(value) ? undefined : 'does not match the pattern';
     }
   }

@@ -79,7 +79,9 @@ function readSource(request: TokenRequest, source: TokenSource): string[] {
     case 'header':
       return readHeader(source.name.toLowerCase(), request.headers.get(source.name.toLowerCase()) ?? [], source.prefix);
     case 'query':
-      return parseQuery(request.query).filter((p) => p.name === source.name && p.value !== '').map((p) => p.value);
+      return parseQuery(request.query)
+        .filter((p) => p.name === source.name && p.value !== '')
+        .map((p) => p.value);
     case 'cookie':
       return parseCookies(request.headers.get('cookie') ?? [])
         .filter((c) => c.name === source.name && c.value !== '')
@@ -93,8 +95,11 @@ function readHeader(name: string, values: readonly string[], prefix: string | un
   const [value] = present;
   if (value === undefined) return [];
   if (present.length > 1 || value.includes(',')) {
-    throw new DenyError('credentials_malformed', `the ${name} header must carry exactly one credential`,
-      `${name}: ${present.length} value(s), ${value.split(',').length} comma-separated item(s) in the first`);
+    throw new DenyError(
+      'credentials_malformed',
+      `the ${name} header must carry exactly one credential`,
+      `${name}: ${present.length} value(s), ${value.split(',').length} comma-separated item(s) in the first`,
+    );
   }
   const item = value.trim();
   const expected = prefix?.toLowerCase();

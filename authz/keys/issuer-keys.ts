@@ -24,9 +24,17 @@
  * ```
  */
 import {
-  createLocalJWKSet, createRemoteJWKSet, customFetch, jwksCache,
-  type FetchImplementation, type FlattenedJWSInput, type JSONWebKeySet, type JWKSCacheInput,
-  type CryptoKey, type JWSHeaderParameters, type RemoteJWKSet,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  jwksCache,
+  type FetchImplementation,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWKSCacheInput,
+  type CryptoKey,
+  type JWSHeaderParameters,
+  type RemoteJWKSet,
 } from 'jose';
 import type { Logger } from '../../common/log.ts';
 import type { Metrics } from '../metrics.ts';

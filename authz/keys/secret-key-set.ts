@@ -64,8 +64,12 @@ export function createSecretKeySet(jwks: JwkSet): SecretKeySet {
     if (alg === undefined || spec === undefined) throw new errors.JWKSNoMatchingKey();
     const candidates = secrets
       .map((jwk, index) => ({ jwk, index }))
-      .filter(({ jwk }) => (kid === undefined || jwk.kid === kid) && (jwk.alg === undefined || jwk.alg === alg)
-        && Buffer.from(String(jwk.k), 'base64url').length >= spec.bytes);
+      .filter(
+        ({ jwk }) =>
+          (kid === undefined || jwk.kid === kid) &&
+          (jwk.alg === undefined || jwk.alg === alg) &&
+          Buffer.from(String(jwk.k), 'base64url').length >= spec.bytes,
+      );
     const [first] = candidates;
     if (first === undefined) throw new errors.JWKSNoMatchingKey();
     if (candidates.length === 1) return importSecret(first.jwk, first.index, alg, spec.hash);

@@ -19,7 +19,12 @@ import { backoffMs } from '../../common/backoff.ts';
 import type { Logger } from '../../common/log.ts';
 import { watchResource, type WatchedResource } from '../../common/watch-resource.ts';
 import {
-  ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap, type PublishedSecret,
+  ANNOTATIONS,
+  fromPublishedForm,
+  partNames,
+  SNAPSHOT_NAME,
+  type PublishedConfigMap,
+  type PublishedSecret,
 } from '../../snapshot/published-form.ts';
 import type { Snapshot } from '../../snapshot/types.ts';
 
@@ -123,7 +128,9 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
     let parts: PublishedConfigMap[];
     let secret: PublishedSecret | undefined;
     try {
-      parts = await Promise.all(names.map(async (part) => toPublishedConfigMap(await core.readNamespacedConfigMap({ name: part, namespace }))));
+      parts = await Promise.all(
+        names.map(async (part) => toPublishedConfigMap(await core.readNamespacedConfigMap({ name: part, namespace }))),
+      );
       secret = secretName === undefined ? undefined : toPublishedSecret(await core.readNamespacedSecret({ name: secretName, namespace }));
     } catch (err) {
       store.refuse(source, err);

@@ -88,7 +88,11 @@ interface Armed {
  * await reload();
  * ```
  */
-export async function watchPath(path: string, onChange: (trigger: ChangeTrigger) => void, options: WatchPathOptions = {}): Promise<PathWatcher> {
+export async function watchPath(
+  path: string,
+  onChange: (trigger: ChangeTrigger) => void,
+  options: WatchPathOptions = {},
+): Promise<PathWatcher> {
   const { debounceMs = 100, rescanMs = 5000, onError, onScan } = options;
   const watch = options.watch ?? ((dir, listener) => fsWatch(dir, { persistent: false }, listener));
   const armed = new Map<string, Armed>();
@@ -159,7 +163,9 @@ export async function watchPath(path: string, onChange: (trigger: ChangeTrigger)
           if (next === 'event') onChange(next);
         }
       }
-    })().finally(() => { running = undefined; });
+    })().finally(() => {
+      running = undefined;
+    });
     await running;
   };
 

@@ -212,9 +212,19 @@ function allIndexes(tiers: Tiers): HostIndex<PathBucket>[] {
   return [tiers.override, tiers.byHostOnly, tiers.fallback, ...tiers.byNamespace.values()];
 }
 
-function addCandidate(index: HostIndex<PathBucket>, host: HostPattern | undefined, path: PathMatch | undefined, candidate: Candidate): void {
+function addCandidate(
+  index: HostIndex<PathBucket>,
+  host: HostPattern | undefined,
+  path: PathMatch | undefined,
+  candidate: Candidate,
+): void {
   const bucket = index.upsert(host, () => ({
-    exact: new Map(), prefix: new Map(), exactFolded: new Map(), prefixFolded: new Map(), regex: [], anyPath: [],
+    exact: new Map(),
+    prefix: new Map(),
+    exactFolded: new Map(),
+    prefixFolded: new Map(),
+    regex: [],
+    anyPath: [],
   }));
   if (path === undefined) bucket.anyPath.push(candidate);
   else if (path.kind === 'regex') bucket.regex.push(candidate);
@@ -230,9 +240,11 @@ function addCandidate(index: HostIndex<PathBucket>, host: HostPattern | undefine
 
 /** Within one host and path: listed methods first, then a workload selector, then policy id, then declaration order. */
 function byMethodThenOrder(a: Candidate, b: Candidate): number {
-  return (a.methods === undefined ? 1 : 0) - (b.methods === undefined ? 1 : 0) ||
+  return (
+    (a.methods === undefined ? 1 : 0) - (b.methods === undefined ? 1 : 0) ||
     (a.selector === undefined ? 1 : 0) - (b.selector === undefined ? 1 : 0) ||
-    a.order - b.order;
+    a.order - b.order
+  );
 }
 
 function sortBucket(bucket: PathBucket): void {
@@ -245,8 +257,7 @@ function sortBucket(bucket: PathBucket): void {
 
 function matchRequest(tiers: Tiers, request: RouteRequest): RouteMatch | undefined {
   const method = request.method.toUpperCase();
-  const namespaced =
-    request.namespace === undefined ? tiers.byHostOnly : tiers.byNamespace.get(request.namespace);
+  const namespaced = request.namespace === undefined ? tiers.byHostOnly : tiers.byNamespace.get(request.namespace);
   for (const index of [tiers.override, namespaced, tiers.fallback]) {
     if (index === undefined) continue;
     for (const bucket of index.lookup(request.host)) {
@@ -258,12 +269,17 @@ function matchRequest(tiers: Tiers, request: RouteRequest): RouteMatch | undefin
 }
 
 function matchBucket(
-  bucket: PathBucket, path: string, method: string, namespace: string | undefined, labels: Readonly<Record<string, string>> | undefined,
+  bucket: PathBucket,
+  path: string,
+  method: string,
+  namespace: string | undefined,
+  labels: Readonly<Record<string, string>> | undefined,
 ): Candidate | undefined {
   const accepts = (c: Candidate): boolean =>
     (c.methods === undefined || c.methods.has(method)) &&
     (c.namespaces === undefined || (namespace !== undefined && c.namespaces.has(namespace))) &&
-    (c.selector === undefined || (labels !== undefined && c.selector.every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)));
+    (c.selector === undefined ||
+      (labels !== undefined && c.selector.every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)));
   const exact = firstAccepted(accepts, bucket.exact.get(path), bucket.exactFolded.get(foldCase(path)));
   if (exact !== undefined) return exact;
   for (const prefix of prefixesOf(path)) {
@@ -274,10 +290,14 @@ function matchBucket(
 }
 
 /** The first accepted candidate of a case-sensitive and a case-insensitive list of one path, by bucket order. */
-function firstAccepted(accepts: (c: Candidate) => boolean, exactCase: Candidate[] | undefined, folded: Candidate[] | undefined): Candidate | undefined {
+function firstAccepted(
+  accepts: (c: Candidate) => boolean,
+  exactCase: Candidate[] | undefined,
+  folded: Candidate[] | undefined,
+): Candidate | undefined {
   const a = exactCase?.find(accepts);
   const b = folded?.find(accepts);
-  return a === undefined || b === undefined ? a ?? b : byMethodThenOrder(a, b) <= 0 ? a : b;
+  return a === undefined || b === undefined ? (a ?? b) : byMethodThenOrder(a, b) <= 0 ? a : b;
 }
 
 /** ASCII lower case only, as Envoy folds (`absl::AsciiStrToLower`): `/API` → `/api`, `%C3%89` → `%c3%89`. */

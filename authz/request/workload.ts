@@ -81,7 +81,9 @@ export function parseLabelsFile(text: string): Record<string, string> {
  */
 export async function readWorkload(labelsFile: string, namespace: string | undefined): Promise<Workload> {
   if (namespace === undefined || !DNS_1123_LABEL.test(namespace)) {
-    throw new TypeError(`the workload namespace must be a DNS-1123 label (--workload-namespace or env POD_NAMESPACE), got ${JSON.stringify(namespace ?? '')}`);
+    throw new TypeError(
+      `the workload namespace must be a DNS-1123 label (--workload-namespace or env POD_NAMESPACE), got ${JSON.stringify(namespace ?? '')}`,
+    );
   }
   const labels = parseLabelsFile(await readFile(labelsFile, 'utf8'));
   return Object.freeze({ namespace, labels: Object.freeze(labels) });

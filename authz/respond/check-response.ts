@@ -167,7 +167,10 @@ function grpcCodeFor(httpStatus: number): number {
  * without `"` and `\`. CR/LF would also split the header.
  */
 function sanitizeDescription(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '').replace(/"/g, "'").replace(/\\/g, '');
+  return text
+    .replace(/[^\x20-\x7e]/g, '')
+    .replace(/"/g, "'")
+    .replace(/\\/g, '');
 }
 
 /** An RFC 9110 §5.6.4 quoted-string, printable ASCII only. */

@@ -35,7 +35,15 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
  * a claim must never decide them.
  */
 const RESERVED_NAMES: ReadonlySet<string> = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
 ]);
 /** C0 controls (CR, LF, NUL, …), DEL and C1 controls (U+0085 is a line break to some parsers). */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

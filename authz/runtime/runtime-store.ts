@@ -95,7 +95,9 @@ export class RuntimeStore {
     this.#metrics.snapshotReloads.inc({ result: 'invalid' });
     this.#log.error(
       { ...context, result: 'invalid', source, err: reason },
-      this.#current === undefined ? 'snapshot refused; nothing is enforced until one loads' : 'snapshot refused; the previous one keeps serving',
+      this.#current === undefined
+        ? 'snapshot refused; nothing is enforced until one loads'
+        : 'snapshot refused; the previous one keeps serving',
     );
   }
 
@@ -103,7 +105,10 @@ export class RuntimeStore {
     if (this.#current?.snapshot.sha256 === snapshot.sha256) {
       this.#lastRefusal = undefined;
       this.#metrics.snapshotReloads.inc({ result: 'unchanged' });
-      this.#log.info({ ...context, result: 'unchanged', generation: this.#current.snapshot.generation, sha256: snapshot.sha256 }, 'snapshot unchanged');
+      this.#log.info(
+        { ...context, result: 'unchanged', generation: this.#current.snapshot.generation, sha256: snapshot.sha256 },
+        'snapshot unchanged',
+      );
       return 'unchanged';
     }
     // Built in slices (about 100 ms of CPU for 12,000 policies, BENCHMARKS.md): the checks that
@@ -119,7 +124,15 @@ export class RuntimeStore {
     this.#metrics.snapshotReloads.inc({ result: 'ok' });
     this.#metrics.snapshotGeneration.set(snapshot.generation);
     this.#log.info(
-      { ...context, result: 'ok', generation: snapshot.generation, sha256: snapshot.sha256, issuers: Object.keys(snapshot.issuers).length, policies: snapshot.policies.length, routerMs },
+      {
+        ...context,
+        result: 'ok',
+        generation: snapshot.generation,
+        sha256: snapshot.sha256,
+        issuers: Object.keys(snapshot.issuers).length,
+        policies: snapshot.policies.length,
+        routerMs,
+      },
       'snapshot applied',
     );
     for (const listener of this.#listeners) listener();

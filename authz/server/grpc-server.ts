@@ -138,7 +138,8 @@ function limitedAuthorizationService(maxRequestBytes: number): ServiceDefinition
   if (method === undefined) throw new TypeError('Authorization service has no Check method');
   const deserialize = method.requestDeserialize;
   const requestDeserialize = (bytes: Buffer): object => {
-    if (bytes.length > maxRequestBytes) return new UnreadRequest('request_too_large', `CheckRequest is ${bytes.length} bytes; limit ${maxRequestBytes}`);
+    if (bytes.length > maxRequestBytes)
+      return new UnreadRequest('request_too_large', `CheckRequest is ${bytes.length} bytes; limit ${maxRequestBytes}`);
     try {
       return deserialize(bytes);
     } catch (error) {
@@ -195,7 +196,8 @@ function bindAddress(host: string, port: number): string {
  */
 export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerHandle> {
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_SERVICE_CONFIG.maxRequestBytes;
-  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1) throw new TypeError(`maxRequestBytes must be a positive integer, got ${maxRequestBytes}`);
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1)
+    throw new TypeError(`maxRequestBytes must be a positive integer, got ${maxRequestBytes}`);
   const server = new Server({ 'grpc.max_receive_message_length': Math.min(maxRequestBytes * TRANSPORT_CAP_FACTOR, INT32_MAX) });
   const watchers = new Set<ServerWritableStream<{ service?: string }, { status: string }>>();
   let shuttingDown = false;

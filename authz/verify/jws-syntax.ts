@@ -92,13 +92,21 @@ const BASE64URL_VALUE: ReadonlyMap<string, number> = new Map(
 function checkCanonical(segment: string, part: 'header' | 'payload' | 'signature'): void {
   const remainder = segment.length % 4;
   if (remainder === 1) {
-    throw new DenyError('token_malformed', `token ${part} has an impossible base64url length`, `${part} segment is ${segment.length} characters (4n+1)`);
+    throw new DenyError(
+      'token_malformed',
+      `token ${part} has an impossible base64url length`,
+      `${part} segment is ${segment.length} characters (4n+1)`,
+    );
   }
   if (remainder === 0) return;
   const padBits = remainder === 2 ? 0b1111 : 0b11;
   const last = BASE64URL_VALUE.get(segment.at(-1) ?? '') ?? 0;
   if ((last & padBits) !== 0) {
-    throw new DenyError('token_malformed', `token ${part} is not canonical base64url (non-zero pad bits)`, `${part} segment ends in ${JSON.stringify(segment.at(-1))}`);
+    throw new DenyError(
+      'token_malformed',
+      `token ${part} is not canonical base64url (non-zero pad bits)`,
+      `${part} segment ends in ${JSON.stringify(segment.at(-1))}`,
+    );
   }
 }
 

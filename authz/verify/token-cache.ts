@@ -45,7 +45,8 @@ export class TokenCache {
    */
   constructor(options: { max?: number; metrics?: Metrics; clock?: Perf } = {}) {
     this.#entries = new LRUCache({
-      max: options.max ?? DEFAULT_TOKEN_CACHE_ENTRIES, ttl: MAX_TOKEN_CACHE_TTL_MS,
+      max: options.max ?? DEFAULT_TOKEN_CACHE_ENTRIES,
+      ttl: MAX_TOKEN_CACHE_TTL_MS,
       ...(options.clock === undefined ? {} : { perf: options.clock }),
     });
     this.#metrics = options.metrics;

@@ -48,14 +48,20 @@ export function translateJoseError(error: unknown): DenyError {
 function claimFailureCode(error: InstanceType<typeof errors.JWTClaimValidationFailed>): DenyReason {
   if (error.reason === 'missing') return 'claim_missing';
   switch (error.claim) {
-    case 'nbf': return 'token_not_yet_valid';
+    case 'nbf':
+      return 'token_not_yet_valid';
     // An `iat` in the future (beyond the clock skew) is a token not yet valid; a non-number one
     // (reason `invalid`) is just an invalid claim.
-    case 'iat': return error.reason === 'check_failed' ? 'token_not_yet_valid' : 'claim_invalid';
-    case 'aud': return 'audience_mismatch';
-    case 'iss': return 'issuer_untrusted';
-    case 'typ': return 'typ_invalid';
-    default: return 'claim_invalid';
+    case 'iat':
+      return error.reason === 'check_failed' ? 'token_not_yet_valid' : 'claim_invalid';
+    case 'aud':
+      return 'audience_mismatch';
+    case 'iss':
+      return 'issuer_untrusted';
+    case 'typ':
+      return 'typ_invalid';
+    default:
+      return 'claim_invalid';
   }
 }
 

@@ -59,12 +59,20 @@ export interface VerifyOptions {
  * await verifyToken('a.b', candidates); // rejects with DenyError('token_malformed')
  * ```
  */
-export async function verifyToken(token: string, candidates: readonly VerifyCandidate[], options: VerifyOptions = {}): Promise<VerifiedToken> {
+export async function verifyToken(
+  token: string,
+  candidates: readonly VerifyCandidate[],
+  options: VerifyOptions = {},
+): Promise<VerifiedToken> {
   const { unverifiedHeader, unverifiedPayload } = parseUnverifiedJws(token, options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES);
   const candidate = chooseCandidate(unverifiedPayload.iss, candidates);
   const { config, audiences } = candidate;
   if (!(config.algorithms as readonly unknown[]).includes(unverifiedHeader.alg)) {
-    throw new DenyError('alg_not_allowed', undefined, `alg ${String(unverifiedHeader.alg)} is not in [${config.algorithms.join(', ')}] for ${config.id}`);
+    throw new DenyError(
+      'alg_not_allowed',
+      undefined,
+      `alg ${String(unverifiedHeader.alg)} is not in [${config.algorithms.join(', ')}] for ${config.id}`,
+    );
   }
   if (audiences !== undefined && audiences.length === 0) {
     // The compiler refuses an issuer with no audiences unless the check is waived; if one gets

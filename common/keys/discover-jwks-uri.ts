@@ -27,7 +27,10 @@ export async function discoverJwksUri(discoveryUrl: URL, issuer: string, init: {
   }
   const { issuer: advertised, jwks_uri: jwksUri } = document as Record<string, unknown>;
   if (advertised !== issuer) {
-    throw new KeyFetchError('invalid', `discovery issuer ${JSON.stringify(advertised)} does not equal the configured issuer ${JSON.stringify(issuer)}`);
+    throw new KeyFetchError(
+      'invalid',
+      `discovery issuer ${JSON.stringify(advertised)} does not equal the configured issuer ${JSON.stringify(issuer)}`,
+    );
   }
   if (typeof jwksUri !== 'string') throw new KeyFetchError('invalid', `${discoveryUrl.href} has no jwks_uri`);
   return checkKeyUrl(jwksUri);

@@ -17,7 +17,8 @@ export const MIN_HMAC_BYTES = 32;
 /** Why a key must not be used for verification, or undefined when it is acceptable. */
 export function keyWeakness(jwk: Jwk): string | undefined {
   if (jwk.use !== undefined && jwk.use !== 'sig') return `key use is "${jwk.use}", not "sig"`;
-  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return 'key_ops does not include "verify"';
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
+    return 'key_ops does not include "verify"';
   if ('d' in jwk || 'p' in jwk || 'q' in jwk) return 'a private key was published; refusing it';
   switch (jwk.kty) {
     case 'RSA': {
@@ -45,7 +46,10 @@ export function keyWeakness(jwk: Jwk): string | undefined {
 function leadingZeroBits(buf: Buffer): number {
   let bits = 0;
   for (const byte of buf) {
-    if (byte === 0) { bits += 8; continue; }
+    if (byte === 0) {
+      bits += 8;
+      continue;
+    }
     return bits + Math.clz32(byte) - 24;
   }
   return bits;

@@ -39,9 +39,10 @@ export async function fetchRemoteKeys(issuer: SnapshotIssuer): Promise<FetchedKe
   if (source.kind === 'static') throw new TypeError(`issuer ${issuer.id} has static keys`);
   const signal = AbortSignal.timeout(issuer.remote.timeoutMs);
   try {
-    const jwksUrl = source.kind === 'discovery'
-      ? await discoverJwksUri(checkKeyUrl(source.discoveryUrl), issuer.issuer, { signal })
-      : checkKeyUrl(source.jwksUri);
+    const jwksUrl =
+      source.kind === 'discovery'
+        ? await discoverJwksUri(checkKeyUrl(source.discoveryUrl), issuer.issuer, { signal })
+        : checkKeyUrl(source.jwksUri);
     const { body, headers } = await fetchJsonWithHeaders(jwksUrl, { signal, headers: { accept: 'application/json' } });
     const usable = selectUsableKeys(body, { allowSecrets: false });
     if (usable === undefined) throw new KeyFetchError('invalid', `${jwksUrl.href} is not a JWK set`);

@@ -33,7 +33,15 @@ export function parseMaxAge(header: string | null | undefined): number | undefin
     const [rawName, ...rest] = part.split('=');
     const name = rawName!.trim().toLowerCase();
     if (name === '' || directives.has(name)) continue; // the first occurrence wins
-    directives.set(name, rest.length === 0 ? undefined : rest.join('=').trim().replace(/^"(.*)"$/, '$1'));
+    directives.set(
+      name,
+      rest.length === 0
+        ? undefined
+        : rest
+            .join('=')
+            .trim()
+            .replace(/^"(.*)"$/, '$1'),
+    );
   }
   if (directives.has('no-store') || directives.has('no-cache')) return 0;
   for (const name of ['s-maxage', 'max-age']) {

@@ -88,15 +88,17 @@ export class RemoteKeyStore {
     const ids = new Set(remote.map((i) => i.id));
     for (const id of this.#entries.keys()) if (!ids.has(id)) this.#entries.delete(id);
     const now = this.#now();
-    await Promise.all(remote.map(async (issuer) => {
-      const config = canonicalJson(keyConfigOf(issuer));
-      let entry = this.#entries.get(issuer.id);
-      if (entry === undefined || entry.config !== config) {
-        entry = { config, nextFetchAt: now, rejectedKeys: 0 };
-        this.#entries.set(issuer.id, entry);
-      }
-      if (entry.nextFetchAt <= now) await this.#fetchInto(issuer, entry);
-    }));
+    await Promise.all(
+      remote.map(async (issuer) => {
+        const config = canonicalJson(keyConfigOf(issuer));
+        let entry = this.#entries.get(issuer.id);
+        if (entry === undefined || entry.config !== config) {
+          entry = { config, nextFetchAt: now, rejectedKeys: 0 };
+          this.#entries.set(issuer.id, entry);
+        }
+        if (entry.nextFetchAt <= now) await this.#fetchInto(issuer, entry);
+      }),
+    );
   }
 
   /**
@@ -121,7 +123,13 @@ export class RemoteKeyStore {
       const known = this.#entries.get(issuer.id)?.keysSince;
       if (known !== undefined && !(Date.parse(cached.fetchedAt) > Date.parse(known))) continue;
       // The config travels with the keys: refreshDue drops them if the issuer's key source changed since.
-      this.#entries.set(issuer.id, { config: canonicalJson(keyConfigOf(issuer)), nextFetchAt: now, rejectedKeys: 0, jwks: cached.jwks, keysSince: cached.fetchedAt });
+      this.#entries.set(issuer.id, {
+        config: canonicalJson(keyConfigOf(issuer)),
+        nextFetchAt: now,
+        rejectedKeys: 0,
+        jwks: cached.jwks,
+        keysSince: cached.fetchedAt,
+      });
     }
   }
 
@@ -168,9 +176,10 @@ export class RemoteKeyStore {
     const issuers: Record<string, SnapshotIssuer> = {};
     for (const [id, issuer] of Object.entries(snapshot.issuers)) {
       const entry = this.#entries.get(id);
-      issuers[id] = entry?.jwks !== undefined && entry.keysSince !== undefined && issuer.keySource.kind !== 'static'
-        ? { ...issuer, cachedKeys: { jwks: entry.jwks, fetchedAt: entry.keysSince } }
-        : issuer;
+      issuers[id] =
+        entry?.jwks !== undefined && entry.keysSince !== undefined && issuer.keySource.kind !== 'static'
+          ? { ...issuer, cachedKeys: { jwks: entry.jwks, fetchedAt: entry.keysSince } }
+          : issuer;
     }
     const next = { ...snapshot, issuers };
     return { ...next, sha256: snapshotDigest(next) };

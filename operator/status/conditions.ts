@@ -105,7 +105,8 @@ export type DesiredCondition = Omit<Condition, 'lastTransitionTime'>;
 export function setStatusCondition(conditions: readonly Condition[], desired: DesiredCondition, now: Date): Condition[] {
   const existing = conditions.find((c) => c.type === desired.type);
   // metav1.Time has second precision; keep the same so kubectl and other tools agree.
-  const lastTransitionTime = existing !== undefined && existing.status === desired.status ? existing.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const lastTransitionTime =
+    existing !== undefined && existing.status === desired.status ? existing.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z');
   const next: Condition = { ...desired, lastTransitionTime };
   return existing === undefined ? [...conditions, next] : conditions.map((c) => (c === existing ? next : c));
 }

@@ -54,9 +54,13 @@ export interface StatusInput {
 
 /** Diagnostics about what a resource refers to (issuers, Secrets, key material) rather than its own spec. */
 const REFERENCE_REASONS: ReadonlySet<DiagnosticReason> = new Set([
-  DIAGNOSTIC_REASONS.SecretNotFound, DIAGNOSTIC_REASONS.SecretKeyNotFound, DIAGNOSTIC_REASONS.InvalidKey,
-  DIAGNOSTIC_REASONS.NoUsableKey, DIAGNOSTIC_REASONS.AlgorithmMismatch,
-  DIAGNOSTIC_REASONS.IssuerNotFound, DIAGNOSTIC_REASONS.IssuerNotReady,
+  DIAGNOSTIC_REASONS.SecretNotFound,
+  DIAGNOSTIC_REASONS.SecretKeyNotFound,
+  DIAGNOSTIC_REASONS.InvalidKey,
+  DIAGNOSTIC_REASONS.NoUsableKey,
+  DIAGNOSTIC_REASONS.AlgorithmMismatch,
+  DIAGNOSTIC_REASONS.IssuerNotFound,
+  DIAGNOSTIC_REASONS.IssuerNotReady,
 ]);
 
 /** Condition messages stay readable in `kubectl describe`; the full list is in the operator log. */
@@ -80,7 +84,10 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
   const enforcedPolicies = new Map(input.snapshot.policies.map((p) => [p.id, p]));
   const out = new Map<string, DesiredStatus>();
   for (const resource of input.resources) {
-    const { kind, metadata: { namespace, name, generation } } = resource;
+    const {
+      kind,
+      metadata: { namespace, name, generation },
+    } = resource;
     const key = statusKey(kind, namespace, name);
     const diagnostics = byResource.get(key) ?? [];
     const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -89,29 +96,80 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     const warnings = diagnostics.filter((d) => d.severity === 'warning');
     const conditions: DesiredCondition[] = [];
     const condition = (type: string, status: DesiredCondition['status'], reason: string, message: string): void => {
-      conditions.push({ type, status, reason, message: truncate(message), ...(generation === undefined ? {} : { observedGeneration: generation }) });
+      conditions.push({
+        type,
+        status,
+        reason,
+        message: truncate(message),
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+      });
     };
 
-    condition(CONDITION_TYPES.Accepted, specErrors.length === 0 ? 'True' : 'False',
+    condition(
+      CONDITION_TYPES.Accepted,
+      specErrors.length === 0 ? 'True' : 'False',
       specErrors[0]?.reason ?? CONDITION_REASONS.Accepted,
-      specErrors.length > 0 ? describe(specErrors) : warnings.length > 0 ? `accepted with warnings: ${describe(warnings)}` : 'the spec is valid');
+      specErrors.length > 0
+        ? describe(specErrors)
+        : warnings.length > 0
+          ? `accepted with warnings: ${describe(warnings)}`
+          : 'the spec is valid',
+    );
 
     const issuerId = `${namespace ?? ''}/${name}`;
     const issuer = kind === 'JWTIssuer' ? input.snapshot.issuers[issuerId] : undefined;
     const policy = kind === 'JWTIssuer' ? undefined : enforcedPolicies.get(key);
-    const keyless = kind === 'JWTIssuer'
-      ? (issuer !== undefined && !hasKeys(issuer) ? [issuerId] : [])
-      : (policy?.issuers ?? []).map((r) => r.issuerId).filter((id) => { const i = input.snapshot.issuers[id]; return i !== undefined && !hasKeys(i); });
+    const keyless =
+      kind === 'JWTIssuer'
+        ? issuer !== undefined && !hasKeys(issuer)
+          ? [issuerId]
+          : []
+        : (policy?.issuers ?? [])
+            .map((r) => r.issuerId)
+            .filter((id) => {
+              const i = input.snapshot.issuers[id];
+              return i !== undefined && !hasKeys(i);
+            });
 
-    if (specErrors.length > 0) condition(CONDITION_TYPES.ResolvedRefs, 'Unknown', CONDITION_REASONS.NotEvaluated, 'references are checked once the spec is accepted');
+    if (specErrors.length > 0)
+      condition(
+        CONDITION_TYPES.ResolvedRefs,
+        'Unknown',
+        CONDITION_REASONS.NotEvaluated,
+        'references are checked once the spec is accepted',
+      );
     else if (refErrors.length > 0) condition(CONDITION_TYPES.ResolvedRefs, 'False', refErrors[0]!.reason, describe(refErrors));
-    else if (kind !== 'JWTIssuer' && keyless.length > 0) condition(CONDITION_TYPES.ResolvedRefs, 'False', CONDITION_REASONS.IssuerKeysUnavailable, `issuer ${keyless.join(', ')} has no keys yet; its tokens are refused with 503 keys_unavailable`);
+    else if (kind !== 'JWTIssuer' && keyless.length > 0)
+      condition(
+        CONDITION_TYPES.ResolvedRefs,
+        'False',
+        CONDITION_REASONS.IssuerKeysUnavailable,
+        `issuer ${keyless.join(', ')} has no keys yet; its tokens are refused with 503 keys_unavailable`,
+      );
     else condition(CONDITION_TYPES.ResolvedRefs, 'True', CONDITION_REASONS.ResolvedRefs, 'all references resolved');
 
     const enforced = kind === 'JWTIssuer' ? issuer !== undefined : policy !== undefined;
-    if (policy?.mode === 'invalid') condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.FailingClosed, `its routes are denied with 503 policy_invalid until it is fixed: ${describe(errors)}`);
-    else if (!enforced) condition(CONDITION_TYPES.Ready, 'False', CONDITION_REASONS.NotEnforced, errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot');
-    else if (keyless.length > 0) condition(CONDITION_TYPES.Ready, 'False', kind === 'JWTIssuer' ? CONDITION_REASONS.KeysUnavailable : CONDITION_REASONS.IssuerKeysUnavailable, `enforced, but issuer ${keyless.join(', ')} has no keys yet: requests get 503 keys_unavailable`);
+    if (policy?.mode === 'invalid')
+      condition(
+        CONDITION_TYPES.Ready,
+        'False',
+        CONDITION_REASONS.FailingClosed,
+        `its routes are denied with 503 policy_invalid until it is fixed: ${describe(errors)}`,
+      );
+    else if (!enforced)
+      condition(
+        CONDITION_TYPES.Ready,
+        'False',
+        CONDITION_REASONS.NotEnforced,
+        errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot',
+      );
+    else if (keyless.length > 0)
+      condition(
+        CONDITION_TYPES.Ready,
+        'False',
+        kind === 'JWTIssuer' ? CONDITION_REASONS.KeysUnavailable : CONDITION_REASONS.IssuerKeysUnavailable,
+        `enforced, but issuer ${keyless.join(', ')} has no keys yet: requests get 503 keys_unavailable`,
+      );
     else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, `enforced by the published snapshot${whereEnforced(policy)}`);
 
     if (kind !== 'JWTIssuer') {
@@ -124,7 +182,10 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     const status: DesiredStatus = { conditions, ...(generation === undefined ? {} : { observedGeneration: generation }) };
     if (kind === 'JWTIssuer') {
       const keys = issuer === undefined ? undefined : summarizeKeys(issuer, input.keyState(issuerId));
-      conditions.push({ ...keysCondition(issuer, input.keyState(issuerId)), ...(generation === undefined ? {} : { observedGeneration: generation }) });
+      conditions.push({
+        ...keysCondition(issuer, input.keyState(issuerId)),
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+      });
       if (keys !== undefined) status.keys = keys;
     }
     out.set(key, status);
@@ -146,7 +207,8 @@ export function statusKey(kind: string, namespace: string | undefined, name: str
 
 function keysCondition(issuer: SnapshotIssuer | undefined, state: RemoteKeyState | undefined): DesiredCondition {
   const type = CONDITION_TYPES.KeysAvailable;
-  if (issuer === undefined) return { type, status: 'Unknown', reason: CONDITION_REASONS.NotEvaluated, message: 'the issuer is not in the snapshot' };
+  if (issuer === undefined)
+    return { type, status: 'Unknown', reason: CONDITION_REASONS.NotEvaluated, message: 'the issuer is not in the snapshot' };
   if (issuer.keySource.kind === 'static') {
     const count = issuer.keySource.jwks.keys.length;
     return count > 0
@@ -155,10 +217,20 @@ function keysCondition(issuer: SnapshotIssuer | undefined, state: RemoteKeyState
   }
   const count = issuer.cachedKeys?.jwks.keys.length ?? 0;
   if (count === 0) {
-    return { type, status: 'False', reason: CONDITION_REASONS.KeysUnavailable, message: state?.lastError === undefined ? 'keys not fetched yet' : `no keys: ${state.lastError}` };
+    return {
+      type,
+      status: 'False',
+      reason: CONDITION_REASONS.KeysUnavailable,
+      message: state?.lastError === undefined ? 'keys not fetched yet' : `no keys: ${state.lastError}`,
+    };
   }
   if (state?.lastError !== undefined) {
-    return { type, status: 'True', reason: CONDITION_REASONS.KeysStale, message: `the last fetch failed (${state.lastError}); still using ${count} key(s) fetched at ${issuer.cachedKeys?.fetchedAt}` };
+    return {
+      type,
+      status: 'True',
+      reason: CONDITION_REASONS.KeysStale,
+      message: `the last fetch failed (${state.lastError}); still using ${count} key(s) fetched at ${issuer.cachedKeys?.fetchedAt}`,
+    };
   }
   return { type, status: 'True', reason: CONDITION_REASONS.KeysFetched, message: `${count} key(s) fetched` };
 }

@@ -59,7 +59,12 @@ function readConditions(status: unknown): Condition[] {
   if (status === null || typeof status !== 'object') return [];
   const list = (status as { conditions?: unknown }).conditions;
   if (!Array.isArray(list)) return [];
-  return list.filter((c): c is Condition => c !== null && typeof c === 'object'
-    && typeof (c as Condition).type === 'string' && typeof (c as Condition).status === 'string'
-    && typeof (c as Condition).lastTransitionTime === 'string');
+  return list.filter(
+    (c): c is Condition =>
+      c !== null &&
+      typeof c === 'object' &&
+      typeof (c as Condition).type === 'string' &&
+      typeof (c as Condition).status === 'string' &&
+      typeof (c as Condition).lastTransitionTime === 'string',
+  );
 }

@@ -53,7 +53,12 @@ export type StatusWrite =
  * const { outcome } = await writeStatus(clients, writes, { kind: 'ClusterJWTPolicy', name: 'corp', resourceVersion: '9' }, { conditions: [] });
  * ```
  */
-export async function writeStatus(clients: KubeClients, writes: WriteSession, target: StatusTarget, status: ResourceStatus): Promise<StatusWrite> {
+export async function writeStatus(
+  clients: KubeClients,
+  writes: WriteSession,
+  target: StatusTarget,
+  status: ResourceStatus,
+): Promise<StatusWrite> {
   const body = [
     { op: 'add', path: '/metadata/resourceVersion', value: target.resourceVersion },
     { op: 'add', path: '/status', value: status },
@@ -61,9 +66,11 @@ export async function writeStatus(clients: KubeClients, writes: WriteSession, ta
   const options = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
   const where = { group: GROUP, version: VERSION, plural: PLURALS[target.kind], name: target.name, body };
   try {
-    const written = await writes.write('status', () => target.namespace === undefined
-      ? clients.custom.patchClusterCustomObjectStatus(where, options)
-      : clients.custom.patchNamespacedCustomObjectStatus({ ...where, namespace: target.namespace }, options)) as { metadata?: { resourceVersion?: string } };
+    const written = (await writes.write('status', () =>
+      target.namespace === undefined
+        ? clients.custom.patchClusterCustomObjectStatus(where, options)
+        : clients.custom.patchNamespacedCustomObjectStatus({ ...where, namespace: target.namespace }, options),
+    )) as { metadata?: { resourceVersion?: string } };
     return { outcome: 'written', resourceVersion: written.metadata?.resourceVersion ?? '' };
   } catch (error) {
     if (apiStatus(error) === 404) return { outcome: 'gone' };

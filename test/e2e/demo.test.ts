@@ -13,7 +13,10 @@ const DEMO = new URL('../../dev/demo.ts', import.meta.url).pathname;
 const START_TIMEOUT_MS = 60_000;
 
 /** A printed example: the status its heading promises and the curl line under it. */
-interface Example { status: number; curl: string }
+interface Example {
+  status: number;
+  curl: string;
+}
 
 let demo: ChildProcess;
 let output: string[];
@@ -23,11 +26,20 @@ let examples: Example[];
 function readUntil(child: ChildProcess, last: RegExp): Promise<string[]> {
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo: no line matching ${last} in ${START_TIMEOUT_MS} ms:\n${lines.join('\n')}`)), START_TIMEOUT_MS);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`demo exited with ${code}:\n${lines.join('\n')}`)); });
+    const timer = setTimeout(
+      () => reject(new Error(`demo: no line matching ${last} in ${START_TIMEOUT_MS} ms:\n${lines.join('\n')}`)),
+      START_TIMEOUT_MS,
+    );
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`demo exited with ${code}:\n${lines.join('\n')}`));
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(line);
-      if (last.test(line)) { clearTimeout(timer); resolve(lines); }
+      if (last.test(line)) {
+        clearTimeout(timer);
+        resolve(lines);
+      }
     });
   });
 }
@@ -58,7 +70,11 @@ after(() => {
 });
 
 test('the demo prints an allowed, a 401 and a 403 example', { skip: SKIP }, () => {
-  assert.deepEqual(examples.map((e) => e.status), [200, 401, 403], output.join('\n'));
+  assert.deepEqual(
+    examples.map((e) => e.status),
+    [200, 401, 403],
+    output.join('\n'),
+  );
 });
 
 test('each printed curl line answers the status its heading promises, through Envoy', { skip: SKIP }, async () => {
@@ -82,6 +98,10 @@ test('SIGTERM stops Envoy, jwtgate and the upstream, and the demo exits 0', { sk
   const [code] = await exited;
   assert.equal(code, 0);
   for (const url of new Set(urls)) {
-    await assert.rejects(fetch(url), (error: Error & { cause?: { code?: string } }) => error.cause?.code === 'ECONNREFUSED', `${url} still answers`);
+    await assert.rejects(
+      fetch(url),
+      (error: Error & { cause?: { code?: string } }) => error.cause?.code === 'ECONNREFUSED',
+      `${url} still answers`,
+    );
   }
 });

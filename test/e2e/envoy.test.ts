@@ -44,7 +44,9 @@ function send(baseUrl: string, path: string, headers: [string, string][] = []): 
     const req = httpRequest({ hostname, port, path, method: 'GET', agent: false, headers: lines.flat() }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       res.on('error', reject);
     });
@@ -62,47 +64,73 @@ function upstreamSaw(response: ProxyResponse): EchoedRequest {
 /** A denial's status, challenge and JSON body as Envoy relays them from jwtgate. */
 function denial(response: ProxyResponse): { status: number; challenge: string | undefined; body: Record<string, unknown> } {
   assert.equal(response.headers['content-type'], 'application/json', `not a jwtgate denial: ${response.status} ${response.body}`);
-  return { status: response.status, challenge: response.headers['www-authenticate'], body: JSON.parse(response.body) as Record<string, unknown> };
+  return {
+    status: response.status,
+    challenge: response.headers['www-authenticate'],
+    body: JSON.parse(response.body) as Record<string, unknown>,
+  };
 }
 
 /** Envoy's `http.ingress.ext_authz.*` counters, from its admin API. */
 async function extAuthzStats(envoy: EnvoyProcess): Promise<Record<string, number>> {
   const text = await (await fetch(`${envoy.adminUrl}/stats?filter=${encodeURIComponent('^http\\.ingress\\.ext_authz\\.')}`)).text();
-  return Object.fromEntries(text.trim().split('\n').map((line) => {
-    const [name = '', value = ''] = line.split(': ');
-    return [name.replace('http.ingress.ext_authz.', ''), Number(value)];
-  }));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [name = '', value = ''] = line.split(': ');
+        return [name.replace('http.ingress.ext_authz.', ''), Number(value)];
+      }),
+  );
 }
 
 const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
 
 function issuerManifest(jwksUri: string): string {
-  return jwtIssuer({ name: 'idp', namespace: 'shop', spec: {
-    issuer: TEST_ISSUER,
-    audiences: [TEST_AUDIENCE],
-    jwksUri,
-    algorithms: ['RS256'],
-    clockSkewSeconds: 0,
-  } });
+  return jwtIssuer({
+    name: 'idp',
+    namespace: 'shop',
+    spec: {
+      issuer: TEST_ISSUER,
+      audiences: [TEST_AUDIENCE],
+      jwksUri,
+      algorithms: ['RS256'],
+      clockSkewSeconds: 0,
+    },
+  });
 }
 
 /** The orders API: scope rule, claim headers, token from the header or `access_token`, stripped. */
 function ordersManifest(scope: string): string {
-  return jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
-    targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
-    issuers: { anyOf: [{ name: 'idp' }] },
-    tokenSources: [{ header: { name: 'Authorization', prefix: 'Bearer ' } }, { query: 'access_token' }],
-    rules: [{ claim: 'scope', containsAll: [scope] }],
-    forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }, { claim: 'roles', header: 'x-user-roles', encoding: 'csv' }] },
-    deny: { realm: 'orders' },
-  } });
+  return jwtPolicy({
+    name: 'orders',
+    namespace: 'shop',
+    spec: {
+      targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
+      issuers: { anyOf: [{ name: 'idp' }] },
+      tokenSources: [{ header: { name: 'Authorization', prefix: 'Bearer ' } }, { query: 'access_token' }],
+      rules: [{ claim: 'scope', containsAll: [scope] }],
+      forward: {
+        claimsToHeaders: [
+          { claim: 'sub', header: 'x-user-id' },
+          { claim: 'roles', header: 'x-user-roles', encoding: 'csv' },
+        ],
+      },
+      deny: { realm: 'orders' },
+    },
+  });
 }
 
-const KEEP_MANIFEST = jwtPolicy({ name: 'legacy', namespace: 'shop', spec: {
-  targets: [{ hosts: [HOST], paths: [{ prefix: '/legacy' }] }],
-  issuers: { anyOf: [{ name: 'idp' }] },
-  forward: { token: 'Keep', claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
-} });
+const KEEP_MANIFEST = jwtPolicy({
+  name: 'legacy',
+  namespace: 'shop',
+  spec: {
+    targets: [{ hosts: [HOST], paths: [{ prefix: '/legacy' }] }],
+    issuers: { anyOf: [{ name: 'idp' }] },
+    forward: { token: 'Keep', claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+  },
+});
 
 describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
   let standalone: StandaloneService;
@@ -144,7 +172,11 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
 
   test('client-sent copies of a mapped header are overwritten, and removed when the claim is absent', async () => {
     const withRoles = await signToken(key, standardClaims({ scope: 'orders:read', roles: ['buyer'] }));
-    const forged: [string, string][] = [['x-user-id', 'mallory'], ['X-User-Id', 'root'], ['x-user-roles', 'admin']];
+    const forged: [string, string][] = [
+      ['x-user-id', 'mallory'],
+      ['X-User-Id', 'root'],
+      ['x-user-roles', 'admin'],
+    ];
     const seen = upstreamSaw(await send(envoy.url, '/orders', [bearer(withRoles), ...forged]));
     assert.deepEqual(seen.headers['x-user-id'], ['alice']);
     assert.deepEqual(seen.headers['x-user-roles'], ['buyer']);
@@ -198,7 +230,9 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
   });
 
   test('a valid token for another audience gets 401 invalid_token (RFC 6750 §3.1), not 403', async () => {
-    const d = denial(await send(envoy.url, '/orders', [bearer(await signToken(key, standardClaims({ scope: 'orders:read', aud: 'api://billing' })))]));
+    const d = denial(
+      await send(envoy.url, '/orders', [bearer(await signToken(key, standardClaims({ scope: 'orders:read', aud: 'api://billing' })))]),
+    );
     assert.deepEqual([d.status, d.body.error, d.body.reason], [401, 'invalid_token', 'audience_mismatch']);
     assert.match(d.challenge ?? '', /^Bearer realm="orders", error="invalid_token"/);
   });
@@ -232,7 +266,13 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     // Without path_with_escaped_slashes_action, Envoy routes `/public/..%2forders` to /public
     // (no ext_authz) and forwards it as is: an upstream that decodes %2F serves /orders unchecked.
     const reached = echo.requests;
-    for (const path of ['/public/%2e%2e/orders', '/public/..\\orders', '/public/..%2forders', '/public%2F..%2Forders', '/public/..%5corders']) {
+    for (const path of [
+      '/public/%2e%2e/orders',
+      '/public/..\\orders',
+      '/public/..%2forders',
+      '/public%2F..%2Forders',
+      '/public/..%5corders',
+    ]) {
       const response = await send(envoy.url, path);
       if (response.status === 307) assert.equal(response.headers.location, '/orders', path);
       else assert.equal(denial(response).body.reason, 'token_missing', path);
@@ -273,7 +313,11 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     const SETTLED_FROM = 250;
     const before = appliedCount();
     let applied = false;
-    const reloaded = svc.waitForLog((l) => l.msg === 'snapshot applied' && appliedCount() > before).then(() => { applied = true; });
+    const reloaded = svc
+      .waitForLog((l) => l.msg === 'snapshot applied' && appliedCount() > before)
+      .then(() => {
+        applied = true;
+      });
     const results: { index: number; status: number; reason?: unknown; afterReload: boolean }[] = [];
     let next = 0;
     const client = async () => {
@@ -293,8 +337,15 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     assert.equal(results.length, TOTAL);
     const unexpected = results.filter((r) => !(r.status === 200 || (r.status === 403 && r.reason === 'rule_failed')));
     assert.deepEqual(unexpected, [], 'every answer is 200 (old policy) or 403 rule_failed (new policy)');
-    assert.ok(results.filter((r) => r.index < RELOAD_AT).every((r) => r.status === 200), 'the old policy allowed');
-    assert.deepEqual(results.filter((r) => r.afterReload && r.status !== 403), [], 'once applied, the new policy decides');
+    assert.ok(
+      results.filter((r) => r.index < RELOAD_AT).every((r) => r.status === 200),
+      'the old policy allowed',
+    );
+    assert.deepEqual(
+      results.filter((r) => r.afterReload && r.status !== 403),
+      [],
+      'once applied, the new policy decides',
+    );
     assert.ok(results.filter((r) => r.afterReload).length >= TOTAL - SETTLED_FROM);
   });
 
@@ -326,17 +377,45 @@ describe('path forms through Envoy: a path the upstream reads as /admin never re
   // jwtgate decides every route here (no route has ext_authz off): /public is open by policy,
   // /admin and /reports (case-insensitive) are protected, and everything else is open by default.
   const POLICIES = {
-    'public.yaml': jwtPolicy({ name: 'public', namespace: 'shop', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/public' }] }] } }),
-    'admin.yaml': jwtPolicy({ name: 'admin', namespace: 'shop', spec: { targets: [{ hosts: [HOST], paths: [{ prefix: '/admin' }] }], issuers: { anyOf: [{ name: 'idp' }] } } }),
-    'reports.yaml': jwtPolicy({ name: 'reports', namespace: 'shop', spec: {
-      targets: [{ hosts: [HOST], paths: [{ prefix: '/reports', caseInsensitive: true }] }], issuers: { anyOf: [{ name: 'idp' }] },
-    } }),
+    'public.yaml': jwtPolicy({
+      name: 'public',
+      namespace: 'shop',
+      spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/public' }] }] },
+    }),
+    'admin.yaml': jwtPolicy({
+      name: 'admin',
+      namespace: 'shop',
+      spec: { targets: [{ hosts: [HOST], paths: [{ prefix: '/admin' }] }], issuers: { anyOf: [{ name: 'idp' }] } },
+    }),
+    'reports.yaml': jwtPolicy({
+      name: 'reports',
+      namespace: 'shop',
+      spec: {
+        targets: [{ hosts: [HOST], paths: [{ prefix: '/reports', caseInsensitive: true }] }],
+        issuers: { anyOf: [{ name: 'idp' }] },
+      },
+    }),
   };
   /** Forms that Tomcat, Spring, nginx or a decode-first server read as /admin (or under it). */
   const ADMIN_IN_DISGUISE = [
-    '/admin;x=1', '/admin/..;/admin', '/public/..;/admin', '/public/%2e%2e;/admin', '/public/../admin', '/public/./../admin', '/public/%2e%2e/admin',
-    '/public/%2E%2E/admin', '/public/.%2e/admin', '/public/..%2fadmin', '/public%2f..%2fadmin', '/public/..%5cadmin',
-    '/public/..\\admin', '//admin', '/admin%3bx=1', '/public/%c0%ae%c0%ae/admin', '/%61dmin', '/admin/x;jsessionid=1',
+    '/admin;x=1',
+    '/admin/..;/admin',
+    '/public/..;/admin',
+    '/public/%2e%2e;/admin',
+    '/public/../admin',
+    '/public/./../admin',
+    '/public/%2e%2e/admin',
+    '/public/%2E%2E/admin',
+    '/public/.%2e/admin',
+    '/public/..%2fadmin',
+    '/public%2f..%2fadmin',
+    '/public/..%5cadmin',
+    '/public/..\\admin',
+    '//admin',
+    '/admin%3bx=1',
+    '/public/%c0%ae%c0%ae/admin',
+    '/%61dmin',
+    '/admin/x;jsessionid=1',
   ];
 
   let key: TestKey;
@@ -358,7 +437,10 @@ describe('path forms through Envoy: a path the upstream reads as /admin never re
     const start = (authz: StandaloneService, pathHandling: EnvoyOptions['pathHandling']) =>
       startEnvoy({ authzPort: authz.svc.grpcPort, upstreamPort: echo.port, bypassPrefix: false, pathHandling, statusOnError: 503 });
     [envoys.recommended, envoys['reject-escaped-slashes'], envoys['envoy-defaults'], envoys['ignore-parameters']] = await Promise.all([
-      start(strict, 'recommended'), start(strict, 'reject-escaped-slashes'), start(strict, 'envoy-defaults'), start(lenient, 'recommended'),
+      start(strict, 'recommended'),
+      start(strict, 'reject-escaped-slashes'),
+      start(strict, 'envoy-defaults'),
+      start(lenient, 'recommended'),
     ]);
   });
 
@@ -371,7 +453,11 @@ describe('path forms through Envoy: a path the upstream reads as /admin never re
   });
 
   /** The response to `path`, following one redirect (UNESCAPE_AND_REDIRECT) as a client would. */
-  async function sendFollowing(envoy: EnvoyProcess, path: string, headers: [string, string][] = []): Promise<ProxyResponse & { via?: string }> {
+  async function sendFollowing(
+    envoy: EnvoyProcess,
+    path: string,
+    headers: [string, string][] = [],
+  ): Promise<ProxyResponse & { via?: string }> {
     const response = await send(envoy.url, path, headers);
     const location = response.headers.location;
     if (response.status < 300 || response.status >= 400 || location === undefined) return response;
@@ -386,7 +472,8 @@ describe('path forms through Envoy: a path the upstream reads as /admin never re
       for (const path of ADMIN_IN_DISGUISE) {
         const response = await sendFollowing(envoy, path);
         // jwtgate's 400 request_invalid or 401 token_missing, or Envoy's own 400 before asking.
-        const reason = response.headers['content-type'] === 'application/json' ? String(denial(response).body.reason) : `envoy ${response.status}`;
+        const reason =
+          response.headers['content-type'] === 'application/json' ? String(denial(response).body.reason) : `envoy ${response.status}`;
         answers.push(`${path}${response.via === undefined ? '' : ` → ${response.via}`}: ${response.status} ${reason}`);
         assert.ok([400, 401].includes(response.status), `${path}: ${response.status} ${response.body}`);
       }
@@ -396,9 +483,15 @@ describe('path forms through Envoy: a path the upstream reads as /admin never re
 
   test('recommended settings: legitimate spellings of an open path arrive in a form jwtgate accepts, and the upstream reads that path', async () => {
     for (const [path, upstreamPath] of [
-      ['/public/x', '/public/x'], ['/public//x', '/public/x'], ['/public/./x', '/public/x'], ['/public/a/../x', '/public/x'],
+      ['/public/x', '/public/x'],
+      ['/public//x', '/public/x'],
+      ['/public/./x', '/public/x'],
+      ['/public/a/../x', '/public/x'],
       ['/public//../admin', '/public/admin'], // resolved, then merged: /public/admin to jwtgate and upstream alike
-      ['/%70ublic/x', '/public/x'], ['/public/caf%c3%a9', '/public/caf%c3%a9'], ['/public/a%2fb', '/public/a/b'], ['/public/%7Euser', '/public/~user'],
+      ['/%70ublic/x', '/public/x'],
+      ['/public/caf%c3%a9', '/public/caf%c3%a9'],
+      ['/public/a%2fb', '/public/a/b'],
+      ['/public/%7Euser', '/public/~user'],
     ] as const) {
       const response = await sendFollowing(envoys.recommended!, path);
       assert.equal(upstreamSaw(response).path, upstreamPath, path);
@@ -473,7 +566,11 @@ describe('Envoy ext_authz contract, recorded by a stub authorization server', { 
 
   test('repeated request headers arrive joined with a comma, names lower-cased', async () => {
     reply = {};
-    const { http } = await attributesOf('/x', [['X-Dup', 'a'], ['x-dup', 'b'], ['X-Mixed-Case', 'v']]);
+    const { http } = await attributesOf('/x', [
+      ['X-Dup', 'a'],
+      ['x-dup', 'b'],
+      ['X-Mixed-Case', 'v'],
+    ]);
     assert.equal(http.headers!['x-dup'], 'a,b');
     assert.equal(http.headers!['x-mixed-case'], 'v');
     assert.equal(http.host, HOST);

@@ -15,8 +15,17 @@ import { parse as parseYaml } from 'yaml';
 import { denied } from '../support/decisions.ts';
 import { createGrpcClient, httpCheckRequest } from '../../cli/grpc-client.ts';
 import {
-  CHART_DIR, RELEASE, RELEASE_NAMESPACE, findObject, parseManifests, profilePath, renderChart, runHelm, templateArgs,
-  type KubeObject, type RenderOptions,
+  CHART_DIR,
+  RELEASE,
+  RELEASE_NAMESPACE,
+  findObject,
+  parseManifests,
+  profilePath,
+  renderChart,
+  runHelm,
+  templateArgs,
+  type KubeObject,
+  type RenderOptions,
 } from '../support/helm.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
@@ -25,7 +34,10 @@ import { waitFor } from '../support/wait-for.ts';
 
 const skipKube = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PROFILES = (await readdir(join(CHART_DIR, 'profiles'))).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
+const PROFILES = (await readdir(join(CHART_DIR, 'profiles')))
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => f.slice(0, -'.yaml'.length))
+  .sort();
 /** A workload running authz as a sidecar, granted the snapshot by the chart. */
 const SIDECAR_SA = { namespace: 'shop', name: 'checkout' };
 const WITH_SIDECAR_SA: Record<string, string> = { 'authz.sidecar.serviceAccounts': JSON.stringify([SIDECAR_SA]) };
@@ -37,18 +49,36 @@ const RENDERINGS: Record<string, RenderOptions> = {
   autoscaling: { setJson: { 'authz.autoscaling.enabled': 'true' } },
 };
 
-type Container = { name: string; args?: string[]; env?: { name: string; value?: string; valueFrom?: unknown }[]; ports?: { name: string; containerPort: number }[];
-  livenessProbe?: { httpGet?: { path: string; port: string } }; readinessProbe?: { httpGet?: { path: string; port: string } };
-  securityContext?: Record<string, unknown>; image?: string; volumeMounts?: { name: string; mountPath: string }[] };
-type PodSpec = { serviceAccountName?: string; securityContext?: Record<string, unknown>; containers: Container[]; volumes?: { name: string }[] };
+type Container = {
+  name: string;
+  args?: string[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  ports?: { name: string; containerPort: number }[];
+  livenessProbe?: { httpGet?: { path: string; port: string } };
+  readinessProbe?: { httpGet?: { path: string; port: string } };
+  securityContext?: Record<string, unknown>;
+  image?: string;
+  volumeMounts?: { name: string; mountPath: string }[];
+};
+type PodSpec = {
+  serviceAccountName?: string;
+  securityContext?: Record<string, unknown>;
+  containers: Container[];
+  volumes?: { name: string }[];
+};
 
 const podSpecOf = (deployment: KubeObject): PodSpec => (deployment.spec as { template: { spec: PodSpec } }).template.spec;
 const kindsAndNames = (objects: KubeObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
 
 /** The hardening every jwtgate container must carry, whatever the values. */
 const HARDENED_CONTAINER = {
-  runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+  runAsNonRoot: true,
+  runAsUser: 1000,
+  runAsGroup: 1000,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
 };
 
 describe('charts/jwtgate rendered by helm', () => {
@@ -61,7 +91,7 @@ describe('charts/jwtgate rendered by helm', () => {
     }
   });
 
-  test('appVersion is package.json\'s version, and the default image is ghcr.io/jwtgate/jwtgate:<appVersion>', async () => {
+  test("appVersion is package.json's version, and the default image is ghcr.io/jwtgate/jwtgate:<appVersion>", async () => {
     const chart = parseYaml(await readFile(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as { apiVersion: string; appVersion: string };
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     assert.equal(chart.apiVersion, 'v2');
@@ -72,7 +102,7 @@ describe('charts/jwtgate rendered by helm', () => {
     }
   });
 
-  test('the chart\'s crds/ is the repository\'s crds/ (a symlink), and a packaged chart carries them unchanged', async () => {
+  test("the chart's crds/ is the repository's crds/ (a symlink), and a packaged chart carries them unchanged", async () => {
     assert.equal(await readlink(join(CHART_DIR, 'crds')), '../../crds');
     assert.equal(await realpath(join(CHART_DIR, 'crds')), await realpath(join(ROOT, 'crds')));
     const dir = await mkdtemp(join(tmpdir(), 'jwtgate-chart-'));
@@ -83,8 +113,10 @@ describe('charts/jwtgate rendered by helm', () => {
       assert.equal(shown.code, 0, shown.stderr);
       const files = (await readdir(join(ROOT, 'crds'))).sort();
       const repo = (await Promise.all(files.map(async (f) => parseManifests(await readFile(join(ROOT, 'crds', f), 'utf8'))))).flat();
-      assert.deepEqual(parseManifests(shown.stdout).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
-        repo.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)));
+      assert.deepEqual(
+        parseManifests(shown.stdout).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
+        repo.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
+      );
       assert.equal(repo.length, 3);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -102,7 +134,10 @@ describe('charts/jwtgate rendered by helm', () => {
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ]);
-    assert.deepEqual(container!.env?.find((e) => e.name === 'JWTGATE_OPERATOR_HTTP_PORT'), { name: 'JWTGATE_OPERATOR_HTTP_PORT', value: '9003' });
+    assert.deepEqual(
+      container!.env?.find((e) => e.name === 'JWTGATE_OPERATOR_HTTP_PORT'),
+      { name: 'JWTGATE_OPERATOR_HTTP_PORT', value: '9003' },
+    );
     assert.deepEqual(container!.ports, [{ name: 'metrics', containerPort: 9003, protocol: 'TCP' }]);
     assert.deepEqual(container!.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
     assert.deepEqual(container!.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' });
@@ -114,7 +149,13 @@ describe('charts/jwtgate rendered by helm', () => {
     assert.equal((deployment.spec as { replicas: number }).replicas, 2);
     const [container] = podSpecOf(deployment).containers;
     assert.deepEqual(container!.args, ['serve', '--kube', '--namespace', 'edge']);
-    assert.deepEqual(container!.ports?.map((p) => [p.name, p.containerPort]), [['authz-grpc', 9001], ['authz-metrics', 9002]]);
+    assert.deepEqual(
+      container!.ports?.map((p) => [p.name, p.containerPort]),
+      [
+        ['authz-grpc', 9001],
+        ['authz-metrics', 9002],
+      ],
+    );
     assert.deepEqual(container!.livenessProbe?.httpGet, { path: '/healthz', port: 'authz-metrics' });
     assert.deepEqual(container!.readinessProbe?.httpGet, { path: '/readyz', port: 'authz-metrics' });
     assert.deepEqual((findObject(objects, 'Service', 'jwtgate-authz').spec as { ports: unknown }).ports, [
@@ -123,12 +164,22 @@ describe('charts/jwtgate rendered by helm', () => {
     ]);
     assert.deepEqual((findObject(objects, 'PodDisruptionBudget', 'jwtgate-authz').spec as { minAvailable: number }).minAvailable, 1);
     assert.equal(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ServiceMonitor').length, 0);
-    assert.ok(objects.every((o) => o.kind.startsWith('Cluster') || o.metadata.namespace === 'edge'), 'namespaced objects go to the release namespace');
+    assert.ok(
+      objects.every((o) => o.kind.startsWith('Cluster') || o.metadata.namespace === 'edge'),
+      'namespaced objects go to the release namespace',
+    );
   });
 
   test('which objects each rendering holds', async () => {
-    const rbac = ['ClusterRole/jwtgate-operator', 'ClusterRoleBinding/jwtgate-operator', 'Role/jwtgate-authz', 'Role/jwtgate-operator',
-      'RoleBinding/jwtgate-authz', 'RoleBinding/jwtgate-operator', 'ServiceAccount/jwtgate-operator'];
+    const rbac = [
+      'ClusterRole/jwtgate-operator',
+      'ClusterRoleBinding/jwtgate-operator',
+      'Role/jwtgate-authz',
+      'Role/jwtgate-operator',
+      'RoleBinding/jwtgate-authz',
+      'RoleBinding/jwtgate-operator',
+      'ServiceAccount/jwtgate-operator',
+    ];
     const central = ['Deployment/jwtgate-authz', 'Deployment/jwtgate-operator', 'Service/jwtgate-authz', 'ServiceAccount/jwtgate-authz'];
     const expected: Record<string, string[]> = {
       default: [...rbac, ...central, 'PodDisruptionBudget/jwtgate-authz'],
@@ -144,23 +195,30 @@ describe('charts/jwtgate rendered by helm', () => {
 
   test('minimal: one replica of each; autoscaling: the HPA owns the replica count', async () => {
     const minimal = (await renderChart(RENDERINGS.minimal)).objects;
-    for (const name of ['jwtgate-operator', 'jwtgate-authz']) assert.equal((findObject(minimal, 'Deployment', name).spec as { replicas: number }).replicas, 1);
+    for (const name of ['jwtgate-operator', 'jwtgate-authz'])
+      assert.equal((findObject(minimal, 'Deployment', name).spec as { replicas: number }).replicas, 1);
     const scaled = (await renderChart(RENDERINGS.autoscaling)).objects;
     assert.equal('replicas' in (findObject(scaled, 'Deployment', 'jwtgate-authz').spec as object), false);
     assert.deepEqual(findObject(scaled, 'HorizontalPodAutoscaler', 'jwtgate-authz').spec, {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'jwtgate-authz' }, minReplicas: 2, maxReplicas: 10,
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'jwtgate-authz' },
+      minReplicas: 2,
+      maxReplicas: 10,
       metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 75 } } }],
     });
   });
 
-  test('every jwtgate container, the sidecar snippet\'s included, is non-root with a read-only root and no capabilities', async () => {
+  test("every jwtgate container, the sidecar snippet's included, is non-root with a read-only root and no capabilities", async () => {
     for (const [name, options] of Object.entries(RENDERINGS)) {
       const { objects } = await renderChart(options);
       const pods: PodSpec[] = objects.filter((o) => o.kind === 'Deployment').map(podSpecOf);
       const sidecar = objects.find((o) => o.kind === 'ConfigMap');
       if (sidecar) {
         const data = sidecar.data as Record<string, string>;
-        pods.push({ securityContext: { runAsNonRoot: true }, containers: [parseYaml(data['container.yaml']!) as Container], volumes: parseYaml(data['volumes.yaml']!) as { name: string }[] });
+        pods.push({
+          securityContext: { runAsNonRoot: true },
+          containers: [parseYaml(data['container.yaml']!) as Container],
+          volumes: parseYaml(data['volumes.yaml']!) as { name: string }[],
+        });
       }
       assert.ok(pods.length > 0, name);
       for (const pod of pods) {
@@ -175,29 +233,50 @@ describe('charts/jwtgate rendered by helm', () => {
     }
   });
 
-  test('sidecar: the snippet reads the release namespace\'s snapshot, the workload\'s ServiceAccount is bound, Envoy gets an HTTP/2 loopback cluster', async () => {
+  test("sidecar: the snippet reads the release namespace's snapshot, the workload's ServiceAccount is bound, Envoy gets an HTTP/2 loopback cluster", async () => {
     const { objects } = await renderChart({ ...RENDERINGS.sidecar, namespace: 'jwtgate' });
     const data = findObject(objects, 'ConfigMap', 'jwtgate-sidecar').data as Record<string, string>;
     const container = parseYaml(data['container.yaml']!) as Container;
     assert.deepEqual(container.args, ['serve', '--kube', '--namespace', 'jwtgate', '--workload-labels', '/etc/podinfo/labels']);
     // The workload (JWTPolicy workloadSelector): its namespace and its labels from the downward API.
-    assert.deepEqual(container.env?.find((e) => e.name === 'POD_NAMESPACE'), { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
-    assert.deepEqual(container.volumeMounts?.find((m) => m.mountPath === '/etc/podinfo'), { name: 'jwtgate-podinfo', mountPath: '/etc/podinfo', readOnly: true });
+    assert.deepEqual(
+      container.env?.find((e) => e.name === 'POD_NAMESPACE'),
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    );
+    assert.deepEqual(
+      container.volumeMounts?.find((m) => m.mountPath === '/etc/podinfo'),
+      { name: 'jwtgate-podinfo', mountPath: '/etc/podinfo', readOnly: true },
+    );
     assert.deepEqual((parseYaml(data['volumes.yaml']!) as unknown[])[1], {
-      name: 'jwtgate-podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } });
+      name: 'jwtgate-podinfo',
+      downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] },
+    });
     // The central Deployment guards many workloads: it must not claim to know one.
-    const central = podSpecOf(findObject((await renderChart({ namespace: 'jwtgate' })).objects, 'Deployment', 'jwtgate-authz')).containers[0]!;
+    const central = podSpecOf(findObject((await renderChart({ namespace: 'jwtgate' })).objects, 'Deployment', 'jwtgate-authz'))
+      .containers[0]!;
     assert.deepEqual(central.args, ['serve', '--kube', '--namespace', 'jwtgate']);
     assert.deepEqual(findObject(objects, 'RoleBinding', 'jwtgate-authz').subjects, [{ kind: 'ServiceAccount', ...SIDECAR_SA }]);
     const cluster = parseYaml(data['envoy-cluster.yaml']!) as Record<string, unknown>;
-    assert.deepEqual(cluster.typed_extension_protocol_options, { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } });
+    assert.deepEqual(cluster.typed_extension_protocol_options, {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    });
     assert.match(JSON.stringify(cluster.load_assignment), /"address":"127\.0\.0\.1","port_value":9001/);
   });
 
   test('ServiceMonitors (monitoring.coreos.com/v1) select the metrics Services of both processes', async () => {
-    const { objects } = await renderChart({ setJson: { 'operator.serviceMonitor': '{"enabled":true,"labels":{"release":"prom"}}', 'authz.serviceMonitor': '{"enabled":true,"interval":"15s"}' } });
-    const expectations = [['jwtgate-operator', 'jwtgate-operator-metrics', 'operator', '30s'], ['jwtgate-authz', 'jwtgate-authz', 'authz', '15s']] as const;
+    const { objects } = await renderChart({
+      setJson: {
+        'operator.serviceMonitor': '{"enabled":true,"labels":{"release":"prom"}}',
+        'authz.serviceMonitor': '{"enabled":true,"interval":"15s"}',
+      },
+    });
+    const expectations = [
+      ['jwtgate-operator', 'jwtgate-operator-metrics', 'operator', '30s'],
+      ['jwtgate-authz', 'jwtgate-authz', 'authz', '15s'],
+    ] as const;
     for (const [monitorName, serviceName, component, interval] of expectations) {
       const monitor = findObject(objects, 'ServiceMonitor', monitorName);
       assert.equal(monitor.apiVersion, 'monitoring.coreos.com/v1');
@@ -205,16 +284,18 @@ describe('charts/jwtgate rendered by helm', () => {
       assert.deepEqual(spec.endpoints, [{ port: 'metrics', path: '/metrics', interval }]);
       assert.equal(spec.selector.matchLabels['app.kubernetes.io/component'], component);
       const service = findObject(objects, 'Service', serviceName);
-      for (const [label, value] of Object.entries(spec.selector.matchLabels)) assert.equal(service.metadata.labels?.[label], value, `${serviceName} ${label}`);
+      for (const [label, value] of Object.entries(spec.selector.matchLabels))
+        assert.equal(service.metadata.labels?.[label], value, `${serviceName} ${label}`);
       assert.ok((service.spec as { ports: { name: string }[] }).ports.some((p) => p.name === 'metrics'));
     }
     assert.equal(findObject(objects, 'ServiceMonitor', 'jwtgate-operator').metadata.labels?.release, 'prom');
   });
 
-  test('sidecar mode: a PodMonitor scrapes the sidecars by their pods\' labels in their namespaces; without labels, helm says what is missing', async () => {
+  test("sidecar mode: a PodMonitor scrapes the sidecars by their pods' labels in their namespaces; without labels, helm says what is missing", async () => {
     const setJson = {
       'authz.serviceMonitor': '{"enabled":true,"interval":"20s"}',
-      'authz.sidecar.serviceAccounts': '[{"namespace":"shop","name":"checkout"},{"namespace":"shop","name":"cart"},{"namespace":"bank","name":"ledger"}]',
+      'authz.sidecar.serviceAccounts':
+        '[{"namespace":"shop","name":"checkout"},{"namespace":"shop","name":"cart"},{"namespace":"bank","name":"ledger"}]',
       'authz.sidecar.podLabels': '{"jwtgate.dev/sidecar":"true"}',
     };
     const { objects } = await renderChart({ ...RENDERINGS.sidecar, setJson });
@@ -226,7 +307,7 @@ describe('charts/jwtgate rendered by helm', () => {
       podMetricsEndpoints: [{ port: 'authz-metrics', path: '/metrics', interval: '20s' }],
     });
     const snippet = findObject(objects, 'ConfigMap', 'jwtgate-sidecar') as KubeObject & { data: Record<string, string> };
-    assert.match(snippet.data['container.yaml'] ?? '', /name: authz-metrics/, 'the port the PodMonitor scrapes is the sidecar container\'s');
+    assert.match(snippet.data['container.yaml'] ?? '', /name: authz-metrics/, "the port the PodMonitor scrapes is the sidecar container's");
 
     const missing = await runHelm(templateArgs({ ...RENDERINGS.sidecar, setJson: { 'authz.serviceMonitor': '{"enabled":true}' } }));
     assert.notEqual(missing.code, 0);
@@ -236,13 +317,25 @@ describe('charts/jwtgate rendered by helm', () => {
   test('values.schema.json refuses bad values and names the field', async () => {
     const cases: [string, string, RegExp][] = [
       ['a misspelt key', 'authz:\n  replica: 3\n', /at '\/authz': additional properties 'replica' not allowed/],
-      ['a writable root filesystem', 'securityContext:\n  readOnlyRootFilesystem: false\n', /at '\/securityContext\/readOnlyRootFilesystem'/],
+      [
+        'a writable root filesystem',
+        'securityContext:\n  readOnlyRootFilesystem: false\n',
+        /at '\/securityContext\/readOnlyRootFilesystem'/,
+      ],
       ['running as root', 'podSecurityContext:\n  runAsNonRoot: false\n', /at '\/podSecurityContext\/runAsNonRoot'/],
       ['an unknown mode', 'authz:\n  mode: gateway\n', /at '\/authz\/mode'/],
       ['an unknown path parameters setting', 'operator:\n  pathParameters: strip\n', /at '\/operator\/pathParameters'/],
       ['a port out of range', 'authz:\n  grpcPort: 70000\n', /at '\/authz\/grpcPort'/],
-      ['a sidecar ServiceAccount without namespace', 'authz:\n  sidecar:\n    serviceAccounts: [{ name: checkout }]\n', /at '\/authz\/sidecar\/serviceAccounts\/0'.*namespace/],
-      ['an env name that is not a jwtgate setting', 'authz:\n  env: { NODE_OPTIONS: --inspect }\n', /'NODE_OPTIONS' does not match pattern/],
+      [
+        'a sidecar ServiceAccount without namespace',
+        'authz:\n  sidecar:\n    serviceAccounts: [{ name: checkout }]\n',
+        /at '\/authz\/sidecar\/serviceAccounts\/0'.*namespace/,
+      ],
+      [
+        'an env name that is not a jwtgate setting',
+        'authz:\n  env: { NODE_OPTIONS: --inspect }\n',
+        /'NODE_OPTIONS' does not match pattern/,
+      ],
     ];
     const dir = await mkdtemp(join(tmpdir(), 'jwtgate-values-'));
     try {
@@ -264,12 +357,17 @@ describe('charts/jwtgate rendered by helm', () => {
     try {
       const child = spawn('bash', [join(ROOT, 'deploy', 'rbac', 'generate.sh'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
       const [code] = (await once(child, 'close')) as [number];
       assert.equal(code, 0, stderr);
       for (const file of ['operator.yaml', 'authz.yaml']) {
-        assert.equal(await readFile(join(ROOT, 'deploy', 'rbac', file), 'utf8'), await readFile(join(dir, file), 'utf8'),
-          `deploy/rbac/${file} drifted from the chart: run deploy/rbac/generate.sh`);
+        assert.equal(
+          await readFile(join(ROOT, 'deploy', 'rbac', file), 'utf8'),
+          await readFile(join(dir, file), 'utf8'),
+          `deploy/rbac/${file} drifted from the chart: run deploy/rbac/generate.sh`,
+        );
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -281,7 +379,9 @@ describe('charts/jwtgate rendered by helm', () => {
 async function signDemoHmacToken(claims: JWTPayload): Promise<string> {
   const jwk = JSON.parse(await readFile(join(ROOT, 'examples', 'keys', 'demo-hmac.jwk.json'), 'utf8')) as { k: string };
   return new SignJWT({ iss: 'https://hmac.example.com', aud: 'reports', ...claims })
-    .setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('60s')
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime('60s')
     .sign(Buffer.from(jwk.k, 'base64url'));
 }
 
@@ -302,21 +402,40 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
   const serviceAccountKubeconfig = async (namespace: string, serviceAccount: string): Promise<string> => {
     const token = (await kubectlOk(['create', 'token', serviceAccount, '-n', namespace, '--duration=10m'])).trim();
     const path = join(dir, `${namespace}-${serviceAccount}.kubeconfig`);
-    await writeFile(path, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority-data': (await readFile(cluster.caFile)).toString('base64') } }],
-      users: [{ name: serviceAccount, user: { token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount } }],
-      'current-context': 'test',
-    }), { mode: 0o600 });
+    await writeFile(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'test',
+            cluster: { server: cluster.server, 'certificate-authority-data': (await readFile(cluster.caFile)).toString('base64') },
+          },
+        ],
+        users: [{ name: serviceAccount, user: { token } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount } }],
+        'current-context': 'test',
+      }),
+      { mode: 0o600 },
+    );
     return path;
   };
 
   /** `jwtgate serve --kube` as the given ServiceAccount, stopped after the suite. */
   const startAuthzAs = async (namespace: string, serviceAccount: string) => {
-    const svc = await startServeProcess(['--kube', '--namespace', RELEASE_NAMESPACE, '--kubeconfig', await serviceAccountKubeconfig(namespace, serviceAccount)]);
+    const svc = await startServeProcess([
+      '--kube',
+      '--namespace',
+      RELEASE_NAMESPACE,
+      '--kubeconfig',
+      await serviceAccountKubeconfig(namespace, serviceAccount),
+    ]);
     const client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
-    stoppers.push(async () => { client.close(); await svc.stop(); });
+    stoppers.push(async () => {
+      client.close();
+      await svc.stop();
+    });
     return { svc, client };
   };
 
@@ -342,7 +461,10 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
       const namespace = `dry-${name}`;
       await kubectlOk(['create', 'namespace', namespace]);
       const { text, objects } = await renderChart({ ...options, namespace });
-      const result = await cluster.kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=jwtgate-chart-test', '-f', '-'], text);
+      const result = await cluster.kubectl(
+        ['apply', '--server-side', '--dry-run=server', '--field-manager=jwtgate-chart-test', '-f', '-'],
+        text,
+      );
       assert.equal(result.code, 0, `${name}: ${result.stderr}`);
       // kubectl prints one "<kind>/<name> serverside-applied (server dry run)" line per object.
       assert.equal(result.stdout.match(/serverside-applied \(server dry run\)/g)?.length, objects.length, `${name}: ${result.stdout}`);
@@ -352,7 +474,9 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
   test('the sidecar snippet is a valid container of a workload Pod (server-side dry run)', async () => {
     const data = findObject((await renderChart(RENDERINGS.sidecar)).objects, 'ConfigMap', 'jwtgate-sidecar').data as Record<string, string>;
     const pod = {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'checkout', namespace: SIDECAR_SA.namespace },
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'checkout', namespace: SIDECAR_SA.namespace },
       spec: {
         serviceAccountName: SIDECAR_SA.name,
         containers: [{ name: 'app', image: 'registry.example/checkout:1' }, parseYaml(data['container.yaml']!)],
@@ -362,36 +486,66 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
     await kubectlOk(['apply', '--server-side', '--dry-run=server', '--field-manager=jwtgate-chart-test', '-f', '-'], JSON.stringify(pod));
   });
 
-  test('helm install; the operator publishes and the authz service and a sidecar enforce, each as the chart\'s ServiceAccounts', async () => {
+  test("helm install; the operator publishes and the authz service and a sidecar enforce, each as the chart's ServiceAccounts", async () => {
     // The README's command, plus the sidecar workload's ServiceAccount; no kubelet runs the pods.
-    const installed = await runHelm(['install', RELEASE, CHART_DIR, '-n', RELEASE_NAMESPACE, '--create-namespace',
-      '--set-json', `authz.sidecar.serviceAccounts=${WITH_SIDECAR_SA['authz.sidecar.serviceAccounts']}`], { kubeconfig: cluster.kubeconfigPath });
+    const installed = await runHelm(
+      [
+        'install',
+        RELEASE,
+        CHART_DIR,
+        '-n',
+        RELEASE_NAMESPACE,
+        '--create-namespace',
+        '--set-json',
+        `authz.sidecar.serviceAccounts=${WITH_SIDECAR_SA['authz.sidecar.serviceAccounts']}`,
+      ],
+      { kubeconfig: cluster.kubeconfigPath },
+    );
     assert.equal(installed.code, 0, installed.stderr);
     assert.match(installed.stdout, /STATUS: deployed/);
     assert.match(installed.stdout, /jwtgate-authz\.jwtgate-system\.svc:9001/);
 
     // NOTES.txt's example resources are accepted as printed.
-    const example = installed.stdout.split('\n').filter((line) => line.startsWith('     ')).join('\n');
+    const example = installed.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('     '))
+      .join('\n');
     const exampleDocs = example.slice(example.indexOf('apiVersion: jwtgate.dev'), example.indexOf('kubectl get')).replace(/^ {5}/gm, '');
     const accepted = await kubectlOk(['apply', '--dry-run=server', '-f', '-'], exampleDocs);
     assert.match(accepted, /jwtissuer\.jwtgate\.dev\/my-idp created \(server dry run\)/);
     assert.match(accepted, /jwtpolicy\.jwtgate\.dev\/orders created \(server dry run\)/);
 
     operator = await startOperatorProcess({
-      kubeconfigPath: await serviceAccountKubeconfig(RELEASE_NAMESPACE, 'jwtgate-operator'), namespace: RELEASE_NAMESPACE, identity: 'jwtgate-operator-0',
+      kubeconfigPath: await serviceAccountKubeconfig(RELEASE_NAMESPACE, 'jwtgate-operator'),
+      namespace: RELEASE_NAMESPACE,
+      identity: 'jwtgate-operator-0',
     });
     stoppers.push(() => operator!.stop());
     await operator.waitForLog((l) => l.msg === 'started leading', 30_000);
     // Started only once the snapshot with the policy is out, so the services' first snapshot is it.
 
-    const examples = await Promise.all(['issuer.yaml', 'secret.yaml', 'reports.yaml'].map((f) => readFile(join(ROOT, 'examples', 'policies-hmac', f), 'utf8')));
+    const examples = await Promise.all(
+      ['issuer.yaml', 'secret.yaml', 'reports.yaml'].map((f) => readFile(join(ROOT, 'examples', 'policies-hmac', f), 'utf8')),
+    );
     await kubectlOk(['apply', '-f', '-'], examples.join('\n---\n'));
     await operator.waitForLog((l) => /^snapshot (created|updated)$/.test(String(l.msg)) && l.policies === 1, 30_000);
-    const ready = async () => (await kubectlOk(['get', 'jwtpolicy', 'reports', '-n', 'demo', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).trim();
+    const ready = async () =>
+      (
+        await kubectlOk(['get', 'jwtpolicy', 'reports', '-n', 'demo', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])
+      ).trim();
     await waitFor('Ready True, written by the operator as its ServiceAccount', async () => (await ready()) === 'True', 20_000, 200);
 
-    const request = (token?: string) => httpCheckRequest({ method: 'GET', host: 'reports.example.com', path: '/daily', headers: token ? { authorization: `Bearer ${token}` } : {} });
-    for (const [namespace, serviceAccount] of [[RELEASE_NAMESPACE, 'jwtgate-authz'], [SIDECAR_SA.namespace, SIDECAR_SA.name]] as const) {
+    const request = (token?: string) =>
+      httpCheckRequest({
+        method: 'GET',
+        host: 'reports.example.com',
+        path: '/daily',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+    for (const [namespace, serviceAccount] of [
+      [RELEASE_NAMESPACE, 'jwtgate-authz'],
+      [SIDECAR_SA.namespace, SIDECAR_SA.name],
+    ] as const) {
       const { svc, client } = await startAuthzAs(namespace, serviceAccount);
       await svc.waitForLog((l) => l.msg === 'snapshot applied', 20_000);
       const who = `${namespace}/${serviceAccount}`;
@@ -402,27 +556,60 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
       assert.deepEqual([missing.status, missing.body.reason], ['Unauthorized', 'token_missing'], who);
       assert.equal(svc.logs.filter((l) => l.msg === 'informer stopped; restarting').length, 0, `${who}: no watch may be forbidden`);
     }
-    assert.deepEqual(operator.logs.filter((l) => /\b403\b|forbidden/i.test(JSON.stringify(l))), [], 'the operator is refused nothing');
+    assert.deepEqual(
+      operator.logs.filter((l) => /\b403\b|forbidden/i.test(JSON.stringify(l))),
+      [],
+      'the operator is refused nothing',
+    );
   });
 
   test('insufficient RBAC fails: the operator without its ConfigMap rule cannot publish (403); authz without its RoleBinding cannot watch', async () => {
     assert.ok(operator, 'the operator of the previous test still leads');
-    const role = JSON.parse(await kubectlOk(['get', 'role', 'jwtgate-operator', '-n', RELEASE_NAMESPACE, '-o', 'json'])) as { rules: { resources: string[] }[] };
+    const role = JSON.parse(await kubectlOk(['get', 'role', 'jwtgate-operator', '-n', RELEASE_NAMESPACE, '-o', 'json'])) as {
+      rules: { resources: string[] }[];
+    };
     const index = role.rules.findIndex((r) => r.resources.includes('configmaps'));
     assert.ok(index >= 0);
-    await kubectlOk(['patch', 'role', 'jwtgate-operator', '-n', RELEASE_NAMESPACE, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: `/rules/${index}` }])]);
+    await kubectlOk([
+      'patch',
+      'role',
+      'jwtgate-operator',
+      '-n',
+      RELEASE_NAMESPACE,
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'remove', path: `/rules/${index}` }]),
+    ]);
     const since = operator.logs.length;
-    await kubectlOk(['apply', '-f', '-'], (await readFile(join(ROOT, 'examples', 'policies-hmac', 'reports.yaml'), 'utf8')).replace('equals: batch-job', 'equals: nightly-job'));
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      (await readFile(join(ROOT, 'examples', 'policies-hmac', 'reports.yaml'), 'utf8')).replace('equals: batch-job', 'equals: nightly-job'),
+    );
     // Publishing (and watching its own ConfigMaps) is now forbidden: either surfaces within the wait.
-    const failed = await operator.waitForLog((l) => operator!.logs.indexOf(l) >= since
-      && (l.msg === 'reconcile failed; retrying with backoff' || l.msg === 'informer stopped; restarting'), 45_000);
+    const failed = await operator.waitForLog(
+      (l) =>
+        operator!.logs.indexOf(l) >= since &&
+        (l.msg === 'reconcile failed; retrying with backoff' || l.msg === 'informer stopped; restarting'),
+      45_000,
+    );
     assert.match(JSON.stringify(failed.err), /403|forbidden/i, JSON.stringify(failed));
-    assert.equal(operator.logs.slice(since).some((l) => l.msg === 'snapshot updated'), false, 'nothing may be published without the rule');
+    assert.equal(
+      operator.logs.slice(since).some((l) => l.msg === 'snapshot updated'),
+      false,
+      'nothing may be published without the rule',
+    );
 
     await kubectlOk(['delete', 'rolebinding', 'jwtgate-authz', '-n', RELEASE_NAMESPACE]);
     const { svc } = await startAuthzAs(RELEASE_NAMESPACE, 'jwtgate-authz');
-    const refused = await svc.waitForLog((l) => l.msg === 'informer stopped; restarting' || l.msg === 'no published snapshot found; the snapshot in force (if any) keeps serving', 20_000);
+    const refused = await svc.waitForLog(
+      (l) =>
+        l.msg === 'informer stopped; restarting' || l.msg === 'no published snapshot found; the snapshot in force (if any) keeps serving',
+      20_000,
+    );
     assert.match(JSON.stringify(refused), /403|forbidden/i, JSON.stringify(refused));
-    assert.equal(svc.logs.some((l) => l.msg === 'snapshot applied'), false);
+    assert.equal(
+      svc.logs.some((l) => l.msg === 'snapshot applied'),
+      false,
+    );
   });
 });

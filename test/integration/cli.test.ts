@@ -40,23 +40,31 @@ test('compile prints a verifiable snapshot for the examples', async () => {
   const { code, stdout, stderr } = await jwtgate('compile', 'examples/policies');
   assert.equal(code, 0, stderr);
   const snapshot = parseSnapshot(stdout);
-  assert.deepEqual(snapshot.policies.map((p) => p.id).sort(), ['JWTPolicy/demo/catalog', 'JWTPolicy/demo/healthz', 'JWTPolicy/demo/orders-api']);
+  assert.deepEqual(snapshot.policies.map((p) => p.id).sort(), [
+    'JWTPolicy/demo/catalog',
+    'JWTPolicy/demo/healthz',
+    'JWTPolicy/demo/orders-api',
+  ]);
 });
 
 test('compile reports each error with file, resource and field, and exits 1', async () => {
-  await withManifests('bad.yaml', `apiVersion: jwtgate.dev/v1alpha1
+  await withManifests(
+    'bad.yaml',
+    `apiVersion: jwtgate.dev/v1alpha1
 kind: JWTPolicy
 metadata: { name: bad, namespace: shop }
 spec:
   targets: [{ paths: [{ regex: "/items/(" }] }]
   issuers: { anyOf: [{ name: nowhere }] }
-`, async (dir) => {
-    const { code, stdout, stderr } = await jwtgate('compile', dir);
-    assert.equal(code, 1);
-    assert.equal(stdout, '');
-    assert.match(stderr, /bad\.yaml: JWTPolicy shop\/bad: spec\.targets\[0\]\.paths\[0\]\.regex: .*\[InvalidRegex\]/);
-    assert.match(stderr, /no snapshot written/);
-  });
+`,
+    async (dir) => {
+      const { code, stdout, stderr } = await jwtgate('compile', dir);
+      assert.equal(code, 1);
+      assert.equal(stdout, '');
+      assert.match(stderr, /bad\.yaml: JWTPolicy shop\/bad: spec\.targets\[0\]\.paths\[0\]\.regex: .*\[InvalidRegex\]/);
+      assert.match(stderr, /no snapshot written/);
+    },
+  );
 });
 
 test('compile with errors writes the snapshot failing closed; with -o, the existing file is the last good one', async () => {
@@ -71,28 +79,45 @@ metadata: { name: admin, namespace: shop }
 spec:
 ${spec}
 `;
-  await withManifests('p.yaml', policy('  targets: [{ paths: [{ prefix: /admin }] }]\n  issuers: { anyOf: [{ name: idp }] }'), async (dir) => {
-    const out = join(dir, 'snapshot.json');
-    assert.equal((await jwtgate('compile', dir, '-o', out)).code, 0);
-    // A typo that hides the routes: held from the existing snapshot, written failing closed, exit 1.
-    await writeFile(join(dir, 'p.yaml'), policy('  targetz: [{ paths: [{ prefix: /admin }] }]\n  issuers: { anyOf: [{ name: idp }] }'));
-    const typo = await jwtgate('compile', dir, '-o', out);
-    assert.equal(typo.code, 1);
-    assert.match(typo.stderr, /spec\.targetz: unknown field/);
-    assert.match(typo.stderr, /snapshot written with 1 policy\(ies\) failing closed/);
-    const held = parseSnapshot(await readFile(out, 'utf8')).policies;
-    assert.deepEqual(held.map((p) => [p.id, p.mode, p.targets[0]?.paths]), [['JWTPolicy/shop/admin', 'invalid', [{ kind: 'prefix', value: '/admin' }]]]);
-    // Without a last good snapshot nothing can be held: refused, nothing written.
-    const cold = await jwtgate('compile', dir);
-    assert.equal(cold.code, 1);
-    assert.equal(cold.stdout, '');
-    assert.match(cold.stderr, /refused: JWTPolicy\/shop\/admin: its routes cannot be read/);
-  });
+  await withManifests(
+    'p.yaml',
+    policy('  targets: [{ paths: [{ prefix: /admin }] }]\n  issuers: { anyOf: [{ name: idp }] }'),
+    async (dir) => {
+      const out = join(dir, 'snapshot.json');
+      assert.equal((await jwtgate('compile', dir, '-o', out)).code, 0);
+      // A typo that hides the routes: held from the existing snapshot, written failing closed, exit 1.
+      await writeFile(join(dir, 'p.yaml'), policy('  targetz: [{ paths: [{ prefix: /admin }] }]\n  issuers: { anyOf: [{ name: idp }] }'));
+      const typo = await jwtgate('compile', dir, '-o', out);
+      assert.equal(typo.code, 1);
+      assert.match(typo.stderr, /spec\.targetz: unknown field/);
+      assert.match(typo.stderr, /snapshot written with 1 policy\(ies\) failing closed/);
+      const held = parseSnapshot(await readFile(out, 'utf8')).policies;
+      assert.deepEqual(
+        held.map((p) => [p.id, p.mode, p.targets[0]?.paths]),
+        [['JWTPolicy/shop/admin', 'invalid', [{ kind: 'prefix', value: '/admin' }]]],
+      );
+      // Without a last good snapshot nothing can be held: refused, nothing written.
+      const cold = await jwtgate('compile', dir);
+      assert.equal(cold.code, 1);
+      assert.equal(cold.stdout, '');
+      assert.match(cold.stderr, /refused: JWTPolicy\/shop\/admin: its routes cannot be read/);
+    },
+  );
 });
 
 test('check explains an allow step by step for a token minted with the demo key', async () => {
-  const token = (await jwtgate('sign', '--key', 'examples/keys/demo-private.jwk.json', '--claims', demoClaims('orders:read'))).stdout.trim();
-  const { code, stdout } = await jwtgate('check', '--policies', 'examples/policies', '--url', 'https://api.example.com/api/orders', '--token', token);
+  const token = (
+    await jwtgate('sign', '--key', 'examples/keys/demo-private.jwk.json', '--claims', demoClaims('orders:read'))
+  ).stdout.trim();
+  const { code, stdout } = await jwtgate(
+    'check',
+    '--policies',
+    'examples/policies',
+    '--url',
+    'https://api.example.com/api/orders',
+    '--token',
+    token,
+  );
   assert.equal(code, 0, stdout);
   assert.match(stdout, /^match +policy JWTPolicy\/demo\/orders-api/m);
   assert.match(stdout, /^verify +token valid: issuer demo\/demo-idp/m);
@@ -119,7 +144,9 @@ test('check --server asks a running jwtgate (npm start) over gRPC, as Envoy woul
   try {
     await svc.waitForLog((l) => l.msg === 'snapshot applied');
     const server = `127.0.0.1:${svc.grpcPort}`;
-    const token = (await jwtgate('sign', '--key', 'examples/keys/demo-private.jwk.json', '--claims', demoClaims('orders:read'))).stdout.trim();
+    const token = (
+      await jwtgate('sign', '--key', 'examples/keys/demo-private.jwk.json', '--claims', demoClaims('orders:read'))
+    ).stdout.trim();
     const allowed = await jwtgate('check', '--server', server, '--url', 'https://api.example.com/api/orders', '--token', token);
     assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
     assert.match(allowed.stdout, /^ALLOW \(allowed\)/m);
@@ -139,7 +166,15 @@ test('--unmatched allow is written into the snapshot and decides requests no pol
   assert.deepEqual(parseSnapshot(compiled.stdout).settings, { unmatched: 'allow' });
   assert.deepEqual(parseSnapshot((await jwtgate('compile', 'examples/policies')).stdout).settings, { unmatched: 'deny' });
 
-  const allowed = await jwtgate('check', '--policies', 'examples/policies', '--unmatched', 'allow', '--url', 'https://elsewhere.example.com/');
+  const allowed = await jwtgate(
+    'check',
+    '--policies',
+    'examples/policies',
+    '--unmatched',
+    'allow',
+    '--url',
+    'https://elsewhere.example.com/',
+  );
   assert.equal(allowed.code, 0, allowed.stdout);
   assert.match(allowed.stdout, /^ALLOW \(unmatched_allowed\)/m);
   const denied = await jwtgate('check', '--policies', 'examples/policies', '--url', 'https://elsewhere.example.com/');
@@ -155,7 +190,11 @@ test('--path-parameters ignore is written into the snapshot; without it a ";" pa
   assert.equal(compiled.code, 0, compiled.stderr);
   assert.deepEqual(parseSnapshot(compiled.stdout).settings, { unmatched: 'deny', pathParameters: 'ignore' });
   const rejecting = await jwtgate('compile', 'examples/policies', '--path-parameters', 'reject');
-  assert.deepEqual(parseSnapshot(rejecting.stdout).settings, { unmatched: 'deny' }, 'reject is the default: written as absent, so no digest changes');
+  assert.deepEqual(
+    parseSnapshot(rejecting.stdout).settings,
+    { unmatched: 'deny' },
+    'reject is the default: written as absent, so no digest changes',
+  );
 
   const url = 'https://api.example.com/catalog;jsessionid=1';
   const refused = await jwtgate('check', '--policies', 'examples/policies', '--url', url);
@@ -165,7 +204,15 @@ test('--path-parameters ignore is written into the snapshot; without it a ";" pa
   assert.equal(ignored.code, 0, ignored.stdout);
   assert.match(ignored.stdout, /^request +GET api\.example\.com\/catalog$/m);
   assert.match(ignored.stdout, /^ALLOW \(anonymous\)/m);
-  const hidden = await jwtgate('check', '--policies', 'examples/policies', '--path-parameters', 'ignore', '--url', 'https://api.example.com/catalog/..;/api/orders');
+  const hidden = await jwtgate(
+    'check',
+    '--policies',
+    'examples/policies',
+    '--path-parameters',
+    'ignore',
+    '--url',
+    'https://api.example.com/catalog/..;/api/orders',
+  );
   assert.match(hidden.stdout, /^DENY 400 \(request_invalid\): the request path has a "\." or "\.\." segment hidden by ";" parameters$/m);
 
   const choice = await jwtgate('compile', 'examples/policies', '--path-parameters', 'strip');
@@ -175,7 +222,9 @@ test('--path-parameters ignore is written into the snapshot; without it a ";" pa
 });
 
 test('a broken policy holds its routes and denies them (503 policy_invalid) instead of handing them to a weaker one', async () => {
-  await withManifests('policies.yaml', `apiVersion: jwtgate.dev/v1alpha1
+  await withManifests(
+    'policies.yaml',
+    `apiVersion: jwtgate.dev/v1alpha1
 kind: JWTPolicy
 metadata: { name: public, namespace: shop }
 spec:
@@ -188,13 +237,15 @@ metadata: { name: admin, namespace: shop }
 spec:
   targets: [{ hosts: [shop.example.com], paths: [{ prefix: /admin }] }]
   issuers: { anyOf: [{ name: no-such-issuer }] }
-`, async (dir) => {
-    const admin = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/admin/users');
-    assert.equal(admin.code, 2);
-    assert.match(admin.stdout, /IssuerNotFound/);
-    assert.match(admin.stdout, /^DENY 503 \(policy_invalid\)/m);
-    const other = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/catalog');
-    assert.equal(other.code, 0);
-    assert.match(other.stdout, /^ALLOW \(check_disabled\)/m);
-  });
+`,
+    async (dir) => {
+      const admin = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/admin/users');
+      assert.equal(admin.code, 2);
+      assert.match(admin.stdout, /IssuerNotFound/);
+      assert.match(admin.stdout, /^DENY 503 \(policy_invalid\)/m);
+      const other = await jwtgate('check', '--policies', dir, '--url', 'https://shop.example.com/catalog');
+      assert.equal(other.code, 0);
+      assert.match(other.stdout, /^ALLOW \(check_disabled\)/m);
+    },
+  );
 });

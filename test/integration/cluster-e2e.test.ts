@@ -7,7 +7,14 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ANNOTATIONS, fromPublishedForm, partNames, SNAPSHOT_NAME, type PublishedConfigMap } from '../../snapshot/published-form.ts';
 import type { Snapshot } from '../../snapshot/types.ts';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcClient, type HttpCheckInput } from '../../cli/grpc-client.ts';
+import {
+  createGrpcClient,
+  headerRecord,
+  httpCheckRequest,
+  type DecodedCheckResponse,
+  type GrpcClient,
+  type HttpCheckInput,
+} from '../../cli/grpc-client.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
@@ -22,7 +29,11 @@ const HMAC_ISSUER = 'https://hmac.test';
 const HMAC2_ISSUER = 'https://hmac2.test';
 /** A short lease (JWTGATE_LEASE_* env) keeps the failover test fast; production keeps 15/10/2 s. */
 const LEASE_SECONDS = 4;
-const LEASE_ENV = { JWTGATE_LEASE_DURATION_SECONDS: String(LEASE_SECONDS), JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3', JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5' };
+const LEASE_ENV = {
+  JWTGATE_LEASE_DURATION_SECONDS: String(LEASE_SECONDS),
+  JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3',
+  JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5',
+};
 /** Retry period × jitter (0.5 s × 1.2) plus scheduling slack on a loaded 2-core machine. */
 const FAILOVER_MARGIN_MS = 3_000;
 
@@ -31,8 +42,12 @@ function outcome(response: DecodedCheckResponse): string {
   return response.http_response === 'ok_response' ? 'allow' : response.status.message;
 }
 
-
-interface Condition { type: string; status: string; reason: string; message: string }
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
 
 describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 150_000 }, () => {
   let cluster: KubeCluster;
@@ -48,7 +63,10 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
 
   before(async () => {
     [rsa, hmacOld, hmacNew, tenantKey] = await Promise.all([
-      generateTestKey('RS256', 'rsa-1'), generateTestKey('HS256', 'old'), generateTestKey('HS256', 'new'), generateTestKey('HS256', 'tenant'),
+      generateTestKey('RS256', 'rsa-1'),
+      generateTestKey('HS256', 'old'),
+      generateTestKey('HS256', 'new'),
+      generateTestKey('HS256', 'tenant'),
     ]);
     idp = await startJwksServer({ jwks: jwksOf(rsa) });
     cluster = await startKubeCluster();
@@ -87,50 +105,94 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
   }
 
   const request = (host: string, token?: string, extra: Partial<HttpCheckInput> = {}) =>
-    httpCheckRequest({ method: 'GET', host, path: '/', headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, ...extra });
+    httpCheckRequest({
+      method: 'GET',
+      host,
+      path: '/',
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      ...extra,
+    });
 
   /** Polls Check until it decides `expected`; resolves with the last response. */
-  async function waitForOutcome(via: GrpcClient, build: () => Promise<ReturnType<typeof httpCheckRequest>>, expected: string, timeoutMs = 20_000): Promise<DecodedCheckResponse> {
+  async function waitForOutcome(
+    via: GrpcClient,
+    build: () => Promise<ReturnType<typeof httpCheckRequest>>,
+    expected: string,
+    timeoutMs = 20_000,
+  ): Promise<DecodedCheckResponse> {
     let last = '';
-    return waitFor(`Check → ${expected}`, async () => {
-      const response = await via.check(await build());
-      last = outcome(response);
-      return last === expected ? response : undefined;
-    }, timeoutMs).catch((error: Error) => assert.fail(`${error.message}; last decision: ${last}`));
+    return waitFor(
+      `Check → ${expected}`,
+      async () => {
+        const response = await via.check(await build());
+        last = outcome(response);
+        return last === expected ? response : undefined;
+      },
+      timeoutMs,
+    ).catch((error: Error) => assert.fail(`${error.message}; last decision: ${last}`));
   }
 
   /** The snapshot the operators published, reassembled and verified from the API. */
   async function readPublished(): Promise<Snapshot> {
-    const toPublished = (cm: { metadata?: { name?: string; annotations?: Record<string, string> }; data?: Record<string, string>; binaryData?: Record<string, string> }): PublishedConfigMap =>
-      ({ metadata: { name: cm.metadata?.name ?? '', namespace: NS, annotations: cm.metadata?.annotations ?? {} }, data: cm.data, binaryData: cm.binaryData });
+    const toPublished = (cm: {
+      metadata?: { name?: string; annotations?: Record<string, string> };
+      data?: Record<string, string>;
+      binaryData?: Record<string, string>;
+    }): PublishedConfigMap => ({
+      metadata: { name: cm.metadata?.name ?? '', namespace: NS, annotations: cm.metadata?.annotations ?? {} },
+      data: cm.data,
+      binaryData: cm.binaryData,
+    });
     const head = toPublished(await core.readNamespacedConfigMap({ name: SNAPSHOT_NAME, namespace: NS }));
-    const parts = await Promise.all(partNames(head).map(async (name) => toPublished(await core.readNamespacedConfigMap({ name, namespace: NS }))));
+    const parts = await Promise.all(
+      partNames(head).map(async (name) => toPublished(await core.readNamespacedConfigMap({ name, namespace: NS }))),
+    );
     const secretName = head.metadata.annotations?.[ANNOTATIONS.secretKeys];
     const secret = secretName === undefined ? undefined : await core.readNamespacedSecret({ name: secretName, namespace: NS });
-    return fromPublishedForm(head, parts, secret === undefined ? undefined
-      : { metadata: { name: secretName!, namespace: NS, annotations: secret.metadata?.annotations ?? {} }, data: secret.data });
+    return fromPublishedForm(
+      head,
+      parts,
+      secret === undefined
+        ? undefined
+        : { metadata: { name: secretName!, namespace: NS, annotations: secret.metadata?.annotations ?? {} }, data: secret.data },
+    );
   }
 
   async function readConditions(kind: string, namespace: string, name: string): Promise<Condition[]> {
-    const object = JSON.parse(await kubectl(['get', kind, '-n', namespace, name, '-o', 'json'])) as { status?: { conditions?: Condition[] } };
+    const object = JSON.parse(await kubectl(['get', kind, '-n', namespace, name, '-o', 'json'])) as {
+      status?: { conditions?: Condition[] };
+    };
     return object.status?.conditions ?? [];
   }
 
-  const hmacSecret = (key: TestKey) => k8sSecret({ name: 'hmac-secret', namespace: 'shop', data: { secret: Buffer.from(String(key.jwk.k), 'base64url') } });
+  const hmacSecret = (key: TestKey) =>
+    k8sSecret({ name: 'hmac-secret', namespace: 'shop', data: { secret: Buffer.from(String(key.jwk.k), 'base64url') } });
   /** The compiled key of a secretRef HMAC issuer has no kid, so tokens carry none. */
   const signHmac = (key: TestKey, claims = {}) => signToken(key, standardClaims({ iss: HMAC_ISSUER, ...claims }), { kid: undefined });
-  const hmacPolicy = (name: string, host: string) => jwtPolicy({ name, namespace: 'shop', spec: { targets: [{ hosts: [host] }], issuers: { anyOf: [{ name: 'hmac' }] } } });
+  const hmacPolicy = (name: string, host: string) =>
+    jwtPolicy({ name, namespace: 'shop', spec: { targets: [{ hosts: [host] }], issuers: { anyOf: [{ name: 'hmac' }] } } });
 
   test('1. apply → enforced (time printed): a valid token is allowed with claim headers, no token is 401', async () => {
     const started = performance.now();
-    await kubectl(['apply', '-f', '-'], joinManifests(
-      jwtIssuer({ name: 'idp', namespace: 'shop', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwksUri: idp.jwksUrl } }),
-      jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
-        targets: [{ hosts: ['orders.shop.test'] }],
-        issuers: { anyOf: [{ name: 'idp' }] },
-        forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
-      } }),
-    ));
+    await kubectl(
+      ['apply', '-f', '-'],
+      joinManifests(
+        jwtIssuer({
+          name: 'idp',
+          namespace: 'shop',
+          spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwksUri: idp.jwksUrl },
+        }),
+        jwtPolicy({
+          name: 'orders',
+          namespace: 'shop',
+          spec: {
+            targets: [{ hosts: ['orders.shop.test'] }],
+            issuers: { anyOf: [{ name: 'idp' }] },
+            forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+          },
+        }),
+      ),
+    );
     const token = await signToken(rsa, standardClaims());
     const allowed = await waitForOutcome(client, async () => request('orders.shop.test', token), 'allow');
     console.log(`# apply → enforced: ${Math.round(performance.now() - started)} ms`);
@@ -143,11 +205,23 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
   });
 
   test('2. Secret key rotation: the new HMAC secret is enforced, the old one refused (signature_invalid)', async () => {
-    await kubectl(['apply', '-f', '-'], joinManifests(
-      hmacSecret(hmacOld),
-      jwtIssuer({ name: 'hmac', namespace: 'shop', spec: { issuer: HMAC_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['HS256'], secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' } } }),
-      hmacPolicy('reports', 'reports.shop.test'),
-    ));
+    await kubectl(
+      ['apply', '-f', '-'],
+      joinManifests(
+        hmacSecret(hmacOld),
+        jwtIssuer({
+          name: 'hmac',
+          namespace: 'shop',
+          spec: {
+            issuer: HMAC_ISSUER,
+            audiences: [TEST_AUDIENCE],
+            algorithms: ['HS256'],
+            secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' },
+          },
+        }),
+        hmacPolicy('reports', 'reports.shop.test'),
+      ),
+    );
     const oldToken = await signHmac(hmacOld);
     const newToken = await signHmac(hmacNew);
     await waitForOutcome(client, async () => request('reports.shop.test', oldToken), 'allow');
@@ -162,12 +236,15 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
     assert.equal(refused.body.reason, 'signature_invalid');
   });
 
-  test('3. IdP down at authz start: a new serve --kube verifies from the snapshot\'s cachedKeys and is ready', async () => {
+  test("3. IdP down at authz start: a new serve --kube verifies from the snapshot's cachedKeys and is ready", async () => {
     const published = await waitFor('cachedKeys of shop/idp published', async () => {
       const s = await readPublished();
       return s.issuers['shop/idp']?.cachedKeys !== undefined ? s : undefined;
     });
-    assert.deepEqual(published.issuers['shop/idp']?.cachedKeys?.jwks.keys.map((k) => k.kid), ['rsa-1']);
+    assert.deepEqual(
+      published.issuers['shop/idp']?.cachedKeys?.jwks.keys.map((k) => k.kid),
+      ['rsa-1'],
+    );
     await idp.close();
     await assert.rejects(fetch(idp.jwksUrl), 'the IdP is really down');
 
@@ -178,7 +255,7 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
       const allowed = await waitForOutcome(freshClient, async () => request('orders.shop.test', token), 'allow');
       assert.equal(headerRecord(allowed.ok_response!.headers)['x-user-id'], 'bob');
       const readyz = await fetch(`http://127.0.0.1:${fresh.httpPort}/readyz`);
-      const body = await readyz.json() as { ready: boolean; detail: { issuers: Record<string, { ready: boolean }> } };
+      const body = (await readyz.json()) as { ready: boolean; detail: { issuers: Record<string, { ready: boolean }> } };
       assert.equal(readyz.status, 200, JSON.stringify(body));
       assert.equal(body.ready, true);
       assert.equal(body.detail.issuers['shop/idp']?.ready, true);
@@ -197,7 +274,8 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
 
   test('5. two operators: one leader publishes; SIGKILL it → the other takes over within the lease and publishes the next change', async () => {
     const [first, second] = operators as [OperatorProcess, OperatorProcess];
-    const holder = async () => (await kubectl(['get', 'lease', '-n', NS, 'jwtgate-operator', '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
+    const holder = async () =>
+      (await kubectl(['get', 'lease', '-n', NS, 'jwtgate-operator', '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
     const publishes = (op: OperatorProcess) => op.logs.filter((l) => l.msg === 'snapshot created' || l.msg === 'snapshot updated');
     assert.equal(await holder(), 'op-1');
     assert.ok(publishes(first).length >= 3, `op-1 published ${publishes(first).length} times`);
@@ -214,9 +292,15 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
     await kubectl(['apply', '-f', '-'], hmacPolicy('after-failover', 'failover.shop.test'));
     await waitForOutcome(client, async () => request('failover.shop.test', await signHmac(hmacNew)), 'allow');
     const generation = Number((await readPublished()).generation);
-    assert.ok(publishes(second).some((l) => l.generation === generation), `op-2 published generation ${generation}`);
+    assert.ok(
+      publishes(second).some((l) => l.generation === generation),
+      `op-2 published generation ${generation}`,
+    );
     // The last good keys of an IdP that is still down survive the change of leader.
-    assert.deepEqual((await readPublished()).issuers['shop/idp']?.cachedKeys?.jwks.keys.map((k) => k.kid), ['rsa-1']);
+    assert.deepEqual(
+      (await readPublished()).issuers['shop/idp']?.cachedKeys?.jwks.keys.map((k) => k.kid),
+      ['rsa-1'],
+    );
   });
 
   test('6. the apiserver goes away and comes back: operator and serve --kube survive, a later change is enforced', async () => {
@@ -230,10 +314,26 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
 
     // A new issuer and a policy on it: both informers (and serve's watch) must be back. Their
     // restart backoff (at most 30 s) bounds how long recovery may take.
-    await kubectl(['apply', '-f', '-'], joinManifests(
-      jwtIssuer({ name: 'hmac2', namespace: 'shop', spec: { issuer: HMAC2_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['HS256'], secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' } } }),
-      jwtPolicy({ name: 'after-restart', namespace: 'shop', spec: { targets: [{ hosts: ['restart.shop.test'] }], issuers: { anyOf: [{ name: 'hmac2' }] } } }),
-    ));
+    await kubectl(
+      ['apply', '-f', '-'],
+      joinManifests(
+        jwtIssuer({
+          name: 'hmac2',
+          namespace: 'shop',
+          spec: {
+            issuer: HMAC2_ISSUER,
+            audiences: [TEST_AUDIENCE],
+            algorithms: ['HS256'],
+            secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' },
+          },
+        }),
+        jwtPolicy({
+          name: 'after-restart',
+          namespace: 'shop',
+          spec: { targets: [{ hosts: ['restart.shop.test'] }], issuers: { anyOf: [{ name: 'hmac2' }] } },
+        }),
+      ),
+    );
     const token = await signToken(hmacNew, standardClaims({ iss: HMAC2_ISSUER }), { kid: undefined });
     await waitForOutcome(client, async () => request('restart.shop.test', token), 'allow', 45_000);
     console.log(`# apiserver back → a new issuer + policy enforced: ${Math.round(performance.now() - back)} ms`);
@@ -243,22 +343,48 @@ describe('operator + serve --kube on a real kube-apiserver', { skip, timeout: 15
     assert.ok(leader.isRunning() && serve.process.exitCode === null);
   });
 
-  test('7. tenancy: namespace b naming a\'s host changes nothing for a; b\'s policies apply only to b\'s traffic', async () => {
-    const tenantSecret = (namespace: string) => k8sSecret({ name: 'idp-secret', namespace, data: { secret: Buffer.from(String(tenantKey.jwk.k), 'base64url') } });
-    const tenantIssuer = (namespace: string) => jwtIssuer({ name: 'idp', namespace, spec: { issuer: HMAC_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['HS256'], secretRef: { name: 'idp-secret', key: 'secret', format: 'HMAC' } } });
-    await kubectl(['apply', '-f', '-'], joinManifests(
-      tenantSecret('a'), tenantIssuer('a'),
-      jwtPolicy({ name: 'api', namespace: 'a', spec: { targets: [{ hosts: ['a.example'] }], issuers: { anyOf: [{ name: 'idp' }] }, rules: [{ claim: 'scope', containsAll: ['X'] }] } }),
-    ));
+  test("7. tenancy: namespace b naming a's host changes nothing for a; b's policies apply only to b's traffic", async () => {
+    const tenantSecret = (namespace: string) =>
+      k8sSecret({ name: 'idp-secret', namespace, data: { secret: Buffer.from(String(tenantKey.jwk.k), 'base64url') } });
+    const tenantIssuer = (namespace: string) =>
+      jwtIssuer({
+        name: 'idp',
+        namespace,
+        spec: {
+          issuer: HMAC_ISSUER,
+          audiences: [TEST_AUDIENCE],
+          algorithms: ['HS256'],
+          secretRef: { name: 'idp-secret', key: 'secret', format: 'HMAC' },
+        },
+      });
+    await kubectl(
+      ['apply', '-f', '-'],
+      joinManifests(
+        tenantSecret('a'),
+        tenantIssuer('a'),
+        jwtPolicy({
+          name: 'api',
+          namespace: 'a',
+          spec: {
+            targets: [{ hosts: ['a.example'] }],
+            issuers: { anyOf: [{ name: 'idp' }] },
+            rules: [{ claim: 'scope', containsAll: ['X'] }],
+          },
+        }),
+      ),
+    );
     const withX = await signHmac(tenantKey, { scope: 'read X' });
     const withoutX = await signHmac(tenantKey, { scope: 'read' });
     await waitForOutcome(client, async () => request('a.example', withX), 'allow');
 
     // Later, namespace b claims a's host (and one of its own) with authentication off.
-    await kubectl(['apply', '-f', '-'], joinManifests(
-      jwtPolicy({ name: 'takeover', namespace: 'b', spec: { mode: 'Disabled', targets: [{ hosts: ['a.example'] }] } }),
-      jwtPolicy({ name: 'own', namespace: 'b', spec: { mode: 'Disabled', targets: [{ hosts: ['b.example'] }] } }),
-    ));
+    await kubectl(
+      ['apply', '-f', '-'],
+      joinManifests(
+        jwtPolicy({ name: 'takeover', namespace: 'b', spec: { mode: 'Disabled', targets: [{ hosts: ['a.example'] }] } }),
+        jwtPolicy({ name: 'own', namespace: 'b', spec: { mode: 'Disabled', targets: [{ hosts: ['b.example'] }] } }),
+      ),
+    );
     const accepted = await waitFor('b/takeover refused', async () => {
       const c = (await readConditions('jwtpolicy', 'b', 'takeover')).find((x) => x.type === 'Accepted');
       return c?.status === 'False' ? c : undefined;

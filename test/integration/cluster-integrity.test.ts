@@ -16,9 +16,18 @@ import { waitFor } from '../support/wait-for.ts';
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const NS = 'jwtgate-system';
 const HOST = 'guarded.shop.test';
-const LEASE_ENV = { JWTGATE_LEASE_DURATION_SECONDS: '4', JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3', JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5' };
+const LEASE_ENV = {
+  JWTGATE_LEASE_DURATION_SECONDS: '4',
+  JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3',
+  JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5',
+};
 
-interface Condition { type: string; status: string; reason: string; message: string }
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
 
 function outcome(response: DecodedCheckResponse): string {
   return response.http_response === 'ok_response' ? 'allow' : response.status.message;
@@ -42,10 +51,19 @@ describe('incumbency through the operator on a real kube-apiserver', { skip, tim
   const waitForOutcome = (path: string, expected: string): Promise<string> =>
     waitFor(`${path} → ${expected}`, async () => ((await check(path)) === expected ? expected : undefined), 30_000);
   const conditions = async (name: string): Promise<Condition[]> =>
-    (JSON.parse(await kubectl(['get', 'jwtpolicy', '-n', 'shop', name, '-o', 'json'])) as { status?: { conditions?: Condition[] } }).status?.conditions ?? [];
-  const condition = async (name: string, type: string): Promise<Condition | undefined> => (await conditions(name)).find((c) => c.type === type);
+    (JSON.parse(await kubectl(['get', 'jwtpolicy', '-n', 'shop', name, '-o', 'json'])) as { status?: { conditions?: Condition[] } }).status
+      ?.conditions ?? [];
+  const condition = async (name: string, type: string): Promise<Condition | undefined> =>
+    (await conditions(name)).find((c) => c.type === type);
   const policy = (name: string, path: string, mode?: 'Disabled') =>
-    jwtPolicy({ name, namespace: 'shop', spec: { targets: [{ hosts: [HOST], paths: [{ prefix: path }] }], ...(mode === undefined ? { issuers: { anyOf: [{ name: 'idp' }] } } : { mode }) } });
+    jwtPolicy({
+      name,
+      namespace: 'shop',
+      spec: {
+        targets: [{ hosts: [HOST], paths: [{ prefix: path }] }],
+        ...(mode === undefined ? { issuers: { anyOf: [{ name: 'idp' }] } } : { mode }),
+      },
+    });
 
   before(async () => {
     key = await generateTestKey('HS256', 'k');
@@ -58,11 +76,23 @@ describe('incumbency through the operator on a real kube-apiserver', { skip, tim
     await startOperator('op-2');
     serve = await startServeProcess(['--kube', '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath]);
     client = createGrpcClient(`127.0.0.1:${serve.grpcPort}`);
-    await kubectl(['apply', '-f', '-'], joinManifests(
-      k8sSecret({ name: 'idp-secret', namespace: 'shop', data: { secret: Buffer.from(String(key.jwk.k), 'base64url') } }),
-      jwtIssuer({ name: 'idp', namespace: 'shop', spec: { issuer: 'https://idp.shop.test', audiences: [TEST_AUDIENCE], algorithms: ['HS256'], secretRef: { name: 'idp-secret', key: 'secret', format: 'HMAC' } } }),
-      policy('zzz-admin', '/admin'),
-    ));
+    await kubectl(
+      ['apply', '-f', '-'],
+      joinManifests(
+        k8sSecret({ name: 'idp-secret', namespace: 'shop', data: { secret: Buffer.from(String(key.jwk.k), 'base64url') } }),
+        jwtIssuer({
+          name: 'idp',
+          namespace: 'shop',
+          spec: {
+            issuer: 'https://idp.shop.test',
+            audiences: [TEST_AUDIENCE],
+            algorithms: ['HS256'],
+            secretRef: { name: 'idp-secret', key: 'secret', format: 'HMAC' },
+          },
+        }),
+        policy('zzz-admin', '/admin'),
+      ),
+    );
     await waitForOutcome('/admin', 'token_missing');
   });
   after(async () => {
@@ -74,26 +104,43 @@ describe('incumbency through the operator on a real kube-apiserver', { skip, tim
 
   test('a newer Disabled policy on the guarded route is refused, whatever its name; both statuses and a Warning Event say so', async () => {
     await kubectl(['apply', '-f', '-'], policy('aaa-open', '/admin', 'Disabled'));
-    const accepted = await waitFor('aaa-open refused', async () => {
-      const c = await condition('aaa-open', 'Accepted');
-      return c?.status === 'False' ? c : undefined;
-    }, 30_000);
+    const accepted = await waitFor(
+      'aaa-open refused',
+      async () => {
+        const c = await condition('aaa-open', 'Accepted');
+        return c?.status === 'False' ? c : undefined;
+      },
+      30_000,
+    );
     assert.equal(accepted.reason, 'RouteConflict');
     assert.match(accepted.message, /path=prefix \/admin .*is held by JWTPolicy\/shop\/zzz-admin/);
     assert.equal((await condition('aaa-open', 'Ready'))?.status, 'False');
-    const holder = await waitFor('zzz-admin told', async () => {
-      const c = await condition('zzz-admin', 'Conflicted');
-      return c?.status === 'True' ? c : undefined;
-    }, 30_000);
+    const holder = await waitFor(
+      'zzz-admin told',
+      async () => {
+        const c = await condition('zzz-admin', 'Conflicted');
+        return c?.status === 'True' ? c : undefined;
+      },
+      30_000,
+    );
     assert.match(holder.message, /JWTPolicy\/shop\/aaa-open also claims .*this policy keeps it/);
-    assert.deepEqual([(await condition('zzz-admin', 'Ready'))?.status, (await condition('zzz-admin', 'Accepted'))?.status], ['True', 'True']);
+    assert.deepEqual(
+      [(await condition('zzz-admin', 'Ready'))?.status, (await condition('zzz-admin', 'Accepted'))?.status],
+      ['True', 'True'],
+    );
     // A Warning Event on each: the refused newcomer (Accepted=False) and the holder (Conflicted=True).
     // (Events follow the status write they report: wait for them.)
     for (const name of ['aaa-open', 'zzz-admin']) {
-      await waitFor(`a Warning RouteConflict Event on ${name}`, async () => {
-        const events = JSON.parse(await kubectl(['get', 'events', '-n', 'shop', '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: { type: string; reason: string }[] };
-        return events.items.some((e) => e.type === 'Warning' && e.reason === 'RouteConflict') ? true : undefined;
-      }, 15_000);
+      await waitFor(
+        `a Warning RouteConflict Event on ${name}`,
+        async () => {
+          const events = JSON.parse(
+            await kubectl(['get', 'events', '-n', 'shop', '--field-selector', `involvedObject.name=${name}`, '-o', 'json']),
+          ) as { items: { type: string; reason: string }[] };
+          return events.items.some((e) => e.type === 'Warning' && e.reason === 'RouteConflict') ? true : undefined;
+        },
+        15_000,
+      );
     }
 
     // The operator published after refusing: the route is still decided by the holder.

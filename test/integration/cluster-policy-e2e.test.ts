@@ -31,11 +31,20 @@ function decision(response: DecodedCheckResponse): string {
   return `${verdict} by ${typeof policy === 'string' ? policy : 'none'}`;
 }
 
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = POLL_TIMEOUT_MS) =>
+  poll(what, probe, timeoutMs, POLL_MS);
 
-const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = POLL_TIMEOUT_MS) => poll(what, probe, timeoutMs, POLL_MS);
-
-interface Condition { type: string; status: string; reason: string; message: string; observedGeneration?: number }
-interface StatusedObject { metadata: { generation: number }; status?: { observedGeneration?: number; conditions?: Condition[] } }
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+}
+interface StatusedObject {
+  metadata: { generation: number };
+  status?: { observedGeneration?: number; conditions?: Condition[] };
+}
 
 describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', { skip, timeout: 90_000 }, () => {
   let cluster: KubeCluster;
@@ -55,10 +64,22 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
     for (const ns of [NS, 'shop', 'edge']) await kubectl(['create', 'namespace', ns]);
     // edge is selected from the start: the positive control that the cluster policy is loaded.
     await kubectl(['label', 'namespace', 'edge', `${ENFORCE_LABEL}=true`]);
-    await kubectl(['apply', '-f', '-'], joinManifests(
-      k8sSecret({ name: 'hmac-secret', namespace: 'shop', data: { secret: Buffer.from(String(hmac.jwk.k), 'base64url') } }),
-      jwtIssuer({ name: 'hmac', namespace: 'shop', spec: { issuer: HMAC_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['HS256'], secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' } } }),
-    ));
+    await kubectl(
+      ['apply', '-f', '-'],
+      joinManifests(
+        k8sSecret({ name: 'hmac-secret', namespace: 'shop', data: { secret: Buffer.from(String(hmac.jwk.k), 'base64url') } }),
+        jwtIssuer({
+          name: 'hmac',
+          namespace: 'shop',
+          spec: {
+            issuer: HMAC_ISSUER,
+            audiences: [TEST_AUDIENCE],
+            algorithms: ['HS256'],
+            secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' },
+          },
+        }),
+      ),
+    );
     operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath, namespace: NS, identity: 'op-1' });
     await operator.waitForLog((l) => l.msg === 'started leading');
     serve = await startServeProcess(['--kube', '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath], { JWTGATE_LOG_LEVEL: 'info' });
@@ -74,15 +95,27 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
   const kubectl = (args: string[], input?: string) => cluster.kubectlOk(args, input);
 
   /** A Check for `host` + `path` bound for `namespace` (undefined: gateway mode, no namespace). */
-  const check = async (host: string, path: string, namespace: string | undefined, bearer?: string) => client.check(httpCheckRequest({
-    method: 'GET', host, path,
-    headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` },
-    contextExtensions: namespace === undefined ? {} : { namespace },
-  }));
-  const decide = async (host: string, path: string, namespace: string | undefined, bearer?: string) => decision(await check(host, path, namespace, bearer));
+  const check = async (host: string, path: string, namespace: string | undefined, bearer?: string) =>
+    client.check(
+      httpCheckRequest({
+        method: 'GET',
+        host,
+        path,
+        headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` },
+        contextExtensions: namespace === undefined ? {} : { namespace },
+      }),
+    );
+  const decide = async (host: string, path: string, namespace: string | undefined, bearer?: string) =>
+    decision(await check(host, path, namespace, bearer));
 
   /** Polls Check until it decides `expected` (see {@link decision}). */
-  async function waitForDecision(expected: string, host: string, path: string, namespace: string | undefined, bearer?: string): Promise<void> {
+  async function waitForDecision(
+    expected: string,
+    host: string,
+    path: string,
+    namespace: string | undefined,
+    bearer?: string,
+  ): Promise<void> {
     let last = '';
     await waitFor(`${host}${path} (namespace ${namespace ?? 'none'}) → ${expected}`, async () => {
       last = await decide(host, path, namespace, bearer);
@@ -91,18 +124,23 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
   }
 
   async function readStatused(kind: string, name: string, namespace?: string): Promise<StatusedObject> {
-    return JSON.parse(await kubectl(['get', kind, name, ...(namespace === undefined ? [] : ['-n', namespace]), '-o', 'json'])) as StatusedObject;
+    return JSON.parse(
+      await kubectl(['get', kind, name, ...(namespace === undefined ? [] : ['-n', namespace]), '-o', 'json']),
+    ) as StatusedObject;
   }
 
   const summarize = (conditions: Condition[]) => Object.fromEntries(conditions.map((c) => [c.type, `${c.status}/${c.reason}`]));
 
   test('1. Override with a namespaceSelector: applies to shop only while shop carries the label, and a Disabled JWTPolicy cannot weaken it', async () => {
-    await kubectl(['apply', '-f', '-'], clusterJwtPolicy('enforce-login', {
-      enforcement: 'Override',
-      namespaceSelector: { matchLabels: { [ENFORCE_LABEL]: 'true' } },
-      targets: [{ hosts: ['override.test'] }],
-      issuers: { anyOf: [{ name: 'hmac', namespace: 'shop' }] },
-    }));
+    await kubectl(
+      ['apply', '-f', '-'],
+      clusterJwtPolicy('enforce-login', {
+        enforcement: 'Override',
+        namespaceSelector: { matchLabels: { [ENFORCE_LABEL]: 'true' } },
+        targets: [{ hosts: ['override.test'] }],
+        issuers: { anyOf: [{ name: 'hmac', namespace: 'shop' }] },
+      }),
+    );
     // Loaded: it decides the selected namespace edge, with the issuer of namespace shop.
     await waitForDecision(`token_missing by ${OVERRIDE}`, 'override.test', '/', 'edge');
     assert.equal(await decide('override.test', '/', 'edge', token), `allow by ${OVERRIDE}`);
@@ -122,11 +160,23 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
 
     // shop tries to switch the route off, even more specifically (exact path) than the cluster
     // policy; open.test is the sign that serve --kube has the snapshot with this policy.
-    await kubectl(['apply', '-f', '-'], jwtPolicy({ name: 'open', namespace: 'shop', spec: {
-      mode: 'Disabled', targets: [{ hosts: ['override.test'], paths: [{ exact: '/' }] }, { hosts: ['open.test'] }],
-    } }));
+    await kubectl(
+      ['apply', '-f', '-'],
+      jwtPolicy({
+        name: 'open',
+        namespace: 'shop',
+        spec: {
+          mode: 'Disabled',
+          targets: [{ hosts: ['override.test'], paths: [{ exact: '/' }] }, { hosts: ['open.test'] }],
+        },
+      }),
+    );
     await waitForDecision('allow by JWTPolicy/shop/open', 'open.test', '/', 'shop');
-    assert.equal(await decide('override.test', '/', 'shop'), `token_missing by ${OVERRIDE}`, 'Override beats the namespaced Disabled policy');
+    assert.equal(
+      await decide('override.test', '/', 'shop'),
+      `token_missing by ${OVERRIDE}`,
+      'Override beats the namespaced Disabled policy',
+    );
     assert.equal(denied(await check('override.test', '/', 'shop')).status, 'Unauthorized');
 
     const unlabelled = performance.now();
@@ -137,19 +187,30 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
   });
 
   test('2. Default: the namespaced JWTPolicy wins where both match; the cluster policy decides where none does', async () => {
-    await kubectl(['apply', '-f', '-'], clusterJwtPolicy('baseline', {
-      enforcement: 'Default',
-      // Selected by the name label every Namespace carries.
-      namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['shop', 'edge'] }] },
-      // The exact path is more specific than shop's prefix below: scope still comes first.
-      targets: [{ hosts: ['default.test'] }, { hosts: ['default.test'], paths: [{ exact: '/public/report' }] }],
-      issuers: { anyOf: [{ name: 'hmac', namespace: 'shop' }] },
-    }));
+    await kubectl(
+      ['apply', '-f', '-'],
+      clusterJwtPolicy('baseline', {
+        enforcement: 'Default',
+        // Selected by the name label every Namespace carries.
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['shop', 'edge'] }] },
+        // The exact path is more specific than shop's prefix below: scope still comes first.
+        targets: [{ hosts: ['default.test'] }, { hosts: ['default.test'], paths: [{ exact: '/public/report' }] }],
+        issuers: { anyOf: [{ name: 'hmac', namespace: 'shop' }] },
+      }),
+    );
     await waitForDecision(`token_missing by ${BASELINE}`, 'default.test', '/public/report', 'shop');
 
-    await kubectl(['apply', '-f', '-'], jwtPolicy({ name: 'public', namespace: 'shop', spec: {
-      mode: 'Disabled', targets: [{ hosts: ['default.test'], paths: [{ prefix: '/public' }] }],
-    } }));
+    await kubectl(
+      ['apply', '-f', '-'],
+      jwtPolicy({
+        name: 'public',
+        namespace: 'shop',
+        spec: {
+          mode: 'Disabled',
+          targets: [{ hosts: ['default.test'], paths: [{ prefix: '/public' }] }],
+        },
+      }),
+    );
     // The cluster policy cannot have left the snapshot, so this change is the namespaced policy winning.
     await waitForDecision('allow by JWTPolicy/shop/public', 'default.test', '/public/report', 'shop');
     assert.equal(await decide('default.test', '/public', 'shop'), 'allow by JWTPolicy/shop/public');
@@ -168,26 +229,39 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
         return o.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? o : undefined;
       });
       const conditions = object.status?.conditions ?? [];
-      assert.deepEqual(summarize(conditions), {
-        Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs', Ready: 'True/Enforced', Conflicted: 'False/NoConflicts',
-      }, name);
+      assert.deepEqual(
+        summarize(conditions),
+        {
+          Accepted: 'True/Accepted',
+          ResolvedRefs: 'True/ResolvedRefs',
+          Ready: 'True/Enforced',
+          Conflicted: 'False/NoConflicts',
+        },
+        name,
+      );
       assert.equal(object.status?.observedGeneration, object.metadata.generation, name);
       for (const c of conditions) assert.equal(c.observedGeneration, object.metadata.generation, `${name} ${c.type}`);
     }
 
     // An Override naming an issuer that does not exist in the namespace it names.
-    await kubectl(['apply', '-f', '-'], clusterJwtPolicy('dangling', {
-      enforcement: 'Override',
-      targets: [{ hosts: ['dangling.test'] }],
-      issuers: { anyOf: [{ name: 'hmac', namespace: 'edge' }] },
-    }));
+    await kubectl(
+      ['apply', '-f', '-'],
+      clusterJwtPolicy('dangling', {
+        enforcement: 'Override',
+        targets: [{ hosts: ['dangling.test'] }],
+        issuers: { anyOf: [{ name: 'hmac', namespace: 'edge' }] },
+      }),
+    );
     const dangling = await waitFor('clusterjwtpolicy dangling has a Ready condition', async () => {
       const o = await readStatused('clusterjwtpolicy', 'dangling');
       return o.status?.conditions?.some((c) => c.type === 'Ready') ? o : undefined;
     });
     const conditions = dangling.status?.conditions ?? [];
     assert.deepEqual(summarize(conditions), {
-      Accepted: 'True/Accepted', ResolvedRefs: 'False/IssuerNotFound', Ready: 'False/FailingClosed', Conflicted: 'False/NoConflicts',
+      Accepted: 'True/Accepted',
+      ResolvedRefs: 'False/IssuerNotFound',
+      Ready: 'False/FailingClosed',
+      Conflicted: 'False/NoConflicts',
     });
     assert.match(conditions.find((c) => c.type === 'ResolvedRefs')?.message ?? '', /edge\/hmac/);
     // Broken, it still holds its routes and denies them: a weaker policy never takes over.

@@ -41,11 +41,17 @@ function checkRaw(address: string, bytes: Buffer): Promise<DecodedCheckResponse>
   const method = authorizationService.Check!;
   const client = new Client(address, credentials.createInsecure());
   return new Promise<DecodedCheckResponse>((resolve, reject) => {
-    client.makeUnaryRequest(method.path, (raw: Buffer) => raw, method.responseDeserialize, bytes, (error: ServiceError | null, value?: object) => {
-      client.close();
-      if (error) reject(error);
-      else resolve(value as DecodedCheckResponse);
-    });
+    client.makeUnaryRequest(
+      method.path,
+      (raw: Buffer) => raw,
+      method.responseDeserialize,
+      bytes,
+      (error: ServiceError | null, value?: object) => {
+        client.close();
+        if (error) reject(error);
+        else resolve(value as DecodedCheckResponse);
+      },
+    );
   });
 }
 
@@ -57,12 +63,24 @@ describe('gRPC server: request size and undecodable requests', () => {
 
   before(async () => {
     server = await startGrpcServer({
-      host: '127.0.0.1', port: 0, log: createLogger('silent'), health: () => 'SERVING', maxRequestBytes: LIMIT,
+      host: '127.0.0.1',
+      port: 0,
+      log: createLogger('silent'),
+      health: () => 'SERVING',
+      maxRequestBytes: LIMIT,
       check: async (req) => {
         checked.push(req);
-        return toCheckResponse({ kind: 'deny', reason: 'no_policy', description: 'x', deny: { realm: 'r', exposeReason: true, headers: [] }, trace: [] });
+        return toCheckResponse({
+          kind: 'deny',
+          reason: 'no_policy',
+          description: 'x',
+          deny: { realm: 'r', exposeReason: true, headers: [] },
+          trace: [],
+        });
       },
-      unread: (reason) => { unread.push(reason); },
+      unread: (reason) => {
+        unread.push(reason);
+      },
     });
     client = createGrpcClient(`127.0.0.1:${server.port}`);
   });
@@ -87,7 +105,11 @@ describe('gRPC server: request size and undecodable requests', () => {
     assert.equal(res.status.code, GrpcStatus.INVALID_ARGUMENT);
     const d = denied(res);
     assert.equal(d.status, 'PayloadTooLarge');
-    assert.deepEqual(d.body, { error: 'content_too_large', error_description: 'the request is too large to check', reason: 'request_too_large' });
+    assert.deepEqual(d.body, {
+      error: 'content_too_large',
+      error_description: 'the request is too large to check',
+      reason: 'request_too_large',
+    });
     assert.equal(d.headers['www-authenticate'], undefined, 'no token was judged, so no challenge');
     assert.deepEqual([checked.length, unread], [0, ['request_too_large']]);
   });
@@ -98,7 +120,10 @@ describe('gRPC server: request size and undecodable requests', () => {
   });
 
   test('above the transport cap grpc-js refuses the message (RESOURCE_EXHAUSTED); Envoy then applies status_on_error', async () => {
-    await assert.rejects(client.check(requestOfSize(TRANSPORT_CAP + 1024)), (error: ServiceError) => error.code === GrpcStatus.RESOURCE_EXHAUSTED);
+    await assert.rejects(
+      client.check(requestOfSize(TRANSPORT_CAP + 1024)),
+      (error: ServiceError) => error.code === GrpcStatus.RESOURCE_EXHAUSTED,
+    );
   });
 
   test('bytes that are not a CheckRequest: a 400 request_invalid denial, not a gRPC INTERNAL error', async () => {
@@ -116,12 +141,23 @@ describe('jwtgate serve: JWTGATE_MAX_REQUEST_BYTES', () => {
   let standalone: StandaloneService;
 
   before(async () => {
-    standalone = await startStandalone({
-      'all.yaml': joinManifests(
-        jwtIssuer({ name: 'idp', namespace: 'shop', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwksUri: 'http://127.0.0.1:9/jwks' } }),
-        jwtPolicy({ name: 'api', namespace: 'shop', spec: { targets: [{ hosts: ['api.test'] }], issuers: { anyOf: [{ name: 'idp' }] } } }),
-      ),
-    }, { JWTGATE_MAX_REQUEST_BYTES: String(LIMIT) });
+    standalone = await startStandalone(
+      {
+        'all.yaml': joinManifests(
+          jwtIssuer({
+            name: 'idp',
+            namespace: 'shop',
+            spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwksUri: 'http://127.0.0.1:9/jwks' },
+          }),
+          jwtPolicy({
+            name: 'api',
+            namespace: 'shop',
+            spec: { targets: [{ hosts: ['api.test'] }], issuers: { anyOf: [{ name: 'idp' }] } },
+          }),
+        ),
+      },
+      { JWTGATE_MAX_REQUEST_BYTES: String(LIMIT) },
+    );
   });
 
   after(async () => {

@@ -35,7 +35,6 @@ const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no ku
 
 const run = promisify(execFile);
 
-
 /** Every YAML document of `file` as plain JSON. */
 async function readManifests(file: string): Promise<Record<string, any>[]> {
   return parseAllDocuments(await readFile(file, 'utf8')).map((doc) => doc.toJS() as Record<string, any>);
@@ -90,16 +89,32 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
 
   test('the CRDs are the pinned upstream ones', async () => {
     const files = (await readdir(SCHEMA_CRDS)).sort();
-    assert.ok(files.some((f) => /^istio-v1\.\d+\.\d+\.yaml$/.test(f)), files.join(', '));
-    assert.ok(files.some((f) => /^envoy-gateway-v1\.\d+\.\d+-securitypolicies\.yaml$/.test(f)), files.join(', '));
-    assert.ok(files.some((f) => /^gateway-api-v1\.\d+\.\d+-httproutes\.yaml$/.test(f)), files.join(', '));
+    assert.ok(
+      files.some((f) => /^istio-v1\.\d+\.\d+\.yaml$/.test(f)),
+      files.join(', '),
+    );
+    assert.ok(
+      files.some((f) => /^envoy-gateway-v1\.\d+\.\d+-securitypolicies\.yaml$/.test(f)),
+      files.join(', '),
+    );
+    assert.ok(
+      files.some((f) => /^gateway-api-v1\.\d+\.\d+-httproutes\.yaml$/.test(f)),
+      files.join(', '),
+    );
   });
 
   test('Istio guide: AuthorizationPolicy, PeerAuthentication and the jwtgate policies are accepted', async () => {
     // istiod-values.yaml is Helm values, not an object: the manifests are named one by one.
-    const applied = await cluster.kubectlOk(dryRunArgs([
-      '-f', join(ISTIO, 'authorization-policy.yaml'), '-f', join(ISTIO, 'peer-authentication.yaml'), '-f', join(ISTIO, 'jwtgate'),
-    ]));
+    const applied = await cluster.kubectlOk(
+      dryRunArgs([
+        '-f',
+        join(ISTIO, 'authorization-policy.yaml'),
+        '-f',
+        join(ISTIO, 'peer-authentication.yaml'),
+        '-f',
+        join(ISTIO, 'jwtgate'),
+      ]),
+    );
     assert.deepEqual(applied.trim().split('\n').sort(), [
       'authorizationpolicy.security.istio.io/orders-jwtgate serverside-applied (server dry run)',
       'jwtissuer.jwtgate.dev/demo-idp serverside-applied (server dry run)',
@@ -134,20 +149,31 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
     const policy = await readFile(join(GATEWAY, 'security-policy.yaml'), 'utf8');
     await assertRefused(mutate(policy, 'statusOnError: 503', 'statusOnError: 299'), /spec\.extAuth\.statusOnError: Unsupported value: 299/);
     await assertRefused(mutate(policy, 'port: 9001', ''), /Must have port for Service reference/);
-    await assertRefused(mutate(policy, 'contextExtensions:', 'contextExtension:'), /\.spec\.extAuth\.contextExtension: field not declared in schema/);
+    await assertRefused(
+      mutate(policy, 'contextExtensions:', 'contextExtension:'),
+      /\.spec\.extAuth\.contextExtension: field not declared in schema/,
+    );
     const gateway = await readFile(join(GATEWAY, 'gateway.yaml'), 'utf8');
-    await assertRefused(mutate(gateway, 'escapedSlashesAction: UnescapeAndRedirect', 'escapedSlashesAction: Unescape'),
-      /spec\.path\.escapedSlashesAction: Unsupported value: "Unescape"/);
-    await assertRefused(mutate(gateway, 'disableMergeSlashes: false', 'disableMergeSlashes: "no"'), /\.spec\.path\.disableMergeSlashes: expected boolean/);
+    await assertRefused(
+      mutate(gateway, 'escapedSlashesAction: UnescapeAndRedirect', 'escapedSlashesAction: Unescape'),
+      /spec\.path\.escapedSlashesAction: Unsupported value: "Unescape"/,
+    );
+    await assertRefused(
+      mutate(gateway, 'disableMergeSlashes: false', 'disableMergeSlashes: "no"'),
+      /\.spec\.path\.disableMergeSlashes: expected boolean/,
+    );
   });
 
   test('Gateway API schema refuses an unknown path match type', async () => {
     const route = await readFile(join(GATEWAY, 'httproute.yaml'), 'utf8');
-    await assertRefused(mutate(route, 'type: PathPrefix', 'type: Prefix'), /spec\.rules\[0\]\.matches\[0\]\.path\.type: Unsupported value: "Prefix"/);
+    await assertRefused(
+      mutate(route, 'type: PathPrefix', 'type: Prefix'),
+      /spec\.rules\[0\]\.matches\[0\]\.path\.type: Unsupported value: "Prefix"/,
+    );
   });
 });
 
-describe('Istio mesh config decoded strictly into Istio\'s MeshConfig type', { skip }, () => {
+describe("Istio mesh config decoded strictly into Istio's MeshConfig type", { skip }, () => {
   /** Runs meshconfig-validate on `text`; resolves with its exit code and stderr. */
   async function validateMeshConfig(text: string): Promise<{ code: number; stderr: string }> {
     await requirePeer(MESHCONFIG_VALIDATE);
@@ -173,7 +199,11 @@ describe('Istio mesh config decoded strictly into Istio\'s MeshConfig type', { s
     const values = await readFile(join(ISTIO, 'istiod-values.yaml'), 'utf8');
     const cases: [string, string, RegExp][] = [
       ['failOpen: false', 'failopen: false', /unknown field "failopen"/],
-      ['normalization: DECODE_AND_MERGE_SLASHES', 'normalization: DECODE_SLASHES', /invalid value for enum field normalization: "DECODE_SLASHES"/],
+      [
+        'normalization: DECODE_AND_MERGE_SLASHES',
+        'normalization: DECODE_SLASHES',
+        /invalid value for enum field normalization: "DECODE_SLASHES"/,
+      ],
       ['timeout: 1s', 'timeout: 1sec', /invalid google\.protobuf\.Duration value "1sec"/],
     ];
     for (const [from, to, expected] of cases) {
@@ -187,8 +217,12 @@ describe('Istio mesh config decoded strictly into Istio\'s MeshConfig type', { s
 describe('the guides reference the Service the Helm chart renders', { skip }, () => {
   test('Service jwtgate-authz in jwtgate-system serves gRPC on 9001', async () => {
     await requirePeer(HELM);
-    const { stdout } = await run(HELM, ['template', 'jwtgate', join(ROOT, 'charts/jwtgate'), '--namespace', AUTHZ_SERVICE.namespace], { maxBuffer: 16 << 20 });
-    const services = parseAllDocuments(stdout).map((doc) => doc.toJS() as Record<string, any>).filter((m) => m?.kind === 'Service');
+    const { stdout } = await run(HELM, ['template', 'jwtgate', join(ROOT, 'charts/jwtgate'), '--namespace', AUTHZ_SERVICE.namespace], {
+      maxBuffer: 16 << 20,
+    });
+    const services = parseAllDocuments(stdout)
+      .map((doc) => doc.toJS() as Record<string, any>)
+      .filter((m) => m?.kind === 'Service');
     const authz = services.find((s) => s.metadata.name === AUTHZ_SERVICE.name);
     assert.ok(authz, `no Service ${AUTHZ_SERVICE.name} in: ${services.map((s) => s.metadata.name).join(', ')}`);
     assert.equal(authz.metadata.namespace, AUTHZ_SERVICE.namespace);
@@ -199,7 +233,7 @@ describe('the guides reference the Service the Helm chart renders', { skip }, ()
   });
 });
 
-describe('the guides\' files agree with each other', () => {
+describe("the guides' files agree with each other", () => {
   test('Istio: the AuthorizationPolicy names the provider registered for the jwtgate Service', async () => {
     const [values] = await readManifests(join(ISTIO, 'istiod-values.yaml'));
     const providers = values!.meshConfig.extensionProviders as Record<string, any>[];
@@ -243,13 +277,18 @@ describe('every guide turns on the Envoy path settings the README requires', () 
     const manager = bootstrap!.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
     assert.equal(manager.normalize_path, true);
     assert.equal(manager.merge_slashes, true);
-    assert.ok(['UNESCAPE_AND_REDIRECT', 'REJECT_REQUEST'].includes(manager.path_with_escaped_slashes_action), manager.path_with_escaped_slashes_action);
+    assert.ok(
+      ['UNESCAPE_AND_REDIRECT', 'REJECT_REQUEST'].includes(manager.path_with_escaped_slashes_action),
+      manager.path_with_escaped_slashes_action,
+    );
     const extAuthz = manager.http_filters.find((f: Record<string, any>) => f.name === 'envoy.filters.http.ext_authz').typed_config;
     assert.deepEqual(extAuthz.status_on_error, { code: 'ServiceUnavailable' });
-    const bypasses = manager.route_config.virtual_hosts.flatMap((h: Record<string, any>) => h.routes)
+    const bypasses = manager.route_config.virtual_hosts
+      .flatMap((h: Record<string, any>) => h.routes)
       .filter((r: Record<string, any>) => r.typed_per_filter_config?.['envoy.filters.http.ext_authz']?.disabled === true);
     assert.ok(bypasses.length > 0);
-    for (const route of bypasses) assert.deepEqual(Object.keys(route.match), ['path'], `a bypass by ${JSON.stringify(route.match)} can be entered with /x/%2e%2e;/`);
+    for (const route of bypasses)
+      assert.deepEqual(Object.keys(route.match), ['path'], `a bypass by ${JSON.stringify(route.match)} can be entered with /x/%2e%2e;/`);
   });
 
   test('Istio: pathNormalization DECODE_AND_MERGE_SLASHES and statusOnError 503', async () => {
@@ -268,7 +307,7 @@ describe('every guide turns on the Envoy path settings the README requires', () 
   });
 });
 
-describe('the guides\' jwtgate policies decide as the guides say (real gRPC)', () => {
+describe("the guides' jwtgate policies decide as the guides say (real gRPC)", () => {
   let demoKey: CryptoKey;
   let istio: StandaloneService;
   let gateway: StandaloneService;
@@ -278,8 +317,11 @@ describe('the guides\' jwtgate policies decide as the guides say (real gRPC)', (
     // Payload: { iss: https://idp.example.com, aud: orders-api, sub: alice, scope, iat, exp: +5 min }
     return new SignJWT({ scope })
       .setProtectedHeader({ alg: 'RS256', kid: 'ztvJ6Gsg-jdzomIg1M5KZCozk_p4Rkv1Dtgea2Yn0pQ' })
-      .setIssuer('https://idp.example.com').setAudience('orders-api').setSubject('alice')
-      .setIssuedAt().setExpirationTime('5m')
+      .setIssuer('https://idp.example.com')
+      .setAudience('orders-api')
+      .setSubject('alice')
+      .setIssuedAt()
+      .setExpirationTime('5m')
       .sign(demoKey);
   }
 
@@ -304,8 +346,11 @@ describe('the guides\' jwtgate policies decide as the guides say (real gRPC)', (
   // As Istio's inbound sidecar of `orders` sends it over mTLS: the destination principal is the
   // workload's SPIFFE ID; the Host is whatever name the caller used.
   const sidecarRequest = (token: string | undefined, principal = 'spiffe://cluster.local/ns/shop/sa/orders'): HttpCheckInput => ({
-    method: 'GET', host: 'orders.shop.svc.cluster.local:8080', path: '/api/orders',
-    headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, destinationPrincipal: principal,
+    method: 'GET',
+    host: 'orders.shop.svc.cluster.local:8080',
+    path: '/api/orders',
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    destinationPrincipal: principal,
   });
 
   test('Istio: a valid token for a workload in shop is allowed, with x-user-id set', async () => {
@@ -334,7 +379,11 @@ describe('the guides\' jwtgate policies decide as the guides say (real gRPC)', (
   // As Envoy Gateway sends it: no SPIFFE identity for the backend, the SecurityPolicy's context
   // extension names the namespace.
   const gatewayRequest = (token: string, contextExtensions: Record<string, string>): HttpCheckInput => ({
-    method: 'GET', host: 'api.example.com', path: '/api/orders', headers: { authorization: `Bearer ${token}` }, contextExtensions,
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/api/orders',
+    headers: { authorization: `Bearer ${token}` },
+    contextExtensions,
   });
 
   test('Envoy Gateway: allowed with the namespace context extension, and by host claim without it', async () => {

@@ -29,7 +29,8 @@ before(() => {
   assert.ok(paths.includes('cli') && paths.includes('authz'), `COPY lines not found: ${paths.join(', ')}`);
   for (const path of paths) cpSync(join(ROOT, path), join(image, path), { recursive: true });
   const production = execFileSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: ROOT, encoding: 'utf8' })
-    .split('\n').filter((p) => p.includes('/node_modules/'));
+    .split('\n')
+    .filter((p) => p.includes('/node_modules/'));
   for (const dir of production) cpSync(dir, join(image, relative(ROOT, dir)), { recursive: true });
 });
 
@@ -54,27 +55,50 @@ test('the image compiles manifests (reading its own crds/) and serves the snapsh
   const key = await generateTestKey('RS256', 'k1');
   const manifests = join(image, 'm');
   mkdirSync(manifests);
-  writeFileSync(join(manifests, 'all.yaml'), joinManifests(
-    jwtIssuer({ name: 'idp', namespace: 'shop', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwks: jwksOf(key) } }),
-    jwtPolicy({ name: 'orders', namespace: 'shop', spec: { targets: [{ hosts: ['orders.test'] }], issuers: { anyOf: [{ name: 'idp' }] } } }),
-  ));
+  writeFileSync(
+    join(manifests, 'all.yaml'),
+    joinManifests(
+      jwtIssuer({
+        name: 'idp',
+        namespace: 'shop',
+        spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwks: jwksOf(key) },
+      }),
+      jwtPolicy({
+        name: 'orders',
+        namespace: 'shop',
+        spec: { targets: [{ hosts: ['orders.test'] }], issuers: { anyOf: [{ name: 'idp' }] } },
+      }),
+    ),
+  );
   const { stdout } = await run('compile', 'm', '-o', 'snapshot.json');
   assert.equal(stdout, '');
 
-  const child = spawn(process.execPath, ['cli/jwtgate.ts', 'serve', '--snapshot', 'snapshot.json', '--listen-address', '127.0.0.1', '--grpc-port', '0', '--http-port', '0'], { cwd: image, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['cli/jwtgate.ts', 'serve', '--snapshot', 'snapshot.json', '--listen-address', '127.0.0.1', '--grpc-port', '0', '--http-port', '0'],
+    { cwd: image, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     const grpcPort = await new Promise<number>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) if (line.includes('jwtgate authz listening')) resolve(Number(JSON.parse(line).grpcPort));
+        for (const line of chunk.toString().split('\n'))
+          if (line.includes('jwtgate authz listening')) resolve(Number(JSON.parse(line).grpcPort));
       });
       child.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
     });
     const client = createGrpcClient(`127.0.0.1:${grpcPort}`);
     const token = await signToken(key, standardClaims());
-    const response = await waitFor('a check answered from the loaded snapshot', async () => {
-      const r = await client.check(httpCheckRequest({ method: 'GET', host: 'orders.test', path: '/', headers: { authorization: `Bearer ${token}` } }));
-      return r.status?.message === 'not_ready' ? undefined : r;
-    }, 5_000, 100);
+    const response = await waitFor(
+      'a check answered from the loaded snapshot',
+      async () => {
+        const r = await client.check(
+          httpCheckRequest({ method: 'GET', host: 'orders.test', path: '/', headers: { authorization: `Bearer ${token}` } }),
+        );
+        return r.status?.message === 'not_ready' ? undefined : r;
+      },
+      5_000,
+      100,
+    );
     assert.equal(response.http_response, 'ok_response', JSON.stringify(response.status));
     client.close();
   } finally {

@@ -47,7 +47,9 @@ describe('KeyRegistry', () => {
     const registry = newRegistry();
     const first = await reload(registry, { 'ns/remote': remote(), 'ns/static': local() });
     const fetched = idp.requests.jwks;
-    const second = await reload(registry, { 'ns/remote': remote({ remote: { refreshSeconds: 60, cooldownSeconds: 30, timeoutMs: 1000 } }) });
+    const second = await reload(registry, {
+      'ns/remote': remote({ remote: { refreshSeconds: 60, cooldownSeconds: 30, timeoutMs: 1000 } }),
+    });
     assert.notEqual(second.get('ns/remote'), first.get('ns/remote'));
     assert.equal(idp.requests.jwks, fetched + 1);
     assert.deepEqual([...second.keys()], ['ns/remote']);
@@ -59,7 +61,10 @@ describe('KeyRegistry', () => {
   it('prepare leaves the current map serving until retainOnly, which closes only what is no longer used', async () => {
     const registry = newRegistry();
     const current = await reload(registry, { 'ns/remote': remote() });
-    const prepared = await registry.prepare({ 'ns/remote': remote(), 'ns/other': remote({ id: 'ns/other', issuer: 'https://other.test' }) });
+    const prepared = await registry.prepare({
+      'ns/remote': remote(),
+      'ns/other': remote({ id: 'ns/other', issuer: 'https://other.test' }),
+    });
     assert.equal(prepared.get('ns/other')?.status().keyCount, 1, 'already loaded when prepare resolves');
     assert.equal(prepared.get('ns/remote'), current.get('ns/remote'), 'unchanged issuers are shared');
     registry.retainOnly(prepared);
@@ -91,7 +96,10 @@ describe('KeyRegistry', () => {
   it('refuses a snapshot with an unparseable key URL and keeps the current keys as they were', async () => {
     const registry = newRegistry();
     const current = await reload(registry, { 'ns/remote': remote() });
-    await assert.rejects(registry.prepare({ 'ns/remote': remote(), 'ns/bad': remote({ id: 'ns/bad', keySource: { kind: 'jwksUri', jwksUri: 'not a url' } }) }), TypeError);
+    await assert.rejects(
+      registry.prepare({ 'ns/remote': remote(), 'ns/bad': remote({ id: 'ns/bad', keySource: { kind: 'jwksUri', jwksUri: 'not a url' } }) }),
+      TypeError,
+    );
     const fetched = idp.requests.jwks;
     const next = await registry.prepare({ 'ns/remote': remote() });
     assert.equal(next.get('ns/remote'), current.get('ns/remote'), 'still the current instance, not refetched');

@@ -9,7 +9,17 @@ import { REASONS } from '../../authz/reasons.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { verifyToken } from '../../authz/verify/verify-token.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
-import { TEST_AUDIENCE, TEST_ISSUER, generateTestKey, issuerConfig, jwksOf, signToken, standardClaims, weakRsaToken, type TestKey } from '../../dev/fixtures/tokens.ts';
+import {
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  generateTestKey,
+  issuerConfig,
+  jwksOf,
+  signToken,
+  standardClaims,
+  weakRsaToken,
+  type TestKey,
+} from '../../dev/fixtures/tokens.ts';
 import { assertDenied } from '../support/assert-denied.ts';
 
 describe('remote issuer keys', () => {
@@ -45,8 +55,7 @@ describe('remote issuer keys', () => {
       verifyToken(await signToken(key, standardClaims(), header), [{ keys, config, audiences: [TEST_AUDIENCE] }]);
     return { keys, verify };
   }
-  const fetches = async (result: string) =>
-    (await metrics.jwksFetches.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+  const fetches = async (result: string) => (await metrics.jwksFetches.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 
   it('is not ready before its first load, unless seeded with cached keys', () => {
     assert.deepEqual(setUp().keys.status(), { ready: false, keyCount: 0 });
@@ -86,7 +95,7 @@ describe('remote issuer keys', () => {
 
   for (const mode of ['status500', 'hang', 'close'] as const) {
     it(`IdP down after the first load (${mode}): the last good keys keep verifying`, async () => {
-        const { keys, verify } = setUp();
+      const { keys, verify } = setUp();
       await keys.start();
       idp.failWith(mode);
       await keys.refresh();
@@ -137,7 +146,10 @@ describe('remote issuer keys', () => {
     assert.equal(keys.status().keyCount, 1);
     assert.equal((await metrics.keysRejected.get()).values[0]?.value, 2);
     assert.ok(await verify(k1));
-    await assertDenied(verifyToken(weak.token, [{ keys, config: issuerConfig({ algorithms: ['RS256'] }), audiences: [TEST_AUDIENCE] }]), 'kid_unknown');
+    await assertDenied(
+      verifyToken(weak.token, [{ keys, config: issuerConfig({ algorithms: ['RS256'] }), audiences: [TEST_AUDIENCE] }]),
+      'kid_unknown',
+    );
   });
 
   it('a set with no usable key, or not a JWK set, or too large, counts as a failure and keeps the last good keys', async () => {
@@ -183,7 +195,7 @@ describe('remote issuer keys', () => {
     t.mock.timers.tick(1);
     assert.equal(refresh.mock.callCount(), 2);
     await refresh.mock.calls[1]!.result;
-    assert.equal(idp.requests.jwks, 2, 'the timer\'s refresh fetched');
+    assert.equal(idp.requests.jwks, 2, "the timer's refresh fetched");
     t.mock.timers.tick(300_000);
     assert.equal(refresh.mock.callCount(), 3);
     await refresh.mock.calls[2]!.result;
@@ -212,7 +224,7 @@ describe('remote issuer keys', () => {
     assert.equal(refresh.mock.callCount(), 2, 'close() stops the timer');
   });
 
-  it('an unknown kid refetches only once cooldownSeconds have passed since the last fetch (jose\'s cooldown, on Date)', async (t) => {
+  it("an unknown kid refetches only once cooldownSeconds have passed since the last fetch (jose's cooldown, on Date)", async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const { keys, verify } = setUp();
     await keys.start();

@@ -13,7 +13,6 @@ const CRD_NAMES = ['jwtissuers.jwtgate.dev', 'jwtpolicies.jwtgate.dev', 'cluster
 // Skipping is opt-in only: without the env var, missing peer binaries fail the run.
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 
-
 /** Server-side applies `manifest` and asserts the apiserver refused it with `expected` in stderr. */
 async function assertRefused(cluster: KubeCluster, manifest: string, expected: RegExp): Promise<void> {
   const result = await cluster.kubectl(['apply', '--server-side', '-f', '-'], manifest);
@@ -49,10 +48,15 @@ describe('CRDs on a real kube-apiserver', { skip, timeout: 120_000 }, () => {
 
   test('kubectl explain reads the field descriptions; short names, the category and printer columns work', async () => {
     // The apiserver publishes a new CRD's OpenAPI a moment after Established: ask until it has.
-    const explained = await waitFor('the CRD OpenAPI in kubectl explain', async () => {
-      const { stdout } = await cluster.kubectl(['explain', 'jwtpolicy.spec.rules']);
-      return stdout.includes('FIELD: rules') ? stdout : undefined;
-    }, 10_000, 200);
+    const explained = await waitFor(
+      'the CRD OpenAPI in kubectl explain',
+      async () => {
+        const { stdout } = await cluster.kubectl(['explain', 'jwtpolicy.spec.rules']);
+        return stdout.includes('FIELD: rules') ? stdout : undefined;
+      },
+      10_000,
+      200,
+    );
     assert.match(explained, /FIELD: rules <\[\]Object>/);
     assert.match(explained, /Claim checks; all must pass/);
     assert.match(explained, /containsAll\s+<\[\]string>/);
@@ -66,7 +70,9 @@ describe('CRDs on a real kube-apiserver', { skip, timeout: 120_000 }, () => {
   });
 
   test('a JWTIssuer with two key sources is refused, naming spec', async () => {
-    await assertRefused(cluster, `
+    await assertRefused(
+      cluster,
+      `
 apiVersion: jwtgate.dev/v1alpha1
 kind: JWTIssuer
 metadata: { name: two-sources, namespace: demo }
@@ -75,7 +81,9 @@ spec:
   algorithms: [RS256]
   jwksUri: https://idp.example.com/jwks
   discovery: {}
-`, /spec: Invalid value: exactly one key source must be set/);
+`,
+      /spec: Invalid value: exactly one key source must be set/,
+    );
   });
 
   test('secretRef.keyId: explained, accepted with format HMAC, refused with JWKS naming spec.secretRef', async () => {
@@ -96,7 +104,9 @@ spec:
 
   test('a rule with two operators is refused, naming spec.rules[0]', async () => {
     // Either a CEL rule or a `oneOf` of `required` can enforce this; both name spec.rules[0].
-    await assertRefused(cluster, `
+    await assertRefused(
+      cluster,
+      `
 apiVersion: jwtgate.dev/v1alpha1
 kind: JWTPolicy
 metadata: { name: two-operators, namespace: demo }
@@ -107,11 +117,15 @@ spec:
     - claim: sub
       equals: alice
       regex: '^a'
-`, /spec\.rules\[0\]\W.*(exactly one operator must be set|must validate one and only one schema \(oneOf\))/);
+`,
+      /spec\.rules\[0\]\W.*(exactly one operator must be set|must validate one and only one schema \(oneOf\))/,
+    );
   });
 
   test('an algorithm outside the enum is refused by the schema, naming the field', async () => {
-    await assertRefused(cluster, `
+    await assertRefused(
+      cluster,
+      `
 apiVersion: jwtgate.dev/v1alpha1
 kind: JWTIssuer
 metadata: { name: bad-alg, namespace: demo }
@@ -119,6 +133,8 @@ spec:
   issuer: https://idp.example.com
   algorithms: [none]
   jwksUri: https://idp.example.com/jwks
-`, /spec\.algorithms\[0\]: Unsupported value: "none"/);
+`,
+      /spec\.algorithms\[0\]: Unsupported value: "none"/,
+    );
   });
 });

@@ -37,11 +37,17 @@ describe('leader election on a real kube-apiserver', { skip, timeout: 110_000 },
   test('two candidates: exactly one leads; when it stops, the other takes over', async () => {
     const events: string[] = [];
     const rounds = { a: 0, b: 0 };
-    const candidate = (identity: 'a' | 'b'): LeaderElection => runLeaderElection({
-      kubeConfig: spyOnLeaseReads(kubeConfig, () => rounds[identity]++), namespace: NAMESPACE, name: 'in-process', identity, log: createLogger('silent'), ...TIMINGS,
-      onStartedLeading: () => events.push(`${identity} started`),
-      onStoppedLeading: () => events.push(`${identity} stopped`),
-    });
+    const candidate = (identity: 'a' | 'b'): LeaderElection =>
+      runLeaderElection({
+        kubeConfig: spyOnLeaseReads(kubeConfig, () => rounds[identity]++),
+        namespace: NAMESPACE,
+        name: 'in-process',
+        identity,
+        log: createLogger('silent'),
+        ...TIMINGS,
+        onStartedLeading: () => events.push(`${identity} started`),
+        onStoppedLeading: () => events.push(`${identity} stopped`),
+      });
     const electors = { a: candidate('a'), b: candidate('b') };
     try {
       const leader = await waitFor('a leader', () => (['a', 'b'] as const).find((id) => electors[id].isLeader()));
@@ -82,7 +88,9 @@ describe('leader election on a real kube-apiserver', { skip, timeout: 110_000 },
     const children: ChildProcess[] = [];
     const events: { event: string; identity: string; at: number }[] = [];
     const spawnElector = (identity: string) => {
-      const child = spawn(process.execPath, [ELECTOR, cluster.kubeconfigPath, NAMESPACE, 'killed', identity, JSON.stringify(TIMINGS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [ELECTOR, cluster.kubeconfigPath, NAMESPACE, 'killed', identity, JSON.stringify(TIMINGS)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       createInterface({ input: child.stdout! }).on('line', (line) => events.push(JSON.parse(line) as (typeof events)[number]));
       children.push(child);
       return child;
@@ -93,17 +101,29 @@ describe('leader election on a real kube-apiserver', { skip, timeout: 110_000 },
       const survivor = first.identity === 'p1' ? 'p2' : 'p1';
       // The survivor tried twice more after the first took the Lease, and found it held.
       const triedBefore = events.filter((e) => e.event === 'round' && e.identity === survivor).length;
-      await waitFor('two more rounds by the other candidate', () => events.filter((e) => e.event === 'round' && e.identity === survivor).length >= triedBefore + 2);
+      await waitFor(
+        'two more rounds by the other candidate',
+        () => events.filter((e) => e.event === 'round' && e.identity === survivor).length >= triedBefore + 2,
+      );
       assert.equal(events.filter((e) => e.event === 'started').length, 1, JSON.stringify(events));
 
       const killedAt = Date.now();
       processes[first.identity as 'p1' | 'p2'].kill('SIGKILL');
-      const next = await waitFor('the survivor to lead', () => events.find((e) => e.event === 'started' && e.identity === survivor), 20_000);
+      const next = await waitFor(
+        'the survivor to lead',
+        () => events.find((e) => e.event === 'started' && e.identity === survivor),
+        20_000,
+      );
       const failoverMs = next.at - killedAt;
-      console.log(`# failover after SIGKILL: ${failoverMs} ms (lease ${TIMINGS.leaseDurationSeconds} s, retry ${TIMINGS.retryPeriodSeconds} s)`);
+      console.log(
+        `# failover after SIGKILL: ${failoverMs} ms (lease ${TIMINGS.leaseDurationSeconds} s, retry ${TIMINGS.retryPeriodSeconds} s)`,
+      );
       // The survivor waits a full lease from the last renewal it observed (one retry period at most
       // before the kill), then takes over at its next jittered retry; 1 s of slack for a loaded CI machine.
-      assert.ok(failoverMs <= (TIMINGS.leaseDurationSeconds + 2 * TIMINGS.retryPeriodSeconds * 1.2) * 1000 + 1_000, `took ${failoverMs} ms`);
+      assert.ok(
+        failoverMs <= (TIMINGS.leaseDurationSeconds + 2 * TIMINGS.retryPeriodSeconds * 1.2) * 1000 + 1_000,
+        `took ${failoverMs} ms`,
+      );
       assert.ok(failoverMs >= (TIMINGS.leaseDurationSeconds - TIMINGS.retryPeriodSeconds) * 1000, `took over too early: ${failoverMs} ms`);
       assert.equal((await readLease('killed')).spec?.holderIdentity, survivor);
     } finally {

@@ -27,7 +27,11 @@ import { waitFor } from '../support/wait-for.ts';
 
 const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const NS = 'jwtgate-system';
-const LEASE_ENV = { JWTGATE_LEASE_DURATION_SECONDS: '4', JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3', JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5' };
+const LEASE_ENV = {
+  JWTGATE_LEASE_DURATION_SECONDS: '4',
+  JWTGATE_LEASE_RENEW_DEADLINE_SECONDS: '3',
+  JWTGATE_LEASE_RETRY_PERIOD_SECONDS: '0.5',
+};
 /** Kubernetes' default terminationGracePeriodSeconds, which the chart keeps. */
 const GRACE_PERIOD_MS = 30_000;
 /** How long the fixture IdP takes to answer: every reconcile that meets a new issuer awaits it between writes. */
@@ -47,7 +51,9 @@ describe('one writer on a real kube-apiserver', { skip, timeout: 170_000 }, () =
     await cluster.kubectlOk(['create', 'namespace', NS]);
     await cluster.kubectlOk(['create', 'namespace', 'shop']);
     const body = JSON.stringify(jwksOf(await generateTestKey('RS256')));
-    idp = createServer((_req, res) => { setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(body), KEY_FETCH_DELAY_MS); });
+    idp = createServer((_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(body), KEY_FETCH_DELAY_MS);
+    });
     idp.listen(0, '127.0.0.1');
     await new Promise((resolve) => idp.once('listening', resolve));
     jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks`;
@@ -66,10 +72,22 @@ describe('one writer on a real kube-apiserver', { skip, timeout: 170_000 }, () =
   };
 
   /** A new issuer (due for a slow key fetch) and a policy using it, applied as admin. */
-  const applyPolicy = (i: number) => cluster.kubectlOk(['apply', '-f', '-'], joinManifests(
-    jwtIssuer({ name: `idp-${i}`, namespace: 'shop', spec: { issuer: `${TEST_ISSUER}/${i}`, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwksUri: `${jwksUrl}?i=${i}` } }),
-    jwtPolicy({ name: `p-${i}`, namespace: 'shop', spec: { targets: [{ hosts: [`h${i}.example.test`] }], issuers: { anyOf: [{ name: `idp-${i}` }] } } }),
-  ));
+  const applyPolicy = (i: number) =>
+    cluster.kubectlOk(
+      ['apply', '-f', '-'],
+      joinManifests(
+        jwtIssuer({
+          name: `idp-${i}`,
+          namespace: 'shop',
+          spec: { issuer: `${TEST_ISSUER}/${i}`, audiences: [TEST_AUDIENCE], algorithms: ['RS256'], jwksUri: `${jwksUrl}?i=${i}` },
+        }),
+        jwtPolicy({
+          name: `p-${i}`,
+          namespace: 'shop',
+          spec: { targets: [{ hosts: [`h${i}.example.test`] }], issuers: { anyOf: [{ name: `idp-${i}` }] } },
+        }),
+      ),
+    );
 
   test('SIGTERM the leader under churn: no write by its user after the new leader acquires the Lease; it exits well inside the grace period', async () => {
     const first = await startOperator('op-1');
@@ -89,31 +107,58 @@ describe('one writer on a real kube-apiserver', { skip, timeout: 170_000 }, () =
       const signalledAt = performance.now();
       const code = await first.stop('SIGTERM');
       const exitMs = Math.round(performance.now() - signalledAt);
-      console.log(`# old leader exited ${exitMs} ms after SIGTERM (code ${code}); shutdown: ${first.logs.filter((l) => String(l.msg).startsWith('shutdown')).map((l) => `${String(l.msg)} @${String(l.ms ?? 0)}ms`).join(' → ')}`);
+      console.log(
+        `# old leader exited ${exitMs} ms after SIGTERM (code ${code}); shutdown: ${first.logs
+          .filter((l) => String(l.msg).startsWith('shutdown'))
+          .map((l) => `${String(l.msg)} @${String(l.ms ?? 0)}ms`)
+          .join(' → ')}`,
+      );
       assert.equal(code, 0);
       assert.ok(exitMs < SHUTDOWN_TIMINGS.exitMs && SHUTDOWN_TIMINGS.exitMs < GRACE_PERIOD_MS / 2, `exit took ${exitMs} ms`);
       await second.waitForLog((l) => l.msg === 'started leading', 10_000);
       const published = second.logs.length;
-      await waitFor('the new leader to publish under churn', () => second.logs.slice(published).some((l) => String(l.msg).startsWith('snapshot ')) || undefined, 30_000);
+      await waitFor(
+        'the new leader to publish under churn',
+        () => second.logs.slice(published).some((l) => String(l.msg).startsWith('snapshot ')) || undefined,
+        30_000,
+      );
     } finally {
       churning = false;
       await churn;
     }
 
     const audit = await cluster.readAuditLog();
-    const acquired = audit.find((e) => e.user.username === 'op-2' && e.objectRef?.resource === 'leases' && e.objectRef.name === 'jwtgate-operator'
-      && WRITE_VERBS.has(e.verb) && (e.responseStatus?.code ?? 0) < 300);
-    assert.ok(acquired, 'the audit log has the new leader\'s Lease acquisition');
-    const writesBy = (user: string) => audit.filter((e) => e.user.username === user && WRITE_VERBS.has(e.verb) && e.objectRef?.resource !== 'leases');
-    const show = (e: AuditEvent) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource === undefined ? '' : `/${e.objectRef.subresource}`} ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? ''} → ${e.responseStatus?.code} at ${e.stageTimestamp}`;
+    const acquired = audit.find(
+      (e) =>
+        e.user.username === 'op-2' &&
+        e.objectRef?.resource === 'leases' &&
+        e.objectRef.name === 'jwtgate-operator' &&
+        WRITE_VERBS.has(e.verb) &&
+        (e.responseStatus?.code ?? 0) < 300,
+    );
+    assert.ok(acquired, "the audit log has the new leader's Lease acquisition");
+    const writesBy = (user: string) =>
+      audit.filter((e) => e.user.username === user && WRITE_VERBS.has(e.verb) && e.objectRef?.resource !== 'leases');
+    const show = (e: AuditEvent) =>
+      `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource === undefined ? '' : `/${e.objectRef.subresource}`} ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? ''} → ${e.responseStatus?.code} at ${e.stageTimestamp}`;
     const old = writesBy('op-1');
     const kinds = new Set(old.map((e) => e.objectRef?.resource));
-    assert.ok(kinds.has('configmaps') && kinds.has('jwtpolicies') && kinds.has('events'), `the old leader wrote snapshots, statuses and Events before: ${[...kinds].join(', ')}`);
+    assert.ok(
+      kinds.has('configmaps') && kinds.has('jwtpolicies') && kinds.has('events'),
+      `the old leader wrote snapshots, statuses and Events before: ${[...kinds].join(', ')}`,
+    );
     // Microsecond RFC 3339 in UTC: string order is time order. Completed before the acquisition was even received.
     const late = old.filter((e) => e.stageTimestamp >= acquired.requestReceivedTimestamp);
-    console.log(`# ${old.length} writes by the old leader, the last completed at ${old.at(-1)?.stageTimestamp}; the new leader acquired at ${acquired.requestReceivedTimestamp}; ${applied} churn steps`);
+    console.log(
+      `# ${old.length} writes by the old leader, the last completed at ${old.at(-1)?.stageTimestamp}; the new leader acquired at ${acquired.requestReceivedTimestamp}; ${applied} churn steps`,
+    );
     assert.deepEqual(late.map(show), [], 'writes by the old leader after the new one acquired the Lease');
-    assert.ok(writesBy('op-2').some((e) => e.objectRef?.resource === 'configmaps' && e.requestReceivedTimestamp > acquired.requestReceivedTimestamp), 'the new leader published after acquiring');
+    assert.ok(
+      writesBy('op-2').some(
+        (e) => e.objectRef?.resource === 'configmaps' && e.requestReceivedTimestamp > acquired.requestReceivedTimestamp,
+      ),
+      'the new leader published after acquiring',
+    );
     await second.stop('SIGTERM');
   });
 
@@ -124,13 +169,28 @@ describe('one writer on a real kube-apiserver', { skip, timeout: 170_000 }, () =
     kubeConfig.loadFromFile(cluster.kubeconfigPath);
     const clients = createKubeClients(kubeConfig);
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    const issuer = issuerConfig({ algorithms: ['HS256'], keySource: { kind: 'static', jwks: { keys: [{ kty: 'oct', kid: 'h', k: Buffer.alloc(32, 3).toString('base64url') }] } } });
-    const names = async () => (await core.listNamespacedConfigMap({ namespace })).items.map((cm) => cm.metadata!.name!).filter((n) => n.startsWith(SNAPSHOT_NAME)).sort();
+    const issuer = issuerConfig({
+      algorithms: ['HS256'],
+      keySource: { kind: 'static', jwks: { keys: [{ kty: 'oct', kid: 'h', k: Buffer.alloc(32, 3).toString('base64url') }] } },
+    });
+    const names = async () =>
+      (await core.listNamespacedConfigMap({ namespace })).items
+        .map((cm) => cm.metadata!.name!)
+        .filter((n) => n.startsWith(SNAPSHOT_NAME))
+        .sort();
 
     // The stale writer leads through a real elector on its own Lease.
     const election = runLeaderElection({
-      kubeConfig, namespace, name: 'stale', identity: 'stale', log: createLogger('silent'),
-      leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 0.5, onStartedLeading() {}, onStoppedLeading() {},
+      kubeConfig,
+      namespace,
+      name: 'stale',
+      identity: 'stale',
+      log: createLogger('silent'),
+      leaseDurationSeconds: 15,
+      renewDeadlineSeconds: 10,
+      retryPeriodSeconds: 0.5,
+      onStartedLeading() {},
+      onStoppedLeading() {},
     });
     const fence = new WriteFence({ lease: election });
     try {
@@ -150,11 +210,17 @@ describe('one writer on a real kube-apiserver', { skip, timeout: 170_000 }, () =
       // The stale writer still leads by its own clock; its head write, conditional on what it read, is refused.
       assert.equal(writes.allowed(), true);
       const stale = buildSplitSnapshot({ generation: 2, issuer });
-      await assert.rejects(publishSnapshot(clients, stale, { namespace, writes, over: readByStale, writer: 'stale' }), PublishConflictError);
+      await assert.rejects(
+        publishSnapshot(clients, stale, { namespace, writes, over: readByStale, writer: 'stale' }),
+        PublishConflictError,
+      );
       const head = await readPublishedHead(clients, namespace);
       assert.equal(head?.sha256, newer.sha256);
       assert.equal(head?.intact, true, 'the newer head, its parts and its Secret are all there');
-      assert.equal((await core.readNamespacedSecret({ name: SECRET_KEYS_NAME, namespace })).metadata?.resourceVersion, newerSecret.metadata?.resourceVersion);
+      assert.equal(
+        (await core.readNamespacedSecret({ name: SECRET_KEYS_NAME, namespace })).metadata?.resourceVersion,
+        newerSecret.metadata?.resourceVersion,
+      );
       const partsOf = (s: typeof newer) => toPublishedForm(s, { namespace }).parts.map((p) => p.metadata.name);
       const present = await names();
       for (const part of partsOf(newer)) assert.ok(present.includes(part), `${part} survives`);
@@ -162,20 +228,36 @@ describe('one writer on a real kube-apiserver', { skip, timeout: 170_000 }, () =
       // Steal its Lease by writing it directly: at its next renewal the fence closes.
       // Read-modify-write, again on a 409: the elector may renew between our read and our write.
       const leases = kubeConfig.makeApiClient(CoordinationV1Api);
-      await waitFor('the Lease stolen', async () => {
-        const lease = await leases.readNamespacedLease({ name: 'stale', namespace });
-        try {
-          await leases.replaceNamespacedLease({ name: 'stale', namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: 'thief' } } });
-          return true;
-        } catch (error) {
-          if (apiStatus(error) === 409) return undefined;
-          throw error;
-        }
-      }, 5_000, 20);
-      await waitFor('the stale writer\'s fence to close', () => !writes.allowed() || undefined, 5_000, 20);
+      await waitFor(
+        'the Lease stolen',
+        async () => {
+          const lease = await leases.readNamespacedLease({ name: 'stale', namespace });
+          try {
+            await leases.replaceNamespacedLease({
+              name: 'stale',
+              namespace,
+              body: { ...lease, spec: { ...lease.spec, holderIdentity: 'thief' } },
+            });
+            return true;
+          } catch (error) {
+            if (apiStatus(error) === 409) return undefined;
+            throw error;
+          }
+        },
+        5_000,
+        20,
+      );
+      await waitFor("the stale writer's fence to close", () => !writes.allowed() || undefined, 5_000, 20);
       const before = await names();
-      await assert.rejects(publishSnapshot(clients, buildSplitSnapshot({ generation: 3, issuer }), { namespace, writes: fence.session(), over: head, writer: 'stale' }),
-        (e) => e instanceof WriteFencedError && e.reason === 'not-leading');
+      await assert.rejects(
+        publishSnapshot(clients, buildSplitSnapshot({ generation: 3, issuer }), {
+          namespace,
+          writes: fence.session(),
+          over: head,
+          writer: 'stale',
+        }),
+        (e) => e instanceof WriteFencedError && e.reason === 'not-leading',
+      );
       assert.deepEqual(await names(), before, 'not even a part was created');
       assert.equal((await readPublishedHead(clients, namespace))?.sha256, newer.sha256);
     } finally {

@@ -77,13 +77,24 @@ describe('RBAC of deploy/rbac on a real kube-apiserver', { skip, timeout: 110_00
 
   /** Asks the apiserver (SubjectAccessReview through `kubectl auth can-i --as`) about every row. */
   const assertPermissions = async (serviceAccount: string, table: Permission[]): Promise<void> => {
-    const answers = await Promise.all(table.map(async ([verb, resource, namespace]) => {
-      const scope = namespace === '' ? ['--all-namespaces'] : ['-n', namespace];
-      const result = await cluster.kubectl(['auth', 'can-i', verb, ...resource.split(' '), ...scope, `--as=system:serviceaccount:${NAMESPACE}:${serviceAccount}`]);
-      return result.stdout.trim();
-    }));
+    const answers = await Promise.all(
+      table.map(async ([verb, resource, namespace]) => {
+        const scope = namespace === '' ? ['--all-namespaces'] : ['-n', namespace];
+        const result = await cluster.kubectl([
+          'auth',
+          'can-i',
+          verb,
+          ...resource.split(' '),
+          ...scope,
+          `--as=system:serviceaccount:${NAMESPACE}:${serviceAccount}`,
+        ]);
+        return result.stdout.trim();
+      }),
+    );
     const actual = table.map(([verb, resource, namespace], i) => `${verb} ${resource} in ${namespace || '(all)'}: ${answers[i]}`);
-    const expected = table.map(([verb, resource, namespace, allowed]) => `${verb} ${resource} in ${namespace || '(all)'}: ${allowed ? 'yes' : 'no'}`);
+    const expected = table.map(
+      ([verb, resource, namespace, allowed]) => `${verb} ${resource} in ${namespace || '(all)'}: ${allowed ? 'yes' : 'no'}`,
+    );
     assert.deepEqual(actual, expected);
   };
 
@@ -92,13 +103,18 @@ describe('RBAC of deploy/rbac on a real kube-apiserver', { skip, timeout: 110_00
     const token = (await kubectlOk(['create', 'token', serviceAccount, '-n', NAMESPACE, '--duration=10m'])).trim();
     const ca = (await readFile(cluster.caFile)).toString('base64');
     const path = join(dir, `${serviceAccount}.kubeconfig`);
-    await writeFile(path, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
-      users: [{ name: serviceAccount, user: { token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount } }],
-      'current-context': 'test',
-    }), { mode: 0o600 });
+    await writeFile(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
+        users: [{ name: serviceAccount, user: { token } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount } }],
+        'current-context': 'test',
+      }),
+      { mode: 0o600 },
+    );
     return path;
   };
 
@@ -125,11 +141,21 @@ describe('RBAC of deploy/rbac on a real kube-apiserver', { skip, timeout: 110_00
     const client = createGrpcClient(`127.0.0.1:${svc.grpcPort}`);
     try {
       const key = await generateTestKey('HS256', 'hmac-rbac');
-      const published = toPublishedForm(buildSnapshot({ generation: 1, issuer: issuerConfig({ algorithms: ['HS256'], keySource: { kind: 'static', jwks: jwksOf(key) } }) }), { namespace: NAMESPACE });
+      const published = toPublishedForm(
+        buildSnapshot({ generation: 1, issuer: issuerConfig({ algorithms: ['HS256'], keySource: { kind: 'static', jwks: jwksOf(key) } }) }),
+        { namespace: NAMESPACE },
+      );
       assert.ok(published.secret);
       await publishSnapshot(cluster, published);
       await svc.waitForLog((l) => l.msg === 'snapshot applied', 20_000);
-      const response = await client.check(httpCheckRequest({ method: 'GET', host: SNAPSHOT_HOST, path: '/', headers: { authorization: `Bearer ${await signToken(key, standardClaims())}` } }));
+      const response = await client.check(
+        httpCheckRequest({
+          method: 'GET',
+          host: SNAPSHOT_HOST,
+          path: '/',
+          headers: { authorization: `Bearer ${await signToken(key, standardClaims())}` },
+        }),
+      );
       assert.equal(response.http_response, 'ok_response');
       assert.equal(svc.logs.filter((l) => l.msg === 'informer stopped; restarting').length, 0, 'the watches must not be forbidden');
     } finally {
@@ -138,27 +164,34 @@ describe('RBAC of deploy/rbac on a real kube-apiserver', { skip, timeout: 110_00
     }
   });
 
-  test('authz\'s token is refused for any other Secret or ConfigMap, here or elsewhere', async () => {
+  test("authz's token is refused for any other Secret or ConfigMap, here or elsewhere", async () => {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(await serviceAccountKubeconfig('jwtgate-authz'));
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    const statusOf = (promise: Promise<unknown>) => promise.then(() => 200, (err: { code?: number }) => err.code);
-    assert.deepEqual(await Promise.all([
-      statusOf(core.readNamespacedSecret({ name: 'other', namespace: NAMESPACE })),
-      statusOf(core.readNamespacedSecret({ name: 'db', namespace: 'shop' })),
-      statusOf(core.readNamespacedConfigMap({ name: 'app', namespace: 'shop' })),
-      statusOf(core.listSecretForAllNamespaces()),
-      statusOf(core.listNamespacedSecret({ namespace: NAMESPACE })),
-      statusOf(core.listNamespacedConfigMap({ namespace: NAMESPACE })),
-      statusOf(core.listNamespacedConfigMap({ namespace: NAMESPACE, fieldSelector: 'metadata.name=jwtgate-snapshot' })),
-    ]), [403, 403, 403, 403, 403, 403, 200]);
+    const statusOf = (promise: Promise<unknown>) =>
+      promise.then(
+        () => 200,
+        (err: { code?: number }) => err.code,
+      );
+    assert.deepEqual(
+      await Promise.all([
+        statusOf(core.readNamespacedSecret({ name: 'other', namespace: NAMESPACE })),
+        statusOf(core.readNamespacedSecret({ name: 'db', namespace: 'shop' })),
+        statusOf(core.readNamespacedConfigMap({ name: 'app', namespace: 'shop' })),
+        statusOf(core.listSecretForAllNamespaces()),
+        statusOf(core.listNamespacedSecret({ namespace: NAMESPACE })),
+        statusOf(core.listNamespacedConfigMap({ namespace: NAMESPACE })),
+        statusOf(core.listNamespacedConfigMap({ namespace: NAMESPACE, fieldSelector: 'metadata.name=jwtgate-snapshot' })),
+      ]),
+      [403, 403, 403, 403, 403, 403, 200],
+    );
   });
 
-  test('authz\'s permissions, as the apiserver answers them', async () => {
+  test("authz's permissions, as the apiserver answers them", async () => {
     await assertPermissions('jwtgate-authz', AUTHZ_PERMISSIONS);
   });
 
-  test('the operator\'s permissions, as the apiserver answers them', async () => {
+  test("the operator's permissions, as the apiserver answers them", async () => {
     await assertPermissions('jwtgate-operator', OPERATOR_PERMISSIONS);
   });
 });

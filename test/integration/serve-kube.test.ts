@@ -31,15 +31,29 @@ describe('jwtgate serve --kube', { skip, timeout: 110_000 }, () => {
   let rsa: TestKey;
   let hmac: TestKey;
   const rsaIssuer = () => issuerConfig({ keySource: { kind: 'static', jwks: jwksOf(rsa) } });
-  const check = async (token: string) => outcome(await client.check(httpCheckRequest({
-    method: 'GET', host: SNAPSHOT_HOST, path: '/orders', headers: { authorization: `Bearer ${token}` },
-  })));
+  const check = async (token: string) =>
+    outcome(
+      await client.check(
+        httpCheckRequest({
+          method: 'GET',
+          host: SNAPSHOT_HOST,
+          path: '/orders',
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      ),
+    );
   /** Checks until `token` gets `expected` (the failure names the last outcome). */
-  const waitForOutcome = (token: string, expected: string, timeoutMs = 20_000) => waitFor(`outcome ${expected}`, async () => {
-    const last = await check(token);
-    if (last !== expected) throw new Error(`still ${last}`);
-    return true;
-  }, timeoutMs, 50);
+  const waitForOutcome = (token: string, expected: string, timeoutMs = 20_000) =>
+    waitFor(
+      `outcome ${expected}`,
+      async () => {
+        const last = await check(token);
+        if (last !== expected) throw new Error(`still ${last}`);
+        return true;
+      },
+      timeoutMs,
+      50,
+    );
   const reloads = async (result: string): Promise<number> => {
     const text = await (await fetch(`http://127.0.0.1:${svc.httpPort}/metrics`)).text();
     return Number(new RegExp(`^jwtgate_snapshot_reloads_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
@@ -69,7 +83,11 @@ describe('jwtgate serve --kube', { skip, timeout: 110_000 }, () => {
     await waitForOutcome(await signToken(rsa, standardClaims()), 'allow');
     console.log(`# publish → enforced: ${Date.now() - started} ms`);
 
-    const adminOnly = buildSnapshot({ generation: 2, issuer: rsaIssuer(), rules: [{ claim: ['scope'], op: 'containsAll', values: ['admin'] }] });
+    const adminOnly = buildSnapshot({
+      generation: 2,
+      issuer: rsaIssuer(),
+      rules: [{ claim: ['scope'], op: 'containsAll', values: ['admin'] }],
+    });
     await publishSnapshot(cluster, toPublishedForm(adminOnly, { namespace: NAMESPACE }));
     await waitForOutcome(await signToken(rsa, standardClaims()), 'rule_failed');
     assert.equal(await check(await signToken(rsa, standardClaims({ scope: 'admin' }))), 'allow');
@@ -78,9 +96,13 @@ describe('jwtgate serve --kube', { skip, timeout: 110_000 }, () => {
   });
 
   test('a head that does not hash to its digest is refused; the previous snapshot keeps answering', async () => {
-    const refused = (pattern: RegExp) => svc.waitForLog((l) => l.msg === 'snapshot refused; the previous one keeps serving' && pattern.test(String(l.err)));
+    const refused = (pattern: RegExp) =>
+      svc.waitForLog((l) => l.msg === 'snapshot refused; the previous one keeps serving' && pattern.test(String(l.err)));
     const invalidBefore = await reloads('invalid');
-    const adminOnly = toPublishedForm(buildSnapshot({ generation: 3, issuer: rsaIssuer(), rules: [{ claim: ['scope'], op: 'containsAll', values: ['root'] }] }), { namespace: NAMESPACE });
+    const adminOnly = toPublishedForm(
+      buildSnapshot({ generation: 3, issuer: rsaIssuer(), rules: [{ claim: ['scope'], op: 'containsAll', values: ['root'] }] }),
+      { namespace: NAMESPACE },
+    );
     // Hand-edited after publishing: the rule emptied (anyone passes), the digests left as they were.
     const edited = structuredClone(adminOnly.head);
     edited.data!['snapshot.json'] = edited.data!['snapshot.json']!.replace('"values":["root"]', '"values":[]');
@@ -104,7 +126,13 @@ describe('jwtgate serve --kube', { skip, timeout: 110_000 }, () => {
     const filler = (i: number): SnapshotPolicy => ({
       ...buildSnapshot({ generation: 0, issuer: rsaIssuer() }).policies[0]!,
       id: `ClusterJWTPolicy/filler-${i}`,
-      targets: [{ hosts: [`${randomBytes(24).toString('hex')}.filler.test`], paths: [{ kind: 'exact', value: `/${randomBytes(200).toString('hex')}` }], methods: [] }],
+      targets: [
+        {
+          hosts: [`${randomBytes(24).toString('hex')}.filler.test`],
+          paths: [{ kind: 'exact', value: `/${randomBytes(200).toString('hex')}` }],
+          methods: [],
+        },
+      ],
     });
     const big = buildSnapshot({ generation: 5, issuer: rsaIssuer(), extraPolicies: Array.from({ length: 3000 }, (_, i) => filler(i)) });
     const published: PublishedForm = toPublishedForm(big, { namespace: NAMESPACE });
@@ -112,10 +140,12 @@ describe('jwtgate serve --kube', { skip, timeout: 110_000 }, () => {
     const started = Date.now();
     await publishSnapshot(cluster, published);
     await waitForOutcome(await signToken(rsa, standardClaims()), 'allow', 40_000);
-    console.log(`# ${published.parts.length}-part snapshot (${JSON.stringify(big).length} bytes) publish → enforced: ${Date.now() - started} ms`);
+    console.log(
+      `# ${published.parts.length}-part snapshot (${JSON.stringify(big).length} bytes) publish → enforced: ${Date.now() - started} ms`,
+    );
   });
 
-  test('an HS256 issuer\'s secret travels in the Secret and verifies tokens', async () => {
+  test("an HS256 issuer's secret travels in the Secret and verifies tokens", async () => {
     const hsIssuer = issuerConfig({ algorithms: ['HS256'], keySource: { kind: 'static', jwks: jwksOf(hmac) } });
     const published = toPublishedForm(buildSnapshot({ generation: 6, issuer: hsIssuer }), { namespace: NAMESPACE });
     assert.ok(published.secret, 'expected the HMAC keys in a Secret');

@@ -27,13 +27,23 @@ before(async () => {
   for (let version = 0; version <= 6; version++) tokens.set(version, await signToken(key, standardClaims({ scope: `scope-${version}` })));
 });
 
-const issuerYaml = () => jwtIssuer({ name: 'idp', namespace: 'shop', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], jwks: jwksOf(key), algorithms: ['RS256'] } });
+const issuerYaml = () =>
+  jwtIssuer({
+    name: 'idp',
+    namespace: 'shop',
+    spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], jwks: jwksOf(key), algorithms: ['RS256'] },
+  });
 /** The orders policy, version N: requires `scope-N`. */
-const policyYaml = (version: number) => jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
-  targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
-  issuers: { anyOf: [{ name: 'idp' }] },
-  rules: [{ claim: 'scope', containsAll: [`scope-${version}`] }],
-} });
+const policyYaml = (version: number) =>
+  jwtPolicy({
+    name: 'orders',
+    namespace: 'shop',
+    spec: {
+      targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
+      issuers: { anyOf: [{ name: 'idp' }] },
+      rules: [{ claim: 'scope', containsAll: [`scope-${version}`] }],
+    },
+  });
 
 async function writeFolder(dir: string, version: number): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -49,7 +59,7 @@ async function renameOver(file: string, text: string): Promise<void> {
 
 async function readyz(svc: ServeProcess): Promise<{ status: number; body: { ready: boolean; detail: Record<string, unknown> } }> {
   const res = await fetch(`http://127.0.0.1:${svc.httpPort}/readyz`);
-  return { status: res.status, body: await res.json() as { ready: boolean; detail: Record<string, unknown> } };
+  return { status: res.status, body: (await res.json()) as { ready: boolean; detail: Record<string, unknown> } };
 }
 
 async function reloads(svc: ServeProcess, result: string): Promise<number> {
@@ -62,7 +72,9 @@ describe('serve --policies sees every way its folder is changed', () => {
   let svc: ServeProcess | undefined;
   let client: GrpcClient | undefined;
 
-  beforeEach(async () => { base = await mkdtemp(join(tmpdir(), 'jwtgate-reload-')); });
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'jwtgate-reload-'));
+  });
   afterEach(async () => {
     client?.close();
     await svc?.stop();
@@ -80,8 +92,18 @@ describe('serve --policies sees every way its folder is changed', () => {
 
   /** Waits until version `version` decides: its token is allowed. */
   function enforced(version: number): Promise<true> {
-    const request = httpCheckRequest({ method: 'GET', host: HOST, path: '/orders', headers: { authorization: `Bearer ${tokens.get(version)}` } });
-    return waitFor(`version ${version} enforced`, async () => (await client!.check(request)).http_response === 'ok_response' || undefined, 15_000, 50);
+    const request = httpCheckRequest({
+      method: 'GET',
+      host: HOST,
+      path: '/orders',
+      headers: { authorization: `Bearer ${tokens.get(version)}` },
+    });
+    return waitFor(
+      `version ${version} enforced`,
+      async () => (await client!.check(request)).http_response === 'ok_response' || undefined,
+      15_000,
+      50,
+    );
   }
 
   test('rename-edits (mv over, sed -i) are seen, and every change after them too', async () => {
@@ -94,8 +116,11 @@ describe('serve --policies sees every way its folder is changed', () => {
     await enforced(3);
     await writeFile(join(dir, 'policy.yaml'), policyYaml(4)); // in place, after two renames
     await enforced(4);
-    assert.ok(await reloads(svc!, 'ok') >= 4);
-    assert.equal(svc!.logs.filter((l) => l.msg === 'snapshot applied').every((l) => l.result === 'ok' && typeof l.trigger === 'string'), true);
+    assert.ok((await reloads(svc!, 'ok')) >= 4);
+    assert.equal(
+      svc!.logs.filter((l) => l.msg === 'snapshot applied').every((l) => l.result === 'ok' && typeof l.trigger === 'string'),
+      true,
+    );
   });
 
   test('the folder itself replaced by rename, then edited in place', async () => {
@@ -147,7 +172,9 @@ describe('serve --policies sees every way its folder is changed', () => {
 describe('serve --policies refuses a reload the compiler refuses', () => {
   let dir: string;
   let svc: ServeProcess | undefined;
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'jwtgate-refuse-')); });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'jwtgate-refuse-'));
+  });
   afterEach(async () => {
     await svc?.stop();
     svc = undefined;
@@ -164,7 +191,10 @@ describe('serve --policies refuses a reload the compiler refuses', () => {
     assert.equal(cold.body.detail.snapshot, 'none loaded');
     assert.match((cold.body.detail.lastRefusal as { reason: string }).reason, /could not be parsed/);
     assert.equal(await reloads(svc, 'invalid'), 1);
-    assert.equal(svc.logs.some((l) => l.msg === 'snapshot applied'), false);
+    assert.equal(
+      svc.logs.some((l) => l.msg === 'snapshot applied'),
+      false,
+    );
 
     await writeFile(join(dir, 'policy.yaml'), policyYaml(1));
     await svc.waitForLog((l) => l.msg === 'snapshot applied');
@@ -209,12 +239,14 @@ describe('checks keep being answered while a big folder compiles', () => {
     const request = httpCheckRequest({ method: 'GET', host: big.hostOf(1), path: '/api/x' });
     const answeredAt: number[] = [];
     let reloading = true;
-    const load = Promise.all(Array.from({ length: 4 }, async () => {
-      while (reloading) {
-        await client.check(request, { deadlineMs: 10_000 });
-        answeredAt.push(Date.now());
-      }
-    }));
+    const load = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (reloading) {
+          await client.check(request, { deadlineMs: 10_000 });
+          answeredAt.push(Date.now());
+        }
+      }),
+    );
     const swapAt = Date.now();
     await rename(join(base, 'policies'), join(base, 'old'));
     await rename(join(base, 'next'), join(base, 'policies'));

@@ -19,12 +19,20 @@ describe('gRPC server', () => {
   let health: ServingStatus = 'SERVING';
   let seen: CheckRequestLike | undefined;
   /** Each test sets what the stub check does. */
-  let behaviour: (req: CheckRequestLike) => Promise<CheckResponse> = async () => { throw new Error('unset'); };
+  let behaviour: (req: CheckRequestLike) => Promise<CheckResponse> = async () => {
+    throw new Error('unset');
+  };
 
   before(async () => {
     server = await startGrpcServer({
-      host: '127.0.0.1', port: 0, log, watchIntervalMs: 20,
-      check: (req) => { seen = req; return behaviour(req); },
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      watchIntervalMs: 20,
+      check: (req) => {
+        seen = req;
+        return behaviour(req);
+      },
       health: () => health,
     });
     client = createGrpcClient(`127.0.0.1:${server.port}`);
@@ -36,14 +44,19 @@ describe('gRPC server', () => {
   });
 
   test('an allow round-trips: headers with append_action, removals, Struct metadata', async () => {
-    behaviour = async () => toCheckResponse({
-      kind: 'allow', reason: 'allowed', trace: [],
-      headersToSet: [{ name: 'x-user-id', value: 'alice' }],
-      headersToRemove: ['authorization'],
-      queryParametersToRemove: ['access_token'],
-      metadata: { sub: 'alice', policy: 'JWTPolicy/shop/api', roles: ['admin', 'dev'], claims: { n: 3, ok: true, nil: null } },
-    });
-    const res = await client.check(httpCheckRequest({ method: 'GET', host: 'api.example.com', path: '/orders?access_token=x', headers: { Authorization: 'Bearer t' } }));
+    behaviour = async () =>
+      toCheckResponse({
+        kind: 'allow',
+        reason: 'allowed',
+        trace: [],
+        headersToSet: [{ name: 'x-user-id', value: 'alice' }],
+        headersToRemove: ['authorization'],
+        queryParametersToRemove: ['access_token'],
+        metadata: { sub: 'alice', policy: 'JWTPolicy/shop/api', roles: ['admin', 'dev'], claims: { n: 3, ok: true, nil: null } },
+      });
+    const res = await client.check(
+      httpCheckRequest({ method: 'GET', host: 'api.example.com', path: '/orders?access_token=x', headers: { Authorization: 'Bearer t' } }),
+    );
     assert.equal(res.status.code, 0);
     assert.equal(res.http_response, 'ok_response');
     const ok = res.ok_response!;
@@ -55,16 +68,31 @@ describe('gRPC server', () => {
     assert.deepEqual(ok.headers_to_remove, ['authorization']);
     assert.deepEqual(ok.query_parameters_to_remove, ['access_token']);
     assert.deepEqual(structToJson(res.dynamic_metadata!), {
-      sub: 'alice', policy: 'JWTPolicy/shop/api', roles: ['admin', 'dev'], claims: { n: 3, ok: true, nil: null },
+      sub: 'alice',
+      policy: 'JWTPolicy/shop/api',
+      roles: ['admin', 'dev'],
+      claims: { n: 3, ok: true, nil: null },
     });
   });
 
   test('the server hands check a CheckRequest readAttributes understands', async () => {
-    behaviour = async () => toCheckResponse({ kind: 'deny', reason: 'no_policy', description: 'x', deny: { realm: 'r', exposeReason: true, headers: [] }, trace: [] });
-    await client.check(httpCheckRequest({
-      method: 'POST', host: 'API.example.com:8443', path: '/a?b=1', headers: { 'X-Thing': 'v' },
-      destinationPrincipal: 'spiffe://cluster.local/ns/shop/sa/api',
-    }));
+    behaviour = async () =>
+      toCheckResponse({
+        kind: 'deny',
+        reason: 'no_policy',
+        description: 'x',
+        deny: { realm: 'r', exposeReason: true, headers: [] },
+        trace: [],
+      });
+    await client.check(
+      httpCheckRequest({
+        method: 'POST',
+        host: 'API.example.com:8443',
+        path: '/a?b=1',
+        headers: { 'X-Thing': 'v' },
+        destinationPrincipal: 'spiffe://cluster.local/ns/shop/sa/api',
+      }),
+    );
     const attrs = readAttributes(seen!);
     assert.equal(attrs.method, 'POST');
     assert.equal(attrs.host, 'api.example.com');
@@ -75,10 +103,14 @@ describe('gRPC server', () => {
   });
 
   test('a denial round-trips: HTTP status enum, challenge, body, gRPC code', async () => {
-    behaviour = async () => toCheckResponse({
-      kind: 'deny', reason: 'token_expired', description: 'token is expired', trace: [],
-      deny: { realm: 'shop', exposeReason: true, headers: [{ name: 'x-deny', value: 'yes' }] },
-    });
+    behaviour = async () =>
+      toCheckResponse({
+        kind: 'deny',
+        reason: 'token_expired',
+        description: 'token is expired',
+        trace: [],
+        deny: { realm: 'shop', exposeReason: true, headers: [{ name: 'x-deny', value: 'yes' }] },
+      });
     const res = await client.check(httpCheckRequest({ method: 'GET', host: 'h', path: '/' }));
     assert.deepEqual(res.status, { code: 7, message: 'token_expired', details: [] });
     assert.equal(res.http_response, 'denied_response');
@@ -94,10 +126,26 @@ describe('gRPC server', () => {
   });
 
   const internalErrorCases: [string, (req: CheckRequestLike) => Promise<CheckResponse>][] = [
-    ['rejects', async () => { throw new Error('boom'); }],
-    ['throws synchronously', () => { throw new Error('sync boom'); }],
-    ['answers without a status', async () => ({ ok_response: { headers: [], headers_to_remove: [], query_parameters_to_remove: [] } }) as unknown as CheckResponse],
-    ['answers something protobuf cannot encode', async () => ({ status: { code: 0, message: 'x' }, ok_response: { headers: 5 } }) as unknown as CheckResponse],
+    [
+      'rejects',
+      async () => {
+        throw new Error('boom');
+      },
+    ],
+    [
+      'throws synchronously',
+      () => {
+        throw new Error('sync boom');
+      },
+    ],
+    [
+      'answers without a status',
+      async () => ({ ok_response: { headers: [], headers_to_remove: [], query_parameters_to_remove: [] } }) as unknown as CheckResponse,
+    ],
+    [
+      'answers something protobuf cannot encode',
+      async () => ({ status: { code: 0, message: 'x' }, ok_response: { headers: 5 } }) as unknown as CheckResponse,
+    ],
   ];
   for (const [name, failing] of internalErrorCases) {
     test(`a check that ${name} yields a 503 denial, not a gRPC error`, async () => {
@@ -136,18 +184,28 @@ describe('gRPC server shutdown', () => {
   test('health Watch reports changes, then NOT_SERVING and the end of the stream on shutdown', async () => {
     let health: ServingStatus = 'SERVING';
     const server = await startGrpcServer({
-      host: '127.0.0.1', port: 0, log, watchIntervalMs: 10, health: () => health,
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      watchIntervalMs: 10,
+      health: () => health,
       check: () => Promise.reject(new Error('unused')),
     });
     const client = createGrpcClient(`127.0.0.1:${server.port}`);
     try {
       const seen: string[] = [];
       let onSeen: () => void = () => {};
-      const watch = client.watch('', (status) => { seen.push(status); onSeen(); });
-      const waitFor = (count: number) => new Promise<void>((resolve) => {
-        onSeen = () => { if (seen.length >= count) resolve(); };
+      const watch = client.watch('', (status) => {
+        seen.push(status);
         onSeen();
       });
+      const waitFor = (count: number) =>
+        new Promise<void>((resolve) => {
+          onSeen = () => {
+            if (seen.length >= count) resolve();
+          };
+          onSeen();
+        });
       await waitFor(1);
       health = 'NOT_SERVING';
       await waitFor(2);
@@ -163,15 +221,30 @@ describe('gRPC server shutdown', () => {
 
   test('shutdown drains an in-flight check, then calls fail', async () => {
     let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let entered: () => void = () => {};
-    const checking = new Promise<void>((resolve) => { entered = resolve; });
+    const checking = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     const server = await startGrpcServer({
-      host: '127.0.0.1', port: 0, log, health: () => 'SERVING',
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      health: () => 'SERVING',
       check: async () => {
         entered();
         await gate;
-        return toCheckResponse({ kind: 'allow', reason: 'allowed', headersToSet: [], headersToRemove: [], queryParametersToRemove: [], metadata: {}, trace: [] });
+        return toCheckResponse({
+          kind: 'allow',
+          reason: 'allowed',
+          headersToSet: [],
+          headersToRemove: [],
+          queryParametersToRemove: [],
+          metadata: {},
+          trace: [],
+        });
       },
     });
     const client = createGrpcClient(`127.0.0.1:${server.port}`);
@@ -190,10 +263,18 @@ describe('gRPC server shutdown', () => {
 
   test('shutdown forces connections closed after the grace period', async () => {
     let entered: () => void = () => {};
-    const checking = new Promise<void>((resolve) => { entered = resolve; });
+    const checking = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     const server = await startGrpcServer({
-      host: '127.0.0.1', port: 0, log, health: () => 'SERVING',
-      check: () => { entered(); return new Promise<CheckResponse>(() => {}); },
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      health: () => 'SERVING',
+      check: () => {
+        entered();
+        return new Promise<CheckResponse>(() => {});
+      },
     });
     const client = createGrpcClient(`127.0.0.1:${server.port}`);
     try {
@@ -250,7 +331,9 @@ describe('HTTP server', () => {
   });
 
   test('/readyz is 503 when ready() throws', async () => {
-    readiness = () => { throw new Error('broken'); };
+    readiness = () => {
+      throw new Error('broken');
+    };
     const res = await get('/readyz');
     assert.equal(res.status, 503);
     assert.equal(((await res.json()) as Readiness).ready, false);

@@ -12,7 +12,16 @@ import type { ServeProcess } from '../../dev/serve-process.ts';
 import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import {
-  craftToken, generateTestKey, jwksOf, segment, signHmacWith, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey,
+  craftToken,
+  generateTestKey,
+  jwksOf,
+  segment,
+  signHmacWith,
+  signToken,
+  standardClaims,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  type TestKey,
 } from '../../dev/fixtures/tokens.ts';
 
 const HOST = 'orders.test';
@@ -20,20 +29,28 @@ const REALM = 'orders';
 
 function manifests(jwksUri: string): string {
   return joinManifests(
-    jwtIssuer({ name: 'idp', namespace: 'shop', spec: {
-      issuer: TEST_ISSUER,
-      audiences: [TEST_AUDIENCE],
-      jwksUri,
-      algorithms: ['RS256'],
-      clockSkewSeconds: 0,
-      remote: { cooldownSeconds: 1, timeoutMs: 1500 },
-    } }),
-    jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
-      targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
-      issuers: { anyOf: [{ name: 'idp' }] },
-      forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
-      deny: { realm: REALM },
-    } }),
+    jwtIssuer({
+      name: 'idp',
+      namespace: 'shop',
+      spec: {
+        issuer: TEST_ISSUER,
+        audiences: [TEST_AUDIENCE],
+        jwksUri,
+        algorithms: ['RS256'],
+        clockSkewSeconds: 0,
+        remote: { cooldownSeconds: 1, timeoutMs: 1500 },
+      },
+    }),
+    jwtPolicy({
+      name: 'orders',
+      namespace: 'shop',
+      spec: {
+        targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
+        issuers: { anyOf: [{ name: 'idp' }] },
+        forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+        deny: { realm: REALM },
+      },
+    }),
   );
 }
 
@@ -70,7 +87,10 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
     const d = denied(await client.check(request(headers)));
     assert.deepEqual({ reason: d.body.reason, status: d.status }, { reason: expected.reason, status: expected.status }, label);
     const challenge = `Bearer realm="${REALM}"${expected.bearerError === undefined ? '' : `, error="${expected.bearerError}"`}`;
-    assert.ok(d.headers['www-authenticate']?.startsWith(challenge), `${label}: ${d.headers['www-authenticate']} should start with ${challenge}`);
+    assert.ok(
+      d.headers['www-authenticate']?.startsWith(challenge),
+      `${label}: ${d.headers['www-authenticate']} should start with ${challenge}`,
+    );
     seen.set(expected.reason, (seen.get(expected.reason) ?? 0) + 1);
     return d;
   }
@@ -121,12 +141,19 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
   });
 
   test('alg none in any letter case → 401 alg_none', async () => {
-    for (const alg of ['none', 'None', 'NONE']) await expectDenied(bearer(craftToken({ alg }, standardClaims(), '')), unauthorized('alg_none'), alg);
+    for (const alg of ['none', 'None', 'NONE'])
+      await expectDenied(bearer(craftToken({ alg }, standardClaims(), '')), unauthorized('alg_none'), alg);
   });
 
-  test('HS256 signed with the issuer\'s RSA public key as the HMAC secret → 401 alg_not_allowed (RFC 8725 §2.1)', async () => {
-    const pem = createPublicKey({ key: key.jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
-    await expectDenied(bearer(await signHmacWith(pem, standardClaims({ jti: randomUUID() }), 'k1')), unauthorized('alg_not_allowed'), 'HS256 with the PEM');
+  test("HS256 signed with the issuer's RSA public key as the HMAC secret → 401 alg_not_allowed (RFC 8725 §2.1)", async () => {
+    const pem = createPublicKey({ key: key.jwk as never, format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
+    await expectDenied(
+      bearer(await signHmacWith(pem, standardClaims({ jti: randomUUID() }), 'k1')),
+      unauthorized('alg_not_allowed'),
+      'HS256 with the PEM',
+    );
   });
 
   test('claims and keys → their own reason and status', async () => {
@@ -174,11 +201,26 @@ describe('jwtgate serve refuses bad input with the exact reason', () => {
     assert.equal((await client.check(request(bearer(await sign())))).http_response, 'ok_response');
     assert.equal(await client.health(''), 'SERVING');
     const metrics = await (await fetch(`http://127.0.0.1:${svc.httpPort}/metrics`)).text();
-    assert.deepEqual([...seen.keys()].sort(), [
-      'alg_none', 'alg_not_allowed', 'audience_mismatch', 'credentials_malformed', 'header_invalid', 'header_key_source_forbidden',
-      'issuer_untrusted', 'kid_unknown', 'payload_invalid', 'token_expired', 'token_malformed', 'token_missing',
-      'token_not_yet_valid', 'token_too_large',
-    ], 'the whole table ran');
+    assert.deepEqual(
+      [...seen.keys()].sort(),
+      [
+        'alg_none',
+        'alg_not_allowed',
+        'audience_mismatch',
+        'credentials_malformed',
+        'header_invalid',
+        'header_key_source_forbidden',
+        'issuer_untrusted',
+        'kid_unknown',
+        'payload_invalid',
+        'token_expired',
+        'token_malformed',
+        'token_missing',
+        'token_not_yet_valid',
+        'token_too_large',
+      ],
+      'the whole table ran',
+    );
     for (const [reason, count] of seen) {
       assert.match(metrics, new RegExp(`^jwtgate_checks_total\\{decision="deny",reason="${reason}"\\} ${count}$`, 'm'), reason);
     }

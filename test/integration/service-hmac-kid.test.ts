@@ -23,19 +23,25 @@ const PLAIN_ISSUER = 'https://plain.idp.test';
 const rawSecret = (key: TestKey): Uint8Array => Buffer.from(String(key.jwk.k), 'base64url');
 
 function manifests(keyed: TestKey, plain: TestKey): string {
-  const issuer = (name: string, iss: string, secretRef: SecretKeyRef) => jwtIssuer({
-    name, namespace: NAMESPACE,
-    spec: { issuer: iss, audiences: [TEST_AUDIENCE], algorithms: ['HS256'], clockSkewSeconds: 0, secretRef },
-  });
+  const issuer = (name: string, iss: string, secretRef: SecretKeyRef) =>
+    jwtIssuer({
+      name,
+      namespace: NAMESPACE,
+      spec: { issuer: iss, audiences: [TEST_AUDIENCE], algorithms: ['HS256'], clockSkewSeconds: 0, secretRef },
+    });
   return joinManifests(
     k8sSecret({ name: 'hmac', namespace: NAMESPACE, data: { keyed: rawSecret(keyed), plain: rawSecret(plain) } }),
     issuer('keyed', KEYED_ISSUER, { name: 'hmac', key: 'keyed', format: 'HMAC', keyId: KEY_ID }),
     issuer('plain', PLAIN_ISSUER, { name: 'hmac', key: 'plain', format: 'HMAC' }),
-    jwtPolicy({ name: 'hmac', namespace: NAMESPACE, spec: {
-      targets: [{ hosts: [HOST] }],
-      issuers: { anyOf: [{ name: 'keyed' }, { name: 'plain' }] },
-      forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
-    } }),
+    jwtPolicy({
+      name: 'hmac',
+      namespace: NAMESPACE,
+      spec: {
+        targets: [{ hosts: [HOST] }],
+        issuers: { anyOf: [{ name: 'keyed' }, { name: 'plain' }] },
+        forward: { claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }] },
+      },
+    }),
   );
 }
 
@@ -54,7 +60,11 @@ describe('jwtgate serve: an HMAC secret with a key id', () => {
   const reasonOf = async (token: string) => denied(await check(token)).body.reason;
 
   before(async () => {
-    [keyed, plain, stranger] = await Promise.all([generateTestKey('HS256', KEY_ID), generateTestKey('HS256', 'plain'), generateTestKey('HS256', KEY_ID)]);
+    [keyed, plain, stranger] = await Promise.all([
+      generateTestKey('HS256', KEY_ID),
+      generateTestKey('HS256', 'plain'),
+      generateTestKey('HS256', KEY_ID),
+    ]);
     standalone = await startStandalone({ 'all.yaml': manifests(keyed, plain) });
   });
 

@@ -7,12 +7,27 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { headerRecord, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { denied } from '../support/decisions.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type IssuerManifestSpec, type PolicyManifestSpec } from '../../dev/fixtures/manifests.ts';
+import {
+  jwtIssuer,
+  jwtPolicy,
+  joinManifests,
+  k8sSecret,
+  type IssuerManifestSpec,
+  type PolicyManifestSpec,
+} from '../../dev/fixtures/manifests.ts';
 import type { ServeProcess } from '../../dev/serve-process.ts';
 import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { OIDC_AUDIENCE, startOidcProvider, type OidcProvider } from '../support/oidc.ts';
-import { generateTestKey, jwksOf, signToken, standardClaims, TEST_AUDIENCE, type TestAlgorithm, type TestKey } from '../../dev/fixtures/tokens.ts';
+import {
+  generateTestKey,
+  jwksOf,
+  signToken,
+  standardClaims,
+  TEST_AUDIENCE,
+  type TestAlgorithm,
+  type TestKey,
+} from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'api.test';
@@ -34,7 +49,11 @@ const pathOf = (alg: TestAlgorithm) => `/${alg.toLowerCase()}`;
 
 /** A JWTIssuer with the test timings (no clock skew, {@link COOLDOWN_MS}); `spec` says who it is. */
 function issuerManifest(name: string, spec: IssuerManifestSpec): string {
-  return jwtIssuer({ name, namespace: NAMESPACE, spec: { ...spec, clockSkewSeconds: 0, remote: { cooldownSeconds: COOLDOWN_MS / 1000, timeoutMs: 1500 } } });
+  return jwtIssuer({
+    name,
+    namespace: NAMESPACE,
+    spec: { ...spec, clockSkewSeconds: 0, remote: { cooldownSeconds: COOLDOWN_MS / 1000, timeoutMs: 1500 } },
+  });
 }
 
 /** A JWTPolicy for one issuer on `prefix`, forwarding `sub` as `x-user-id`. */
@@ -51,11 +70,16 @@ function policyManifest(name: string, issuer: string, prefix: string, rules?: Po
   });
 }
 
-const request = (path: string, token: string) => httpCheckRequest({ method: 'GET', host: HOST, path, headers: { authorization: `Bearer ${token}` } });
+const request = (path: string, token: string) =>
+  httpCheckRequest({ method: 'GET', host: HOST, path, headers: { authorization: `Bearer ${token}` } });
 
 /** The `x-user-id` an allow sets; fails on a denial. */
 function allowedUser(response: DecodedCheckResponse): string | undefined {
-  assert.equal(response.http_response, 'ok_response', `expected an allow, got ${JSON.stringify(response.denied_response?.body ?? response)}`);
+  assert.equal(
+    response.http_response,
+    'ok_response',
+    `expected an allow, got ${JSON.stringify(response.denied_response?.body ?? response)}`,
+  );
   return headerRecord(response.ok_response!.headers ?? [])['x-user-id'];
 }
 
@@ -79,7 +103,8 @@ describe('jwtgate serve with real identity providers', () => {
   const readyIssuers = async () => {
     const res = await fetch(`http://127.0.0.1:${svc.httpPort}/readyz`);
     assert.equal(res.status, 200);
-    return ((await res.json()) as { detail: { issuers: Record<string, { ready: boolean; keyCount: number; lastError?: string }> } }).detail.issuers;
+    return ((await res.json()) as { detail: { issuers: Record<string, { ready: boolean; keyCount: number; lastError?: string }> } }).detail
+      .issuers;
   };
 
   before(async () => {
@@ -89,20 +114,38 @@ describe('jwtgate serve with real identity providers', () => {
     const files: Record<string, string> = {};
     for (const alg of REMOTE_ALGORITHMS) {
       files[`${alg}.yaml`] = joinManifests(
-        issuerManifest(issuerName(alg), { issuer: issuerUrl(alg), audiences: [TEST_AUDIENCE], algorithms: [alg], jwksUri: servers.get(alg)!.jwksUrl }),
+        issuerManifest(issuerName(alg), {
+          issuer: issuerUrl(alg),
+          audiences: [TEST_AUDIENCE],
+          algorithms: [alg],
+          jwksUri: servers.get(alg)!.jwksUrl,
+        }),
         policyManifest(alg.toLowerCase(), issuerName(alg), pathOf(alg)),
       );
     }
     files['hs256.yaml'] = joinManifests(
       // The HMAC secret as the Secret's `data` carries it: the raw bytes of the `oct` JWK's `k`.
-      k8sSecret({ name: 'hmac-secret', namespace: NAMESPACE, data: { secret: Buffer.from(String(keys.get('HS256')!.jwk.k), 'base64url') } }),
+      k8sSecret({
+        name: 'hmac-secret',
+        namespace: NAMESPACE,
+        data: { secret: Buffer.from(String(keys.get('HS256')!.jwk.k), 'base64url') },
+      }),
       issuerManifest(issuerName('HS256'), {
-        issuer: issuerUrl('HS256'), audiences: [TEST_AUDIENCE], algorithms: ['HS256'], secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' },
+        issuer: issuerUrl('HS256'),
+        audiences: [TEST_AUDIENCE],
+        algorithms: ['HS256'],
+        secretRef: { name: 'hmac-secret', key: 'secret', format: 'HMAC' },
       }),
       policyManifest('hs256', issuerName('HS256'), pathOf('HS256')),
     );
     files['oidc.yaml'] = joinManifests(
-      issuerManifest('idp-oidc', { issuer: op.issuer, audiences: [OIDC_AUDIENCE], algorithms: ['RS256'], discovery: {}, tokenType: 'at+jwt' }),
+      issuerManifest('idp-oidc', {
+        issuer: op.issuer,
+        audiences: [OIDC_AUDIENCE],
+        algorithms: ['RS256'],
+        discovery: {},
+        tokenType: 'at+jwt',
+      }),
       policyManifest('oidc', 'idp-oidc', '/oidc', [{ claim: 'scope', containsAll: ['orders:read'] }]),
     );
     standalone = await startStandalone(files);
@@ -148,7 +191,7 @@ describe('jwtgate serve with real identity providers', () => {
     });
   }
 
-  test('a token of one issuer is not accepted on another issuer\'s route', async () => {
+  test("a token of one issuer is not accepted on another issuer's route", async () => {
     assert.equal(denied(await check('PS256', tokenFor('RS256'))).body.reason, 'issuer_untrusted');
   });
 
@@ -171,10 +214,15 @@ describe('jwtgate serve with real identity providers', () => {
     const before = idp.requests.jwks;
     // Inside the cooldown that follows the last fetch the new kid is refused without a fetch; the
     // first check after it refetches and is allowed.
-    const response = await waitFor('the new kid allowed after a refetch', async () => {
-      const r = await check('RS256', tokenFor('RS256', next, 'rotated'));
-      return r.http_response === 'ok_response' ? r : undefined;
-    }, 10_000, 100);
+    const response = await waitFor(
+      'the new kid allowed after a refetch',
+      async () => {
+        const r = await check('RS256', tokenFor('RS256', next, 'rotated'));
+        return r.http_response === 'ok_response' ? r : undefined;
+      },
+      10_000,
+      100,
+    );
     assert.equal(allowedUser(response), 'rotated');
     assert.equal(idp.requests.jwks, before + 1, 'the unknown kid triggered exactly one refetch');
     assert.equal(allowedUser(await check('RS256', tokenFor('RS256', old))), 'user-RS256');
@@ -182,10 +230,15 @@ describe('jwtgate serve with real identity providers', () => {
     // refreshSeconds cannot go below 10 (CRD minimum), so an unknown kid drives the refetch.
     idp.setKeys(jwksOf(next));
     const stranger = await generateTestKey('RS256', 'rs256-never-published');
-    await waitFor('a refetch for the stranger kid', async () => {
-      assert.equal(denied(await check('RS256', tokenFor('RS256', stranger))).body.reason, 'kid_unknown');
-      return idp.requests.jwks > before + 1;
-    }, 10_000, 100);
+    await waitFor(
+      'a refetch for the stranger kid',
+      async () => {
+        assert.equal(denied(await check('RS256', tokenFor('RS256', stranger))).body.reason, 'kid_unknown');
+        return idp.requests.jwks > before + 1;
+      },
+      10_000,
+      100,
+    );
     assert.equal(idp.requests.jwks, before + 2, 'the stranger kid triggered one more refetch');
     assert.equal(denied(await check('RS256', tokenFor('RS256', old))).body.reason, 'kid_unknown');
     assert.equal(allowedUser(await check('RS256', tokenFor('RS256', next, 'rotated'))), 'rotated');
@@ -199,10 +252,15 @@ describe('jwtgate serve with real identity providers', () => {
     const before = idp.requests.jwks;
     const stranger = await generateTestKey('RS256', 'rs256-during-outage');
     // kid_unknown without a fetch inside the cooldown; then one fetch, which fails.
-    const d = await waitFor('the refetch for an unknown kid to fail', async () => {
-      const r = denied(await check('RS256', tokenFor('RS256', stranger)));
-      return r.body.reason === 'kid_unknown' ? undefined : r;
-    }, 10_000, 100);
+    const d = await waitFor(
+      'the refetch for an unknown kid to fail',
+      async () => {
+        const r = denied(await check('RS256', tokenFor('RS256', stranger)));
+        return r.body.reason === 'kid_unknown' ? undefined : r;
+      },
+      10_000,
+      100,
+    );
     assert.deepEqual([d.body.reason, d.status], ['keys_unavailable', 'ServiceUnavailable']);
     assert.equal(idp.requests.jwks, before + 1, 'the IdP was asked and failed');
 

@@ -26,15 +26,35 @@ const CLI = new URL('../../cli/jwtgate.ts', import.meta.url).pathname;
 function manifests(key: TestKey): string {
   const route = (path: string) => [{ hosts: [HOST], paths: [{ prefix: path }] }];
   return joinManifests(
-    jwtIssuer({ name: 'idp', namespace: 'shop', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], jwks: jwksOf(key), algorithms: ['RS256'] } }),
-    jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
-      targets: route('/orders'), issuers: { anyOf: [{ name: 'idp' }] }, rules: [{ claim: 'scope', containsAll: ['orders:read'] }],
-    } }),
-    jwtPolicy({ name: 'canary', namespace: 'shop', spec: {
-      targets: route('/orders'), workloadSelector: { matchLabels: { app: 'orders', track: 'canary' } },
-      issuers: { anyOf: [{ name: 'idp' }] }, rules: [{ claim: 'scope', containsAll: ['orders:admin'] }],
-    } }),
-    jwtPolicy({ name: 'billing', namespace: 'shop', spec: { mode: 'Disabled', targets: route('/billing'), workloadSelector: { matchLabels: { app: 'billing' } } } }),
+    jwtIssuer({
+      name: 'idp',
+      namespace: 'shop',
+      spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], jwks: jwksOf(key), algorithms: ['RS256'] },
+    }),
+    jwtPolicy({
+      name: 'orders',
+      namespace: 'shop',
+      spec: {
+        targets: route('/orders'),
+        issuers: { anyOf: [{ name: 'idp' }] },
+        rules: [{ claim: 'scope', containsAll: ['orders:read'] }],
+      },
+    }),
+    jwtPolicy({
+      name: 'canary',
+      namespace: 'shop',
+      spec: {
+        targets: route('/orders'),
+        workloadSelector: { matchLabels: { app: 'orders', track: 'canary' } },
+        issuers: { anyOf: [{ name: 'idp' }] },
+        rules: [{ claim: 'scope', containsAll: ['orders:admin'] }],
+      },
+    }),
+    jwtPolicy({
+      name: 'billing',
+      namespace: 'shop',
+      spec: { mode: 'Disabled', targets: route('/billing'), workloadSelector: { matchLabels: { app: 'billing' } } },
+    }),
   );
 }
 
@@ -68,7 +88,7 @@ describe('jwtgate serve --workload-labels (sidecar mode)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('the selector policy decides this workload\'s route: orders:read alone is refused by canary', async () => {
+  test("the selector policy decides this workload's route: orders:read alone is refused by canary", async () => {
     const response = await sidecar.client.check(request('/orders/1', readToken));
     assert.equal(denied(response).body.reason, 'rule_failed');
     assert.equal(policyOf(response), 'JWTPolicy/shop/canary');
@@ -77,7 +97,7 @@ describe('jwtgate serve --workload-labels (sidecar mode)', () => {
     assert.equal(policyOf(allowed), 'JWTPolicy/shop/canary');
   });
 
-  test('without a namespace from the proxy, the workload\'s namespace is the destination; the same one is accepted', async () => {
+  test("without a namespace from the proxy, the workload's namespace is the destination; the same one is accepted", async () => {
     assert.equal((await sidecar.client.check(request('/orders/1', adminToken, { namespace: 'shop' }))).http_response, 'ok_response');
   });
 
@@ -102,7 +122,18 @@ describe('jwtgate serve --workload-labels (sidecar mode)', () => {
   test('jwtgate check --workload-label decides as the sidecar does, and explains it', async () => {
     const run = (...args: string[]) => promisify(execFile)(process.execPath, [CLI, 'check', '--policies', sidecar.dir, ...args]);
     const url = `https://${HOST}/orders/1`;
-    const { stdout } = await run('--url', url, '--token', adminToken, '--namespace', 'shop', '--workload-label', 'app=orders', '--workload-label', 'track=canary');
+    const { stdout } = await run(
+      '--url',
+      url,
+      '--token',
+      adminToken,
+      '--namespace',
+      'shop',
+      '--workload-label',
+      'app=orders',
+      '--workload-label',
+      'track=canary',
+    );
     assert.match(stdout, /workload app=orders,track=canary/);
     assert.match(stdout, /policy JWTPolicy\/shop\/canary/);
     assert.match(stdout, /ALLOW \(allowed\)/);
@@ -112,8 +143,26 @@ describe('jwtgate serve --workload-labels (sidecar mode)', () => {
   test('a malformed labels file stops serve before it listens, naming the line', async () => {
     await writeFile(join(dir, 'bad-labels'), 'app="orders"\ntrack=canary\n');
     await assert.rejects(
-      promisify(execFile)(process.execPath, [CLI, 'serve', '--policies', dir, '--workload-labels', join(dir, 'bad-labels'), '--workload-namespace', 'shop', '--grpc-port', '0', '--http-port', '0'], { timeout: 20_000 }),
-      (error: { stderr?: string; killed?: boolean }) => error.killed !== true && /labels file line 2 is not key="value"/.test(error.stderr ?? ''),
+      promisify(execFile)(
+        process.execPath,
+        [
+          CLI,
+          'serve',
+          '--policies',
+          dir,
+          '--workload-labels',
+          join(dir, 'bad-labels'),
+          '--workload-namespace',
+          'shop',
+          '--grpc-port',
+          '0',
+          '--http-port',
+          '0',
+        ],
+        { timeout: 20_000 },
+      ),
+      (error: { stderr?: string; killed?: boolean }) =>
+        error.killed !== true && /labels file line 2 is not key="value"/.test(error.stderr ?? ''),
     );
   });
 });

@@ -14,37 +14,62 @@ import { jwtIssuer, jwtPolicy, joinManifests, type IssuerManifestSpec } from '..
 import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
 import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
-import { craftToken, generateTestKey, jwksOf, segment, signToken, standardClaims, TEST_AUDIENCE, TEST_ISSUER, type TestKey } from '../../dev/fixtures/tokens.ts';
+import {
+  craftToken,
+  generateTestKey,
+  jwksOf,
+  segment,
+  signToken,
+  standardClaims,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  type TestKey,
+} from '../../dev/fixtures/tokens.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const HOST = 'orders.test';
 
 /** The one issuer, with `keys` as its key source (a JWKS URL, or an inline set for `compile`). */
 function issuerManifest(keys: Pick<IssuerManifestSpec, 'jwksUri' | 'jwks'>): string {
-  return jwtIssuer({ name: 'idp', namespace: 'shop', spec: {
-    issuer: TEST_ISSUER,
-    audiences: [TEST_AUDIENCE],
-    ...keys,
-    algorithms: ['RS256'],
-    clockSkewSeconds: 0,
-    remote: { cooldownSeconds: 1, timeoutMs: 1500 },
-  } });
+  return jwtIssuer({
+    name: 'idp',
+    namespace: 'shop',
+    spec: {
+      issuer: TEST_ISSUER,
+      audiences: [TEST_AUDIENCE],
+      ...keys,
+      algorithms: ['RS256'],
+      clockSkewSeconds: 0,
+      remote: { cooldownSeconds: 1, timeoutMs: 1500 },
+    },
+  });
 }
 
 /** The orders policy requiring `scope`, and the unchecked /healthz. */
 function policyManifest(scope: string): string {
   return joinManifests(
-    jwtPolicy({ name: 'orders', namespace: 'shop', spec: {
-      targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
-      issuers: { anyOf: [{ name: 'idp' }] },
-      rules: [{ claim: 'scope', containsAll: [scope] }],
-      forward: {
-        claimsToHeaders: [{ claim: 'sub', header: 'x-user-id' }, { claim: 'roles', header: 'x-user-roles', encoding: 'csv' }],
-        metadataClaims: ['tenant'],
+    jwtPolicy({
+      name: 'orders',
+      namespace: 'shop',
+      spec: {
+        targets: [{ hosts: [HOST], paths: [{ prefix: '/orders' }] }],
+        issuers: { anyOf: [{ name: 'idp' }] },
+        rules: [{ claim: 'scope', containsAll: [scope] }],
+        forward: {
+          claimsToHeaders: [
+            { claim: 'sub', header: 'x-user-id' },
+            { claim: 'roles', header: 'x-user-roles', encoding: 'csv' },
+          ],
+          metadataClaims: ['tenant'],
+        },
+        deny: { realm: 'orders' },
       },
-      deny: { realm: 'orders' },
-    } }),
-    jwtPolicy({ name: 'health', namespace: 'shop', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ exact: '/healthz' }] }] } }),
+    }),
+    jwtPolicy({
+      name: 'health',
+      namespace: 'shop',
+      spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ exact: '/healthz' }] }] },
+    }),
   );
 }
 
@@ -65,7 +90,10 @@ describe('jwtgate serve --policies (standalone mode)', () => {
   before(async () => {
     key = await generateTestKey('RS256', 'k1');
     idp = await startJwksServer({ jwks: jwksOf(key) });
-    standalone = await startStandalone({ 'issuer.yaml': issuerManifest({ jwksUri: idp.jwksUrl }), 'policy.yaml': policyManifest('orders:read') });
+    standalone = await startStandalone({
+      'issuer.yaml': issuerManifest({ jwksUri: idp.jwksUrl }),
+      'policy.yaml': policyManifest('orders:read'),
+    });
     ({ svc, client } = standalone);
   });
 
@@ -118,7 +146,10 @@ describe('jwtgate serve --policies (standalone mode)', () => {
 
   test('denies unmatched routes by default and skips checks where the policy says Disabled', async () => {
     assert.equal(denied(await client.check(request('/elsewhere'))).body.reason, 'no_policy');
-    assert.equal(denied(await client.check(httpCheckRequest({ method: 'GET', host: 'other.test', path: '/orders' }))).body.reason, 'no_policy');
+    assert.equal(
+      denied(await client.check(httpCheckRequest({ method: 'GET', host: 'other.test', path: '/orders' }))).body.reason,
+      'no_policy',
+    );
     const health = await client.check(request('/healthz'));
     assert.equal(health.http_response, 'ok_response');
   });
@@ -213,7 +244,9 @@ describe('jwtgate serve --snapshot (compiled file)', () => {
     assert.equal((await client.check(request('/orders', bearer(reader)))).http_response, 'ok_response');
 
     await writeFile(snapshotFile(), good);
-    await svc.waitForLog((l) => l.msg === 'snapshot applied' && l.generation === 1 && svc.logs.filter((x) => x.msg === 'snapshot applied').length === 2);
+    await svc.waitForLog(
+      (l) => l.msg === 'snapshot applied' && l.generation === 1 && svc.logs.filter((x) => x.msg === 'snapshot applied').length === 2,
+    );
     assert.equal(denied(await client.check(request('/orders', bearer(reader)))).body.reason, 'rule_failed');
   });
 });
@@ -222,7 +255,9 @@ describe('graceful shutdown', () => {
   test('SIGTERM lets an in-flight check finish before the process exits', async () => {
     const key = await generateTestKey('RS256', 'k1');
     const idp = await startJwksServer({ jwks: jwksOf(key) });
-    const standalone = await startStandalone({ 'all.yaml': joinManifests(issuerManifest({ jwksUri: idp.jwksUrl }), policyManifest('orders:read')) });
+    const standalone = await startStandalone({
+      'all.yaml': joinManifests(issuerManifest({ jwksUri: idp.jwksUrl }), policyManifest('orders:read')),
+    });
     const { svc, client } = standalone;
     try {
       // An unknown kid makes the check wait on a key refetch that the IdP never answers. Inside
@@ -232,10 +267,15 @@ describe('graceful shutdown', () => {
       const stranger = await generateTestKey('RS256', 'k2');
       const token = await signToken(stranger, standardClaims({ scope: 'orders:read' }));
       const asked = idp.nextRequest('jwks');
-      const inFlight = await waitFor('a check held by the hung key refetch', async () => {
-        const pending = client.check(request('/orders', bearer(token)));
-        return Promise.race([pending.then(() => undefined), asked.then(() => ({ pending }))]);
-      }, 10_000, 100);
+      const inFlight = await waitFor(
+        'a check held by the hung key refetch',
+        async () => {
+          const pending = client.check(request('/orders', bearer(token)));
+          return Promise.race([pending.then(() => undefined), asked.then(() => ({ pending }))]);
+        },
+        10_000,
+        100,
+      );
       const exit = svc.stop('SIGTERM');
       const d = denied(await inFlight.pending);
       assert.equal(d.body.reason, 'keys_unavailable');

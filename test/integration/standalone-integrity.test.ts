@@ -30,7 +30,9 @@ describe('standalone: no edit opens a guarded route', { timeout: 60_000 }, () =>
     await rename(join(standalone.dir, `.${name}.tmp`), join(standalone.dir, name));
   };
   const check = async (path: string, withToken = false): Promise<string> => {
-    const response = await standalone.client.check(httpCheckRequest({ method: 'GET', host: HOST, path, headers: withToken ? { authorization: `Bearer ${token}` } : {} }));
+    const response = await standalone.client.check(
+      httpCheckRequest({ method: 'GET', host: HOST, path, headers: withToken ? { authorization: `Bearer ${token}` } : {} }),
+    );
     return response.http_response === 'ok_response' ? 'allow' : response.status.message;
   };
   const waitForOutcome = (path: string, expected: string): Promise<string> =>
@@ -39,10 +41,18 @@ describe('standalone: no edit opens a guarded route', { timeout: 60_000 }, () =>
   before(async () => {
     const key = await generateTestKey('ES256', 'k1');
     token = await signToken(key, standardClaims());
-    standalone = await startStandalone({
-      'idp.yaml': jwtIssuer({ name: 'idp', namespace: 'shop', spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['ES256'], jwks: jwksOf(key) } }),
-      'admin.yaml': GUARDED,
-    }, {}, ['--unmatched', 'allow']);
+    standalone = await startStandalone(
+      {
+        'idp.yaml': jwtIssuer({
+          name: 'idp',
+          namespace: 'shop',
+          spec: { issuer: TEST_ISSUER, audiences: [TEST_AUDIENCE], algorithms: ['ES256'], jwks: jwksOf(key) },
+        }),
+        'admin.yaml': GUARDED,
+      },
+      {},
+      ['--unmatched', 'allow'],
+    );
     assert.equal(await check('/admin'), 'token_missing');
     assert.equal(await check('/admin', true), 'allow');
     assert.equal(await check('/public'), 'allow');
@@ -65,7 +75,14 @@ describe('standalone: no edit opens a guarded route', { timeout: 60_000 }, () =>
   });
 
   test('a newer Disabled policy named to sort first is refused: the holder keeps the route', async () => {
-    await standalone.writeFile('aaa-open.yaml', jwtPolicy({ name: 'aaa-open', namespace: 'shop', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/admin' }] }] } }));
+    await standalone.writeFile(
+      'aaa-open.yaml',
+      jwtPolicy({
+        name: 'aaa-open',
+        namespace: 'shop',
+        spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/admin' }] }] },
+      }),
+    );
     const refused = await standalone.svc.waitForLog((l) => l.reason === 'RouteConflict' && String(l.msg).includes('aaa-open'));
     assert.match(String(refused.msg), /is held by JWTPolicy\/shop\/admin/);
     assert.equal(await check('/admin'), 'token_missing');
@@ -74,18 +91,29 @@ describe('standalone: no edit opens a guarded route', { timeout: 60_000 }, () =>
   });
 
   test('a same-named copy in an earlier file: neither copy wins, the route fails closed until one is removed', async () => {
-    await standalone.writeFile('00-copy.yaml', admin('  mode: Disabled\n  targets: [{ hosts: [api.shop.test], paths: [{ prefix: /admin }] }]\n'));
+    await standalone.writeFile(
+      '00-copy.yaml',
+      admin('  mode: Disabled\n  targets: [{ hosts: [api.shop.test], paths: [{ prefix: /admin }] }]\n'),
+    );
     await waitForOutcome('/admin', 'policy_invalid');
     await rm(join(standalone.dir, '00-copy.yaml'));
     await waitForOutcome('/admin', 'token_missing');
   });
 
   test('a new policy whose routes cannot be read refuses the whole reload; the last good snapshot keeps serving', async () => {
-    await standalone.writeFile('new.yaml', `${joinManifests(jwtPolicy({ name: 'new', namespace: 'shop', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/x' }] }] } }))}`.replace('targets:', 'targetz:'));
+    await standalone.writeFile(
+      'new.yaml',
+      `${joinManifests(jwtPolicy({ name: 'new', namespace: 'shop', spec: { mode: 'Disabled', targets: [{ hosts: [HOST], paths: [{ prefix: '/x' }] }] } }))}`.replace(
+        'targets:',
+        'targetz:',
+      ),
+    );
     await standalone.svc.waitForLog((l) => l.reason === 'RoutesUnknown');
     // Another change in the same reload is not applied either.
     await saveByRename('admin.yaml', admin('  mode: Disabled\n  targets: [{ hosts: [api.shop.test], paths: [{ prefix: /admin }] }]\n'));
-    await standalone.svc.waitForLog((l) => l.reason === 'RoutesUnknown' && standalone.svc.logs.filter((x) => x.reason === 'RoutesUnknown').length >= 2);
+    await standalone.svc.waitForLog(
+      (l) => l.reason === 'RoutesUnknown' && standalone.svc.logs.filter((x) => x.reason === 'RoutesUnknown').length >= 2,
+    );
     assert.equal(await check('/admin'), 'token_missing');
     await rm(join(standalone.dir, 'new.yaml'));
     // Its own policy set to Disabled is what opens the route.

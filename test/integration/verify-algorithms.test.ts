@@ -44,7 +44,12 @@ describe('verifyToken per algorithm', () => {
   it('chooses the candidate whose issuer equals iss', async () => {
     const [a, b] = await Promise.all([generateTestKey('ES256', 'a'), generateTestKey('EdDSA', 'b')]);
     const first = staticCandidate(['ES256'], { keys: [a.jwk] });
-    const secondConfig = issuerConfig({ id: 'test/second', issuer: 'https://second.test', algorithms: ['EdDSA'], keySource: { kind: 'static', jwks: { keys: [b.jwk] } } });
+    const secondConfig = issuerConfig({
+      id: 'test/second',
+      issuer: 'https://second.test',
+      algorithms: ['EdDSA'],
+      keySource: { kind: 'static', jwks: { keys: [b.jwk] } },
+    });
     const second = { keys: new IssuerKeys(secondConfig, deps), config: secondConfig, audiences: [TEST_AUDIENCE] };
     const verified = await verifyToken(await signToken(b, standardClaims({ iss: 'https://second.test' })), [first, second]);
     assert.equal(verified.issuerId, 'test/second');

@@ -9,7 +9,18 @@ import type { ReasonCode } from '../../authz/reasons.ts';
 import type { SnapshotIssuer } from '../../snapshot/types.ts';
 import { TokenCache } from '../../authz/verify/token-cache.ts';
 import { verifyToken, type VerifyCandidate } from '../../authz/verify/verify-token.ts';
-import { TEST_AUDIENCE, TEST_ISSUER, craftToken, generateTestKey, issuerConfig, segment, signHmacWith, signToken, standardClaims, type TestKey } from '../../dev/fixtures/tokens.ts';
+import {
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  craftToken,
+  generateTestKey,
+  issuerConfig,
+  segment,
+  signHmacWith,
+  signToken,
+  standardClaims,
+  type TestKey,
+} from '../../dev/fixtures/tokens.ts';
 import { assertDenied } from '../support/assert-denied.ts';
 
 const metrics = createMetrics({ defaultMetrics: false });
@@ -21,7 +32,10 @@ describe('verifyToken refuses bad input with the exact reason', () => {
   let other: TestKey;
   let candidate: VerifyCandidate;
   /** `audience.accepted: undefined` waives the audience check. */
-  const candidateFor = (overrides: Partial<SnapshotIssuer>, audience: { accepted: string[] | undefined } = { accepted: [TEST_AUDIENCE] }): VerifyCandidate => {
+  const candidateFor = (
+    overrides: Partial<SnapshotIssuer>,
+    audience: { accepted: string[] | undefined } = { accepted: [TEST_AUDIENCE] },
+  ): VerifyCandidate => {
     const config = issuerConfig({ keySource: { kind: 'static', jwks: { keys: [key.jwk] } }, ...overrides });
     return { keys: new IssuerKeys(config, deps), config, audiences: audience.accepted };
   };
@@ -47,12 +61,21 @@ describe('verifyToken refuses bad input with the exact reason', () => {
     ['bad JSON header', async () => craftToken('{"alg":"RS256",', standardClaims()), 'header_invalid'],
     ['bad JSON payload', async () => craftToken({ alg: 'RS256', kid: 'k1' }, '{"iss":'), 'payload_invalid'],
     ['oversized token', async () => sign(standardClaims({ padding: 'x'.repeat(9000) })), 'token_too_large'],
-    ['crit header', async () => craftToken({ alg: 'RS256', kid: 'k1', crit: ['b64'], b64: false }, standardClaims()), 'header_crit_unsupported'],
+    [
+      'crit header',
+      async () => craftToken({ alg: 'RS256', kid: 'k1', crit: ['b64'], b64: false }, standardClaims()),
+      'header_crit_unsupported',
+    ],
   ];
-  for (const [name, make, code] of shapes) it(`${name} → ${code}`, async () => { await assertDenied(verify(await make()), code); });
+  for (const [name, make, code] of shapes)
+    it(`${name} → ${code}`, async () => {
+      await assertDenied(verify(await make()), code);
+    });
 
   for (const alg of ['none', 'None', 'NONE']) {
-    it(`alg ${alg} → alg_none`, async () => { await assertDenied(verify(craftToken({ alg }, standardClaims(), '')), 'alg_none'); });
+    it(`alg ${alg} → alg_none`, async () => {
+      await assertDenied(verify(craftToken({ alg }, standardClaims(), '')), 'alg_none');
+    });
   }
 
   for (const name of ['jku', 'x5u', 'jwk', 'x5c']) {
@@ -64,11 +87,17 @@ describe('verifyToken refuses bad input with the exact reason', () => {
 
   describe('HS256 signed with the issuer RSA public key as the HMAC secret (RFC 8725 §2.1)', () => {
     const secrets = () => {
-      const pem = createPublicKey({ key: key.jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+      const pem = createPublicKey({ key: key.jwk as never, format: 'jwk' })
+        .export({ type: 'spki', format: 'pem' })
+        .toString();
       return { pem, jwkJson: JSON.stringify(key.jwk) };
     };
-    it('PEM form → alg_not_allowed', async () => { await assertDenied(verify(await signHmacWith(secrets().pem, standardClaims(), 'k1')), 'alg_not_allowed'); });
-    it('JWK JSON form → alg_not_allowed', async () => { await assertDenied(verify(await signHmacWith(secrets().jwkJson, standardClaims(), 'k1')), 'alg_not_allowed'); });
+    it('PEM form → alg_not_allowed', async () => {
+      await assertDenied(verify(await signHmacWith(secrets().pem, standardClaims(), 'k1')), 'alg_not_allowed');
+    });
+    it('JWK JSON form → alg_not_allowed', async () => {
+      await assertDenied(verify(await signHmacWith(secrets().jwkJson, standardClaims(), 'k1')), 'alg_not_allowed');
+    });
     it('even with HS256 pinned too, an RSA key is never an HMAC secret → kid_unknown', async () => {
       const both = candidateFor({ algorithms: ['RS256', 'HS256'] });
       await assertDenied(verify(await signHmacWith(secrets().pem, standardClaims(), 'k1'), both), 'kid_unknown');
@@ -78,10 +107,14 @@ describe('verifyToken refuses bad input with the exact reason', () => {
   const claims: [string, () => Promise<string>, ReasonCode][] = [
     ['unknown kid', async () => sign(standardClaims(), { kid: 'nope' }), 'kid_unknown'],
     ['signed by another key under our kid', async () => signToken({ ...other, kid: 'k1' }, standardClaims()), 'signature_invalid'],
-    ['tampered payload', async () => {
-      const [h, , s] = (await sign()).split('.');
-      return `${h}.${segment(standardClaims({ sub: 'admin' }))}.${s}`;
-    }, 'signature_invalid'],
+    [
+      'tampered payload',
+      async () => {
+        const [h, , s] = (await sign()).split('.');
+        return `${h}.${segment(standardClaims({ sub: 'admin' }))}.${s}`;
+      },
+      'signature_invalid',
+    ],
     ['expired', async () => sign(standardClaims({ exp: now() - 10 })), 'token_expired'],
     ['not yet valid', async () => sign(standardClaims({ nbf: now() + 120 })), 'token_not_yet_valid'],
     ['wrong iss', async () => sign(standardClaims({ iss: 'https://evil.test' })), 'issuer_untrusted'],
@@ -93,10 +126,16 @@ describe('verifyToken refuses bad input with the exact reason', () => {
     ['missing exp', async () => sign(standardClaims({ exp: undefined })), 'claim_missing'],
     ['exp not a number', async () => sign(standardClaims({ exp: 'tomorrow' })), 'claim_invalid'],
   ];
-  for (const [name, make, code] of claims) it(`${name} → ${code}`, async () => { await assertDenied(verify(await make()), code); });
+  for (const [name, make, code] of claims)
+    it(`${name} → ${code}`, async () => {
+      await assertDenied(verify(await make()), code);
+    });
 
   it('an iat in the future beyond the skew is token_not_yet_valid when a max age is set (else iat is informational, RFC 7519 §4.1.6)', async () => {
-    await assertDenied(verify(await sign(standardClaims({ iat: now() + 120 })), candidateFor({ maxTokenAgeSeconds: 600 })), 'token_not_yet_valid');
+    await assertDenied(
+      verify(await sign(standardClaims({ iat: now() + 120 })), candidateFor({ maxTokenAgeSeconds: 600 })),
+      'token_not_yet_valid',
+    );
   });
 
   it('a token older than maxTokenAgeSeconds → token_too_old', async () => {
@@ -122,7 +161,8 @@ describe('verifyToken refuses bad input with the exact reason', () => {
 
   it('typ is compared case-insensitively with an optional application/ prefix (RFC 8725 §3.11)', async () => {
     const typed = candidateFor({ tokenType: 'at+jwt' });
-    for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt']) assert.ok(await verify(await sign(standardClaims(), { typ }), typed), typ);
+    for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt'])
+      assert.ok(await verify(await sign(standardClaims(), { typ }), typed), typ);
     await assertDenied(verify(await sign(standardClaims(), { typ: 'JWT' }), typed), 'typ_invalid');
     await assertDenied(verify(await sign(), typed), 'typ_invalid');
   });

@@ -37,8 +37,10 @@ describe('tokens from a real OpenID Connect provider', () => {
   });
 
   it('loads the provider keys through discovery', () => {
-    assert.deepEqual({ ready: keys.status().ready, keyCount: keys.status().keyCount, lastError: keys.status().lastError },
-      { ready: true, keyCount: 1, lastError: undefined });
+    assert.deepEqual(
+      { ready: keys.status().ready, keyCount: keys.status().keyCount, lastError: keys.status().lastError },
+      { ready: true, keyCount: 1, lastError: undefined },
+    );
   });
 
   it('verifies an at+jwt access token with its audience and scope', async () => {

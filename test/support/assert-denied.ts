@@ -11,7 +11,10 @@ import { DenyError, type ReasonCode } from '../../authz/reasons.ts';
  * ```
  */
 export async function assertDenied(promise: Promise<unknown>, code: ReasonCode): Promise<DenyError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof DenyError, `expected DenyError ${code}, got ${error === undefined ? 'success' : String(error)}`);
   assert.equal(error.code, code, `${error.code}: ${error.detail ?? ''}`);
   return error;

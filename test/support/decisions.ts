@@ -38,5 +38,9 @@ export interface Denial {
 export function denied(response: DecodedCheckResponse): Denial {
   assert.equal(response.http_response, 'denied_response', `expected a denial, got ${JSON.stringify(response)}`);
   const d = response.denied_response!;
-  return { status: String(d.status?.code), headers: headerRecord(d.headers ?? []), body: JSON.parse(d.body ?? '{}') as Record<string, unknown> };
+  return {
+    status: String(d.status?.code),
+    headers: headerRecord(d.headers ?? []),
+    body: JSON.parse(d.body ?? '{}') as Record<string, unknown>,
+  };
 }

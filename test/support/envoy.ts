@@ -104,35 +104,54 @@ function envoyBootstrap(options: EnvoyOptions): Record<string, unknown> {
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
-      listeners: [{
-        name: 'ingress',
-        address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-        filter_chains: [{
-          filters: [{
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'ingress',
-              ...pathSettings(options.pathHandling ?? 'recommended'),
-              route_config: {
-                virtual_hosts: [{
-                  name: 'all',
-                  domains: ['*'],
-                  routes: [
-                    { match: { path: READY_PATH }, direct_response: { status: 200 }, typed_per_filter_config: EXT_AUTHZ_DISABLED },
-                    ...(bypassPrefix === false ? [] : [{ match: { prefix: bypassPrefix }, route: { cluster: 'upstream' }, typed_per_filter_config: EXT_AUTHZ_DISABLED }]),
-                    { match: { prefix: '/' }, route: { cluster: 'upstream' } },
-                  ],
-                }],
-              },
-              http_filters: [
-                { name: 'envoy.filters.http.ext_authz', typed_config: extAuthz },
-                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+      listeners: [
+        {
+          name: 'ingress',
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'ingress',
+                    ...pathSettings(options.pathHandling ?? 'recommended'),
+                    route_config: {
+                      virtual_hosts: [
+                        {
+                          name: 'all',
+                          domains: ['*'],
+                          routes: [
+                            { match: { path: READY_PATH }, direct_response: { status: 200 }, typed_per_filter_config: EXT_AUTHZ_DISABLED },
+                            ...(bypassPrefix === false
+                              ? []
+                              : [
+                                  {
+                                    match: { prefix: bypassPrefix },
+                                    route: { cluster: 'upstream' },
+                                    typed_per_filter_config: EXT_AUTHZ_DISABLED,
+                                  },
+                                ]),
+                            { match: { prefix: '/' }, route: { cluster: 'upstream' } },
+                          ],
+                        },
+                      ],
+                    },
+                    http_filters: [
+                      { name: 'envoy.filters.http.ext_authz', typed_config: extAuthz },
+                      {
+                        name: 'envoy.filters.http.router',
+                        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+                      },
+                    ],
+                  },
+                },
               ],
             },
-          }],
-        }],
-      }],
+          ],
+        },
+      ],
       clusters: [
         // ext_authz's gRPC needs HTTP/2 to the authorization server.
         loopbackCluster('jwtgate', options.authzPort, {

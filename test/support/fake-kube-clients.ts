@@ -104,21 +104,49 @@ export function fakeKubeClients(namespace: string): FakeKube {
   const remove = (kind: Kind, name: string, body?: { preconditions?: { resourceVersion?: string } }): StoredObject => {
     const current = read(kind, name);
     const wanted = body?.preconditions?.resourceVersion;
-    if (wanted !== undefined && wanted !== current.metadata?.resourceVersion) throw new FakeApiError(409, `${kind} ${name}: precondition failed`);
+    if (wanted !== undefined && wanted !== current.metadata?.resourceVersion)
+      throw new FakeApiError(409, `${kind} ${name}: precondition failed`);
     store[kind].delete(name);
     return current;
   };
   type Req = { namespace: string; name?: string; body?: StoredObject & { preconditions?: { resourceVersion?: string } } };
   const core = {
-    readNamespacedConfigMap: async (r: Req) => { enter('readNamespacedConfigMap', r.namespace, r.name); return read('ConfigMap', r.name!) as V1ConfigMap; },
-    createNamespacedConfigMap: async (r: Req) => { enter('createNamespacedConfigMap', r.namespace, r.body?.metadata?.name); return create('ConfigMap', r.body!) as V1ConfigMap; },
-    replaceNamespacedConfigMap: async (r: Req) => { enter('replaceNamespacedConfigMap', r.namespace, r.name); return replace('ConfigMap', r.name!, r.body!) as V1ConfigMap; },
-    deleteNamespacedConfigMap: async (r: Req) => { enter('deleteNamespacedConfigMap', r.namespace, r.name); return remove('ConfigMap', r.name!, r.body); },
-    listNamespacedConfigMap: async (r: Req) => { enter('listNamespacedConfigMap', r.namespace); return { items: [...store.ConfigMap.values()].map(copy) as V1ConfigMap[] }; },
-    readNamespacedSecret: async (r: Req) => { enter('readNamespacedSecret', r.namespace, r.name); return read('Secret', r.name!) as V1Secret; },
-    createNamespacedSecret: async (r: Req) => { enter('createNamespacedSecret', r.namespace, r.body?.metadata?.name); return create('Secret', r.body!) as V1Secret; },
-    replaceNamespacedSecret: async (r: Req) => { enter('replaceNamespacedSecret', r.namespace, r.name); return replace('Secret', r.name!, r.body!) as V1Secret; },
-    deleteNamespacedSecret: async (r: Req) => { enter('deleteNamespacedSecret', r.namespace, r.name); return remove('Secret', r.name!, r.body); },
+    readNamespacedConfigMap: async (r: Req) => {
+      enter('readNamespacedConfigMap', r.namespace, r.name);
+      return read('ConfigMap', r.name!) as V1ConfigMap;
+    },
+    createNamespacedConfigMap: async (r: Req) => {
+      enter('createNamespacedConfigMap', r.namespace, r.body?.metadata?.name);
+      return create('ConfigMap', r.body!) as V1ConfigMap;
+    },
+    replaceNamespacedConfigMap: async (r: Req) => {
+      enter('replaceNamespacedConfigMap', r.namespace, r.name);
+      return replace('ConfigMap', r.name!, r.body!) as V1ConfigMap;
+    },
+    deleteNamespacedConfigMap: async (r: Req) => {
+      enter('deleteNamespacedConfigMap', r.namespace, r.name);
+      return remove('ConfigMap', r.name!, r.body);
+    },
+    listNamespacedConfigMap: async (r: Req) => {
+      enter('listNamespacedConfigMap', r.namespace);
+      return { items: [...store.ConfigMap.values()].map(copy) as V1ConfigMap[] };
+    },
+    readNamespacedSecret: async (r: Req) => {
+      enter('readNamespacedSecret', r.namespace, r.name);
+      return read('Secret', r.name!) as V1Secret;
+    },
+    createNamespacedSecret: async (r: Req) => {
+      enter('createNamespacedSecret', r.namespace, r.body?.metadata?.name);
+      return create('Secret', r.body!) as V1Secret;
+    },
+    replaceNamespacedSecret: async (r: Req) => {
+      enter('replaceNamespacedSecret', r.namespace, r.name);
+      return replace('Secret', r.name!, r.body!) as V1Secret;
+    },
+    deleteNamespacedSecret: async (r: Req) => {
+      enter('deleteNamespacedSecret', r.namespace, r.name);
+      return remove('Secret', r.name!, r.body);
+    },
   };
   const resources = new Map<string, ApiObject>();
   const resourceKey = (kind: string, name: string, ns?: string) => `${kind}/${ns ?? ''}/${name}`;
@@ -131,7 +159,13 @@ export function fakeKubeClients(namespace: string): FakeKube {
     const generation = (current?.metadata?.generation ?? 0) + (specChanged ? 1 : 0);
     const stored: ApiObject = copy({
       ...object,
-      metadata: { ...m, uid: current?.metadata?.uid ?? `uid-${key}`, generation, resourceVersion: String(++version), creationTimestamp: current?.metadata?.creationTimestamp ?? m.creationTimestamp ?? new Date(0).toISOString() },
+      metadata: {
+        ...m,
+        uid: current?.metadata?.uid ?? `uid-${key}`,
+        generation,
+        resourceVersion: String(++version),
+        creationTimestamp: current?.metadata?.creationTimestamp ?? m.creationTimestamp ?? new Date(0).toISOString(),
+      },
       ...(current?.status === undefined ? {} : { status: current.status }),
     });
     resources.set(key, stored);
@@ -146,7 +180,8 @@ export function fakeKubeClients(namespace: string): FakeKube {
     const current = kind === undefined ? undefined : resources.get(resourceKey(kind, r.name, r.namespace));
     if (current === undefined) throw new FakeApiError(404, `${r.plural} ${r.name} not found`);
     const wanted = r.body.find((op) => op.path === '/metadata/resourceVersion')?.value;
-    if (wanted !== undefined && wanted !== current.metadata?.resourceVersion) throw new FakeApiError(409, `${r.plural} ${r.name} was modified`);
+    if (wanted !== undefined && wanted !== current.metadata?.resourceVersion)
+      throw new FakeApiError(409, `${r.plural} ${r.name} was modified`);
     const status = r.body.find((op) => op.path === '/status')?.value;
     const stored = copy({ ...current, status, metadata: { ...current.metadata, resourceVersion: String(++version) } });
     resources.set(resourceKey(kind!, r.name, r.namespace), stored);
@@ -167,10 +202,16 @@ export function fakeKubeClients(namespace: string): FakeKube {
     clients: { core: { ...core, createNamespacedEvent }, custom } as unknown as KubeClients,
     apply,
     resources: () => [...resources.values()].map(copy),
-    resource: (kind, name, ns) => { const o = resources.get(resourceKey(kind, name, ns)); return o === undefined ? undefined : copy(o); },
+    resource: (kind, name, ns) => {
+      const o = resources.get(resourceKey(kind, name, ns));
+      return o === undefined ? undefined : copy(o);
+    },
     events,
     calls,
-    get: (kind, name) => { const o = store[kind].get(name); return o === undefined ? undefined : copy(o); },
+    get: (kind, name) => {
+      const o = store[kind].get(name);
+      return o === undefined ? undefined : copy(o);
+    },
     put,
     names: (kind) => [...store[kind].keys()].sort(),
   };

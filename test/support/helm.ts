@@ -99,10 +99,17 @@ export async function runHelm(args: string[], options: { kubeconfig?: string } =
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const [code] = (await once(child, 'close')) as [number | null];
-  stderr = stderr.split('\n').filter((line) => !line.includes('found symbolic link in path')).join('\n');
+  stderr = stderr
+    .split('\n')
+    .filter((line) => !line.includes('found symbolic link in path'))
+    .join('\n');
   return { stdout, stderr, code: code ?? 1 };
 }
 
@@ -146,8 +153,11 @@ export async function renderChart(options: RenderOptions = {}): Promise<{ text: 
  */
 export function templateArgs(options: RenderOptions = {}): string[] {
   return [
-    'template', RELEASE, CHART_DIR,
-    '--namespace', options.namespace ?? RELEASE_NAMESPACE,
+    'template',
+    RELEASE,
+    CHART_DIR,
+    '--namespace',
+    options.namespace ?? RELEASE_NAMESPACE,
     ...(options.includeCrds ? ['--include-crds'] : []),
     ...(options.valuesFiles ?? []).flatMap((file) => ['--values', file]),
     ...Object.entries(options.setJson ?? {}).flatMap(([path, json]) => ['--set-json', `${path}=${json}`]),

@@ -59,7 +59,9 @@ export async function startJwksServer(options: { jwks: JwkSet; discoveryIssuer?:
       return;
     }
     requests[kind] += 1;
-    for (const w of waiters.splice(0)) if (w.kind === kind) w.resolve(); else waiters.push(w);
+    for (const w of waiters.splice(0))
+      if (w.kind === kind) w.resolve();
+      else waiters.push(w);
     if (failure === 'hang') return; // never answers; the client's timeout must fire
     if (failure === 'close') {
       req.socket.destroy();
@@ -69,9 +71,10 @@ export async function startJwksServer(options: { jwks: JwkSet; discoveryIssuer?:
       res.writeHead(500, { 'content-type': 'text/plain' }).end('identity provider is down');
       return;
     }
-    const body = kind === 'jwks'
-      ? rawJwks ?? JSON.stringify(jwks)
-      : JSON.stringify({ issuer: discoveryIssuer ?? origin, jwks_uri: `${origin}/jwks` });
+    const body =
+      kind === 'jwks'
+        ? (rawJwks ?? JSON.stringify(jwks))
+        : JSON.stringify({ issuer: discoveryIssuer ?? origin, jwks_uri: `${origin}/jwks` });
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -81,14 +84,26 @@ export async function startJwksServer(options: { jwks: JwkSet; discoveryIssuer?:
     jwksUrl: `${origin}/jwks`,
     discoveryUrl: `${origin}/.well-known/openid-configuration`,
     requests,
-    setKeys: (next) => { jwks = next; },
-    setRawJwks: (body) => { rawJwks = body; },
-    setDiscoveryIssuer: (issuer) => { discoveryIssuer = issuer; },
-    failWith: (mode) => { failure = mode; },
-    nextRequest: (kind) => new Promise<void>((resolve) => { waiters.push({ kind, resolve }); }),
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections(); // hung requests and keep-alive sockets
-    }),
+    setKeys: (next) => {
+      jwks = next;
+    },
+    setRawJwks: (body) => {
+      rawJwks = body;
+    },
+    setDiscoveryIssuer: (issuer) => {
+      discoveryIssuer = issuer;
+    },
+    failWith: (mode) => {
+      failure = mode;
+    },
+    nextRequest: (kind) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ kind, resolve });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // hung requests and keep-alive sockets
+      }),
   };
 }

@@ -154,18 +154,20 @@ export async function startKubeCluster(options: KubeClusterOptions = {}): Promis
     const [etcdClientPort, etcdPeerPort, apiPort] = await findFreePorts(3);
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    processes.push(spawnLogged(bin.etcd, join(dir, 'etcd.log'), [
-      '--name=jwtgate-test',
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${etcdPeerUrl}`,
-      `--initial-advertise-peer-urls=${etcdPeerUrl}`,
-      `--initial-cluster=jwtgate-test=${etcdPeerUrl}`,
-      // A throwaway store: fsync only slows the tests down.
-      '--unsafe-no-fsync=true',
-      '--log-level=warn',
-    ]));
+    processes.push(
+      spawnLogged(bin.etcd, join(dir, 'etcd.log'), [
+        '--name=jwtgate-test',
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${etcdPeerUrl}`,
+        `--initial-advertise-peer-urls=${etcdPeerUrl}`,
+        `--initial-cluster=jwtgate-test=${etcdPeerUrl}`,
+        // A throwaway store: fsync only slows the tests down.
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ]),
+    );
 
     const server = `https://127.0.0.1:${apiPort}`;
     const apiserverArgs = [
@@ -190,19 +192,28 @@ export async function startKubeCluster(options: KubeClusterOptions = {}): Promis
       '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
       // Blocking: an event is in the file by the time its response is sent.
-      ...(options.audit === true ? [`--audit-policy-file=${join(dir, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking'] : []),
+      ...(options.audit === true
+        ? [`--audit-policy-file=${join(dir, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking']
+        : []),
     ];
     const startApiserver = (): ChildProcess => spawnLogged(bin['kube-apiserver'], join(dir, 'kube-apiserver.log'), apiserverArgs);
     processes.push(startApiserver());
 
     const caPem = await readFile(pki.caFile);
-    const waitUntilReady = () => waitUntil('kube-apiserver /readyz', processes, dir, async () => (await getStatus(server, '/readyz', caPem, token)) === 200);
+    const waitUntilReady = () =>
+      waitUntil('kube-apiserver /readyz', processes, dir, async () => (await getStatus(server, '/readyz', caPem, token)) === 200);
     await waitUntilReady();
-    await waitUntil('namespace default', processes, dir, async () => (await getStatus(server, '/api/v1/namespaces/default', caPem, token)) === 200);
+    await waitUntil(
+      'namespace default',
+      processes,
+      dir,
+      async () => (await getStatus(server, '/api/v1/namespaces/default', caPem, token)) === 200,
+    );
 
     const kubeconfigPath = join(dir, 'kubeconfig');
     await writeFile(kubeconfigPath, renderKubeconfig(server, caPem, token, 'admin'), { mode: 0o600 });
-    for (const [user, userToken] of userTokens) await writeFile(join(dir, `kubeconfig-${user}`), renderKubeconfig(server, caPem, userToken, user), { mode: 0o600 });
+    for (const [user, userToken] of userTokens)
+      await writeFile(join(dir, `kubeconfig-${user}`), renderKubeconfig(server, caPem, userToken, user), { mode: 0o600 });
     return {
       server,
       caFile: pki.caFile,
@@ -214,12 +225,16 @@ export async function startKubeCluster(options: KubeClusterOptions = {}): Promis
       },
       async readAuditLog() {
         const text = await readFile(auditLog, 'utf8').catch(() => '');
-        return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as AuditEvent);
+        return text
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as AuditEvent);
       },
       kubectl: (args, input) => runKubectl(bin.kubectl, kubeconfigPath, args, input),
       kubectlOk: async (args, input) => {
         const result = await runKubectl(bin.kubectl, kubeconfigPath, args, input);
-        if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
+        if (result.code !== 0)
+          throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
         return result.stdout;
       },
       async restartApiserver(downMs = 0) {
@@ -250,8 +265,10 @@ async function findPeerBinaries(): Promise<Record<PeerName, string>> {
     }
   }
   if (missing.length > 0) {
-    throw new Error(`kube test peers missing: ${missing.join(', ')}. Run test/peers/install.sh ` +
-      '(builds the pinned etcd and kube-apiserver and fetches kubectl into that directory; JWTGATE_PEERS_DIR moves it).');
+    throw new Error(
+      `kube test peers missing: ${missing.join(', ')}. Run test/peers/install.sh ` +
+        '(builds the pinned etcd and kube-apiserver and fetches kubectl into that directory; JWTGATE_PEERS_DIR moves it).',
+    );
   }
   return paths;
 }
@@ -275,12 +292,43 @@ async function writePki(dir: string): Promise<Pki> {
   };
   const caKey = join(dir, 'ca.key');
   const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'];
-  await run('openssl', ['req', '-x509', ...ecKey, '-keyout', caKey, '-out', pki.caFile, '-subj', '/CN=jwtgate-test-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...ecKey,
+    '-keyout',
+    caKey,
+    '-out',
+    pki.caFile,
+    '-subj',
+    '/CN=jwtgate-test-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   // `req -x509 -CA` (OpenSSL 3.0+) issues the leaf in one step, signed by the CA above.
-  await run('openssl', ['req', '-x509', ...ecKey, '-keyout', pki.servingKey, '-out', pki.servingCert, '-subj', '/CN=kube-apiserver',
-    '-CA', pki.caFile, '-CAkey', caKey, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...ecKey,
+    '-keyout',
+    pki.servingKey,
+    '-out',
+    pki.servingCert,
+    '-subj',
+    '/CN=kube-apiserver',
+    '-CA',
+    pki.caFile,
+    '-CAkey',
+    caKey,
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-addext',
+    'basicConstraints=critical,CA:FALSE',
+    '-addext',
+    'extendedKeyUsage=serverAuth',
+  ]);
   await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', pki.serviceAccountPrivateKey]);
   await run('openssl', ['pkey', '-in', pki.serviceAccountPrivateKey, '-pubout', '-out', pki.serviceAccountPublicKey]);
   return pki;
@@ -288,12 +336,14 @@ async function writePki(dir: string): Promise<Pki> {
 
 /** Reserves `count` distinct free loopback ports (closed again before the peers bind them). */
 async function findFreePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, async () => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return server;
-  }));
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return server;
+    }),
+  );
   const ports = servers.map((server) => (server.address() as { port: number }).port);
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return ports;
@@ -314,7 +364,10 @@ async function waitUntil(what: string, processes: ChildProcess[], dir: string, c
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const dead = processes.find((child) => child.exitCode !== null || child.signalCode !== null);
-    if (dead) throw new Error(`${dead.spawnfile} exited (${dead.exitCode ?? dead.signalCode}) while waiting for ${what}\n${await readLogTails(dir)}`);
+    if (dead)
+      throw new Error(
+        `${dead.spawnfile} exited (${dead.exitCode ?? dead.signalCode}) while waiting for ${what}\n${await readLogTails(dir)}`,
+      );
     if (await check().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -323,10 +376,12 @@ async function waitUntil(what: string, processes: ChildProcess[], dir: string, c
 
 /** The last lines of each peer's log, for start-up failure messages. */
 async function readLogTails(dir: string): Promise<string> {
-  const tails = await Promise.all(['etcd.log', 'kube-apiserver.log'].map(async (name) => {
-    const text = await readFile(join(dir, name), 'utf8').catch(() => '');
-    return `--- ${name} (tail) ---\n${text.split('\n').slice(-30).join('\n')}`;
-  }));
+  const tails = await Promise.all(
+    ['etcd.log', 'kube-apiserver.log'].map(async (name) => {
+      const text = await readFile(join(dir, name), 'utf8').catch(() => '');
+      return `--- ${name} (tail) ---\n${text.split('\n').slice(-30).join('\n')}`;
+    }),
+  );
   return tails.join('\n');
 }
 
@@ -346,14 +401,18 @@ function getStatus(server: string, path: string, ca: Buffer, token: string): Pro
 /** A kubeconfig (JSON is valid YAML) with the CA inlined, so the file works on its own. */
 function renderKubeconfig(server: string, caPem: Buffer, token: string, user: string): string {
   const name = 'jwtgate-test';
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name, cluster: { server, 'certificate-authority-data': caPem.toString('base64') } }],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name, context: { cluster: name, user } }],
-    'current-context': name,
-  }, null, 2);
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name, cluster: { server, 'certificate-authority-data': caPem.toString('base64') } }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name, context: { cluster: name, user } }],
+      'current-context': name,
+    },
+    null,
+    2,
+  );
 }
 
 /** Runs kubectl with only this cluster's kubeconfig, never the developer's own. */
@@ -365,8 +424,12 @@ async function runKubectl(kubectl: string, kubeconfigPath: string, args: string[
   const child = spawn(kubectl, [`--kubeconfig=${kubeconfigPath}`, `--cache-dir=${cacheDir}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   child.stdin.end(input ?? '');
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   return { stdout, stderr, code: code ?? (signal ? 128 : 1) };

@@ -29,17 +29,31 @@ export const SNAPSHOT_HOST = 'orders.test';
  * buildSnapshot({ generation: 2, issuer, rules: [{ claim: ['scope'], op: 'containsAll', values: ['admin'] }] });
  * ```
  */
-export function buildSnapshot(input: { generation: number; issuer: SnapshotIssuer; rules?: Rule[]; extraPolicies?: SnapshotPolicy[] }): Snapshot {
+export function buildSnapshot(input: {
+  generation: number;
+  issuer: SnapshotIssuer;
+  rules?: Rule[];
+  extraPolicies?: SnapshotPolicy[];
+}): Snapshot {
   const policy = (id: string, host: string, rules: Rule[]): SnapshotPolicy => ({
-    id, scope: { kind: 'cluster', enforcement: 'default' },
+    id,
+    scope: { kind: 'cluster', enforcement: 'default' },
     targets: [{ hosts: [host], paths: [], methods: [] }],
-    mode: 'required', issuers: [{ issuerId: input.issuer.id, audienceWaived: false }], issuerMatch: 'anyOf',
-    tokenSources: [{ kind: 'header', name: 'authorization', prefix: 'Bearer ' }], rules,
-    forward: { claimHeaders: [], stripToken: true, metadataClaims: [] }, deny: { realm: 'orders', exposeReason: true, headers: [] },
+    mode: 'required',
+    issuers: [{ issuerId: input.issuer.id, audienceWaived: false }],
+    issuerMatch: 'anyOf',
+    tokenSources: [{ kind: 'header', name: 'authorization', prefix: 'Bearer ' }],
+    rules,
+    forward: { claimHeaders: [], stripToken: true, metadataClaims: [] },
+    deny: { realm: 'orders', exposeReason: true, headers: [] },
   });
   const s: Snapshot = {
-    schemaVersion: 1, generation: input.generation, createdAt: new Date().toISOString(), sha256: '',
-    settings: { unmatched: 'deny' }, issuers: { [input.issuer.id]: input.issuer },
+    schemaVersion: 1,
+    generation: input.generation,
+    createdAt: new Date().toISOString(),
+    sha256: '',
+    settings: { unmatched: 'deny' },
+    issuers: { [input.issuer.id]: input.issuer },
     policies: [policy('ClusterJWTPolicy/orders', SNAPSHOT_HOST, input.rules ?? []), ...(input.extraPolicies ?? [])],
   };
   return { ...s, sha256: snapshotDigest(s) };
@@ -57,7 +71,10 @@ export function buildSnapshot(input: { generation: number; issuer: SnapshotIssue
 export function buildSplitSnapshot(input: { generation: number; issuer: SnapshotIssuer }): Snapshot {
   const hosts = Array.from({ length: 24_000 }, () => `${randomBytes(36).toString('base64url').toLowerCase()}.test`);
   const padding = buildSnapshot(input).policies[0]!;
-  return buildSnapshot({ ...input, extraPolicies: [{ ...padding, id: 'ClusterJWTPolicy/padding', targets: [{ hosts, paths: [], methods: [] }] }] });
+  return buildSnapshot({
+    ...input,
+    extraPolicies: [{ ...padding, id: 'ClusterJWTPolicy/padding', targets: [{ hosts, paths: [], methods: [] }] }],
+  });
 }
 
 /**
@@ -83,8 +100,10 @@ export async function publishSnapshot(cluster: KubeCluster, published: Published
  * ```
  */
 export async function apply(cluster: KubeCluster, objects: object[]): Promise<void> {
-  const result = await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=jwtgate-test', '-f', '-'],
-    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+  const result = await cluster.kubectl(
+    ['apply', '--server-side', '--force-conflicts', '--field-manager=jwtgate-test', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  );
   assert.equal(result.code, 0, `kubectl apply failed: ${result.stderr}`);
 }
 

@@ -18,7 +18,10 @@ export function spyOnLeaseReads(kubeConfig: KubeConfig, onRead: () => void): Kub
     const api = kubeConfig.makeApiClient(type as never) as object;
     if (!(api instanceof CoordinationV1Api)) return api;
     const read = api.readNamespacedLease.bind(api);
-    api.readNamespacedLease = ((...args: Parameters<typeof read>) => { onRead(); return read(...args); }) as typeof read;
+    api.readNamespacedLease = ((...args: Parameters<typeof read>) => {
+      onRead();
+      return read(...args);
+    }) as typeof read;
     return api;
   }) as KubeConfig['makeApiClient'];
   return spied;

@@ -17,7 +17,10 @@ import { exportJWK, generateKeyPair } from 'jose';
 // slice of its API used here is typed just below.
 import { Provider as UntypedProvider } from 'oidc-provider';
 
-const Provider = UntypedProvider as new (issuer: string, configuration: Record<string, unknown>) => {
+const Provider = UntypedProvider as new (
+  issuer: string,
+  configuration: Record<string, unknown>,
+) => {
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
 };
 
@@ -53,13 +56,15 @@ export async function startOidcProvider(): Promise<OidcProvider> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: 'op-rs256', alg: 'RS256', use: 'sig' };
   const provider = new Provider(issuer, {
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-    }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+      },
+    ],
     jwks: { keys: [signingKey] },
     ttl: { ClientCredentials: 300 },
     features: {
@@ -98,9 +103,10 @@ export async function startOidcProvider(): Promise<OidcProvider> {
       }
       return body.access_token;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

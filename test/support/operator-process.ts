@@ -69,7 +69,17 @@ export interface OperatorProcessOptions {
  */
 export async function startOperatorProcess(options: OperatorProcessOptions): Promise<OperatorProcess> {
   const cli = startCliProcess(
-    ['operator', '--namespace', options.namespace, '--kubeconfig', options.kubeconfigPath, '--http-port', '0', '--listen-address', '127.0.0.1'],
+    [
+      'operator',
+      '--namespace',
+      options.namespace,
+      '--kubeconfig',
+      options.kubeconfigPath,
+      '--http-port',
+      '0',
+      '--listen-address',
+      '127.0.0.1',
+    ],
     { JWTGATE_LOG_LEVEL: 'info', ...options.env, POD_NAME: options.identity },
     `operator ${options.identity}`,
   );

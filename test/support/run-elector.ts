@@ -16,13 +16,18 @@ import { runLeaderElection } from '../../operator/leader-election.ts';
 import { spyOnLeaseReads } from './lease-read-spy.ts';
 
 const [kubeconfigPath, namespace, name, identity, timings = '{}'] = process.argv.slice(2);
-if (!kubeconfigPath || !namespace || !name || !identity) throw new TypeError('usage: run-elector.ts KUBECONFIG NAMESPACE LEASE IDENTITY [TIMINGS_JSON]');
+if (!kubeconfigPath || !namespace || !name || !identity)
+  throw new TypeError('usage: run-elector.ts KUBECONFIG NAMESPACE LEASE IDENTITY [TIMINGS_JSON]');
 
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(kubeconfigPath);
 const report = (event: string) => process.stdout.write(`${JSON.stringify({ event, identity, at: Date.now() })}\n`);
 const election = runLeaderElection({
-  kubeConfig: spyOnLeaseReads(kubeConfig, () => report('round')), namespace, name, identity, log: createLogger('silent'),
+  kubeConfig: spyOnLeaseReads(kubeConfig, () => report('round')),
+  namespace,
+  name,
+  identity,
+  log: createLogger('silent'),
   ...(JSON.parse(timings) as { leaseDurationSeconds?: number; renewDeadlineSeconds?: number; retryPeriodSeconds?: number }),
   onStartedLeading: () => report('started'),
   onStoppedLeading: () => report('stopped'),

@@ -20,9 +20,17 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
-    const value = await Promise.resolve().then(probe).catch((error: unknown) => { lastError = error; return undefined; });
+    const value = await Promise.resolve()
+      .then(probe)
+      .catch((error: unknown) => {
+        lastError = error;
+        return undefined;
+      });
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
+    if (Date.now() > deadline)
+      assert.fail(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -38,24 +38,52 @@ const CASES: { file: string; source: string; breaks: string[] }[] = [
   { file: 'common/uses-contract.ts', source: "import '../snapshot/types.ts';\n", breaks: ['common-imports-nothing-of-ours'] },
   { file: 'common/uses-authz.ts', source: "import '../authz/reasons.ts';\n", breaks: ['common-imports-nothing-of-ours'] },
   { file: 'snapshot/uses-authz.ts', source: "import '../authz/reasons.ts';\n", breaks: ['snapshot-is-the-contract'] },
-  { file: 'snapshot/types-from-compiler.ts', source: "import type { Compiled } from '../compiler/compile.ts';\nexport type C = Compiled;\n", breaks: ['snapshot-is-the-contract'] },
+  {
+    file: 'snapshot/types-from-compiler.ts',
+    source: "import type { Compiled } from '../compiler/compile.ts';\nexport type C = Compiled;\n",
+    breaks: ['snapshot-is-the-contract'],
+  },
   { file: 'authz/match/uses-operator.ts', source: "import '../../operator/reconcile.ts';\n", breaks: ['authz-not-to-control-plane'] },
-  { file: 'authz/match/types-from-compiler.ts', source: "import type { Compiled } from '../../compiler/compile.ts';\nexport type C = Compiled;\n", breaks: ['authz-not-to-control-plane'] },
+  {
+    file: 'authz/match/types-from-compiler.ts',
+    source: "import type { Compiled } from '../../compiler/compile.ts';\nexport type C = Compiled;\n",
+    breaks: ['authz-not-to-control-plane'],
+  },
   { file: 'authz/check-cli.ts', source: "import '../cli/jwtgate.ts';\n", breaks: ['authz-not-to-control-plane'] },
   { file: 'compiler/uses-operator.ts', source: "import '../operator/reconcile.ts';\n", breaks: ['compiler-only-snapshot-and-common'] },
   { file: 'compiler/uses-reasons.ts', source: "import '../authz/reasons.ts';\n", breaks: ['compiler-only-snapshot-and-common'] },
   { file: 'compiler/uses-cli.ts', source: "import '../cli/jwtgate.ts';\n", breaks: ['compiler-only-snapshot-and-common'] },
   { file: 'compiler/shared-ok.ts', source: "import '../common/log.ts';\nimport '../snapshot/published-form.ts';\n", breaks: [] },
   { file: 'compiler/kube.ts', source: "import '@kubernetes/client-node';\n", breaks: ['compiler-no-kubernetes-client'] },
-  { file: 'compiler/fetches.ts', source: "import { request } from 'node:https';\nexport const r = request;\n", breaks: ['compiler-no-network'] },
+  {
+    file: 'compiler/fetches.ts',
+    source: "import { request } from 'node:https';\nexport const r = request;\n",
+    breaks: ['compiler-no-network'],
+  },
   { file: 'compiler/listens.ts', source: "import 'net';\n", breaks: ['compiler-no-network'] },
   { file: 'compiler/grpc.ts', source: "import '@grpc/grpc-js';\n", breaks: ['compiler-no-network'] },
-  { file: 'compiler/reads.ts', source: "import { readFile } from 'node:fs/promises';\nexport const r = readFile;\n", breaks: ['compiler-no-file-io'] },
-  { file: 'compiler/schema.ts', source: "import { readdirSync } from 'fs';\nexport const r = readdirSync;\n", breaks: ['compiler-no-file-io'] },
+  {
+    file: 'compiler/reads.ts',
+    source: "import { readFile } from 'node:fs/promises';\nexport const r = readFile;\n",
+    breaks: ['compiler-no-file-io'],
+  },
+  {
+    file: 'compiler/schema.ts',
+    source: "import { readdirSync } from 'fs';\nexport const r = readdirSync;\n",
+    breaks: ['compiler-no-file-io'],
+  },
   { file: 'operator/uses-cli.ts', source: "import '../cli/jwtgate.ts';\n", breaks: ['operator-not-to-authz-or-cli'] },
   { file: 'operator/uses-server.ts', source: "import '../authz/server/grpc-server.ts';\n", breaks: ['operator-not-to-authz-or-cli'] },
-  { file: 'operator/uses-reasons.ts', source: "import type { Leaf } from '../authz/reasons.ts';\nexport type L = Leaf;\n", breaks: ['operator-not-to-authz-or-cli'] },
-  { file: 'operator/uses-contract.ts', source: "import '../snapshot/published-form.ts';\nimport '../compiler/compile.ts';\nimport '../common/log.ts';\n", breaks: [] },
+  {
+    file: 'operator/uses-reasons.ts',
+    source: "import type { Leaf } from '../authz/reasons.ts';\nexport type L = Leaf;\n",
+    breaks: ['operator-not-to-authz-or-cli'],
+  },
+  {
+    file: 'operator/uses-contract.ts',
+    source: "import '../snapshot/published-form.ts';\nimport '../compiler/compile.ts';\nimport '../common/log.ts';\n",
+    breaks: [],
+  },
   { file: 'cli/serve.ts', source: "import '../authz/server/grpc-server.ts';\nimport '../operator/reconcile.ts';\n", breaks: [] },
   { file: 'cli/uses-test.ts', source: "import '../test/support/tokens.ts';\n", breaks: ['nothing-imports-test'] },
   { file: 'dev/uses-test.ts', source: "import '../test/support/tokens.ts';\n", breaks: ['nothing-imports-test'] },
@@ -87,9 +115,26 @@ before(async () => {
   }
   // Packages resolve as in the project, so a package import is judged by where it resolves.
   await symlink(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
-  const { stdout } = await promisify(execFile)(process.execPath, [
-    DEPCRUISE, '--config', CONFIG, '--output-type', 'json', 'common', 'snapshot', 'authz', 'compiler', 'operator', 'cli', 'dev', 'bench', 'test',
-  ], { cwd: tree, maxBuffer: 64 * 1024 * 1024 }).catch((error: { stdout?: string; stderr?: string }) => {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      DEPCRUISE,
+      '--config',
+      CONFIG,
+      '--output-type',
+      'json',
+      'common',
+      'snapshot',
+      'authz',
+      'compiler',
+      'operator',
+      'cli',
+      'dev',
+      'bench',
+      'test',
+    ],
+    { cwd: tree, maxBuffer: 64 * 1024 * 1024 },
+  ).catch((error: { stdout?: string; stderr?: string }) => {
     // dependency-cruiser exits non-zero when it finds violations; the JSON is still on stdout.
     if (!error.stdout) throw new Error(`dependency-cruiser failed: ${error.stderr ?? String(error)}`);
     return { stdout: error.stdout };

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { applyClaimMappings, readClaim } from '../../../authz/authorize/claims.ts';
 
 /** As jose returns it: JSON.parse makes `__proto__` an own data property. */
-const PAYLOAD = JSON.parse('{"sub":"u1","realm_access":{"roles":["admin"]},"n":null,"list":[{"a":1}],"__proto__":{"isAdmin":true}}') as Record<string, unknown>;
+const PAYLOAD = JSON.parse(
+  '{"sub":"u1","realm_access":{"roles":["admin"]},"n":null,"list":[{"a":1}],"__proto__":{"isAdmin":true}}',
+) as Record<string, unknown>;
 
 test('readClaim', async (t) => {
   const rows: [path: string[], expected: unknown][] = [
@@ -35,7 +37,10 @@ test('readClaim does not find Object.prototype through a plain object', () => {
 
 test('applyClaimMappings copies remote claims and leaves the input alone', () => {
   const claims = { sub: 'u1', realm_access: { roles: ['a'] }, roles: ['forged'] };
-  const mapped = applyClaimMappings(claims, [{ from: ['realm_access', 'roles'], to: 'roles' }, { from: ['sub'], to: 'user' }]);
+  const mapped = applyClaimMappings(claims, [
+    { from: ['realm_access', 'roles'], to: 'roles' },
+    { from: ['sub'], to: 'user' },
+  ]);
   assert.deepEqual({ ...mapped }, { sub: 'u1', realm_access: { roles: ['a'] }, roles: ['a'], user: 'u1' });
   assert.deepEqual(claims.roles, ['forged']);
 });
@@ -46,7 +51,12 @@ test('a mapping whose remote claim is absent removes the local name', () => {
 });
 
 test('mappings read the original claims, and the last mapping to a name wins', () => {
-  const mapped = applyClaimMappings({ a: 1, b: 2 }, [{ from: ['a'], to: 'b' }, { from: ['b'], to: 'c' }, { from: ['a'], to: 'd' }, { from: ['b'], to: 'd' }]);
+  const mapped = applyClaimMappings({ a: 1, b: 2 }, [
+    { from: ['a'], to: 'b' },
+    { from: ['b'], to: 'c' },
+    { from: ['a'], to: 'd' },
+    { from: ['b'], to: 'd' },
+  ]);
   assert.deepEqual({ ...mapped }, { a: 1, b: 1, c: 2, d: 2 });
 });
 

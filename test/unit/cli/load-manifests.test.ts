@@ -13,26 +13,40 @@ const DIR = join(import.meta.dirname, '../../fixtures/manifests/folder');
 const loaded = await loadManifests(DIR);
 
 test('resources come from every .yaml/.yml/.json file below the folder, each with its file', () => {
-  assert.deepEqual(loaded.resources.map((r) => [r.kind, r.metadata.namespace, r.metadata.name, r.file]), [
-    ['JWTIssuer', 'shop', 'idp', join(DIR, 'issuers.yaml')],
-    ['JWTPolicy', 'default', 'public', join(DIR, 'nested/no-namespace.yaml')],
-    ['JWTPolicy', 'shop', 'orders', join(DIR, 'policies.yml')],
-    ['JWTPolicy', 'shop', 'broken', join(DIR, 'policies.yml')],
-  ]);
+  assert.deepEqual(
+    loaded.resources.map((r) => [r.kind, r.metadata.namespace, r.metadata.name, r.file]),
+    [
+      ['JWTIssuer', 'shop', 'idp', join(DIR, 'issuers.yaml')],
+      ['JWTPolicy', 'default', 'public', join(DIR, 'nested/no-namespace.yaml')],
+      ['JWTPolicy', 'shop', 'orders', join(DIR, 'policies.yml')],
+      ['JWTPolicy', 'shop', 'broken', join(DIR, 'policies.yml')],
+    ],
+  );
 });
 
 test('Secrets (data and stringData) and Namespaces (also from a List) are collected', () => {
-  assert.deepEqual(loaded.secrets.map((s) => [s.namespace, s.name, Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v).toString()]))]), [
-    ['shop', 'hmac', { encoded: 'hello', plain: 'world' }],
+  assert.deepEqual(
+    loaded.secrets.map((s) => [
+      s.namespace,
+      s.name,
+      Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v).toString()])),
+    ]),
+    [['shop', 'hmac', { encoded: 'hello', plain: 'world' }]],
+  );
+  assert.deepEqual(loaded.namespaces, [
+    { name: 'shop', labels: { team: 'shop' } },
+    { name: 'other', labels: {} },
   ]);
-  assert.deepEqual(loaded.namespaces, [{ name: 'shop', labels: { team: 'shop' } }, { name: 'other', labels: {} }]);
 });
 
 test('parse errors and unknown kinds are reported; hidden folders and other files are skipped', () => {
-  assert.deepEqual(loaded.diagnostics.map((d) => [d.severity, d.reason, d.resource.kind, d.resource.name, d.resource.file]), [
-    ['error', 'ParseError', 'Document', '#1', join(DIR, 'broken.yaml')],
-    ['warning', 'UnknownKind', 'Deployment', 'web', join(DIR, 'issuers.yaml')],
-  ]);
+  assert.deepEqual(
+    loaded.diagnostics.map((d) => [d.severity, d.reason, d.resource.kind, d.resource.name, d.resource.file]),
+    [
+      ['error', 'ParseError', 'Document', '#1', join(DIR, 'broken.yaml')],
+      ['warning', 'UnknownKind', 'Deployment', 'web', join(DIR, 'issuers.yaml')],
+    ],
+  );
 });
 
 test('the broken policy is reported with file, resource and field; its routes cannot be read, so the reload is refused', () => {
@@ -44,13 +58,22 @@ test('the broken policy is reported with file, resource and field; its routes ca
     `error: ${join(DIR, 'policies.yml')}: JWTPolicy shop/broken: spec.targets: its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload, the operator leaves this policy out [RoutesUnknown]`,
   ]);
   // Nothing to hold it by: the policy is out, and `refusal` tells standalone mode to keep the last good snapshot.
-  assert.deepEqual(snapshot.policies.map((p) => `${p.id} ${p.mode}`), ['JWTPolicy/default/public disabled', 'JWTPolicy/shop/orders required']);
+  assert.deepEqual(
+    snapshot.policies.map((p) => `${p.id} ${p.mode}`),
+    ['JWTPolicy/default/public disabled', 'JWTPolicy/shop/orders required'],
+  );
 });
 
 test('bad Secret data and non-mapping documents are errors', () => {
   const parsed = parseManifests('apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: "not base64!"}\n---\n- a list\n', 'x.yaml');
   assert.deepEqual(parsed.secrets, []);
-  assert.deepEqual(parsed.diagnostics.map((d) => [d.reason, d.field, d.resource.name]), [['InvalidSpec', 'data.k', 's'], ['ParseError', undefined, '#2']]);
+  assert.deepEqual(
+    parsed.diagnostics.map((d) => [d.reason, d.field, d.resource.name]),
+    [
+      ['InvalidSpec', 'data.k', 's'],
+      ['ParseError', undefined, '#2'],
+    ],
+  );
 });
 
 test('manifests are read as YAML 1.1, like kubectl: an unquoted n key is a boolean, and the error says to quote it', () => {
@@ -71,13 +94,26 @@ spec:
 });
 
 test('a document meant as a jwtgate resource but unreadable as one is a ParseError (the reload is refused), not an ignored kind', () => {
-  const doc = (apiVersion: string, kind: string) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: p, namespace: shop}\nspec: {}\n`;
-  for (const [apiVersion, kind] of [['jwtgate.dev/v1alpha1', 'JWTPolicyy'], ['jwtgate.dev/v1alpha1', 'jwtpolicy'], ['jwtgate.de/v1alpha1', 'JWTPolicy'], ['v1', 'JwtPolicy']] as const) {
+  const doc = (apiVersion: string, kind: string) =>
+    `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: p, namespace: shop}\nspec: {}\n`;
+  for (const [apiVersion, kind] of [
+    ['jwtgate.dev/v1alpha1', 'JWTPolicyy'],
+    ['jwtgate.dev/v1alpha1', 'jwtpolicy'],
+    ['jwtgate.de/v1alpha1', 'JWTPolicy'],
+    ['v1', 'JwtPolicy'],
+  ] as const) {
     const parsed = parseManifests(doc(apiVersion, kind), 'p.yaml');
     assert.deepEqual(parsed.resources, [], `${apiVersion} ${kind}`);
-    assert.deepEqual(parsed.diagnostics.map((d) => [d.severity, d.reason]), [['error', 'ParseError']], `${apiVersion} ${kind}`);
+    assert.deepEqual(
+      parsed.diagnostics.map((d) => [d.severity, d.reason]),
+      [['error', 'ParseError']],
+      `${apiVersion} ${kind}`,
+    );
     assert.match(parsed.diagnostics[0]?.message ?? '', /looks like a jwtgate resource but is not one .*the reload is refused/);
   }
   // Another group's kinds are still only a warning.
-  assert.deepEqual(parseManifests(doc('apps/v1', 'Deployment'), 'd.yaml').diagnostics.map((d) => [d.severity, d.reason]), [['warning', 'UnknownKind']]);
+  assert.deepEqual(
+    parseManifests(doc('apps/v1', 'Deployment'), 'd.yaml').diagnostics.map((d) => [d.severity, d.reason]),
+    [['warning', 'UnknownKind']],
+  );
 });

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { backoffMs } from '../../../common/backoff.ts';
 
 test('backoffMs doubles up to the cap', () => {
-  assert.deepEqual([1, 2, 3, 10].map((n) => backoffMs(n, { baseMs: 100, maxMs: 1000 })), [100, 200, 400, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 10].map((n) => backoffMs(n, { baseMs: 100, maxMs: 1000 })),
+    [100, 200, 400, 1000],
+  );
 });
 
 test('with jitter, the delay is drawn from [ceiling/2, ceiling]: the ends are reachable, nothing outside', (t) => {

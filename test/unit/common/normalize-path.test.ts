@@ -17,7 +17,7 @@ const accepted: [raw: string, path: string, query: string][] = [
   ['/a.b/.c/..d', '/a.b/.c/..d', ''],
   ['/a%2eb', '/a.b', ''], // an escaped dot inside a name is just a dot
   ['/%7Euser/%41bc', '/~user/Abc', ''], // escaped unreserved characters decoded, as Envoy does
-  ['/a%3ab/%40/%21%24%26%27%28%29%2A%2B%2C%3D', '/a:b/@/!$&\'()*+,=', ''], // sub-delims, ':' and '@' too
+  ['/a%3ab/%40/%21%24%26%27%28%29%2A%2B%2C%3D', "/a:b/@/!$&'()*+,=", ''], // sub-delims, ':' and '@' too
   ['/a%3fb/%23/%25/%20', '/a%3Fb/%23/%25/%20', ''], // kept escaped, hex upper-cased
   ['/a%5bb%5D', '/a%5Bb%5D', ''],
   ['/a"b/<c>/{d}/`e`/|/^/[f]', '/a%22b/%3Cc%3E/%7Bd%7D/%60e%60/%7C/%5E/%5Bf%5D', ''], // escaped as Envoy escapes them
@@ -102,12 +102,15 @@ for (const [name, raw, description, evenIgnoring] of refused) {
   const modes: PathParameters[] = evenIgnoring ? ['reject', 'ignore'] : ['reject'];
   for (const pathParameters of modes) {
     test(`normalizePath refuses ${name} (pathParameters: ${pathParameters})`, () => {
-      assert.throws(() => normalizePath(raw, { pathParameters }), (err: unknown) => {
-        assert.ok(err instanceof PathRefusedError, String(err));
-        assert.match(err.description, description);
-        assert.ok((err.detail ?? '').length > 0, 'a detail for the log');
-        return true;
-      });
+      assert.throws(
+        () => normalizePath(raw, { pathParameters }),
+        (err: unknown) => {
+          assert.ok(err instanceof PathRefusedError, String(err));
+          assert.match(err.description, description);
+          assert.ok((err.detail ?? '').length > 0, 'a detail for the log');
+          return true;
+        },
+      );
     });
   }
 }
@@ -152,7 +155,10 @@ function removeDotSegments(path: string): string {
 
 /** A servlet container (Tomcat + Spring): strip ';' parameters per raw segment, decode, resolve dots, merge slashes. */
 function servletReads(rawPath: string): string {
-  const stripped = rawPath.split('/').map((s) => s.split(';')[0]).join('/');
+  const stripped = rawPath
+    .split('/')
+    .map((s) => s.split(';')[0])
+    .join('/');
   return removeDotSegments(decodeURIComponent(stripped)).replace(/\/{2,}/g, '/');
 }
 
@@ -163,9 +169,52 @@ function decodeFirstReads(rawPath: string): string {
 
 /** Pieces that have tripped path checks before, and plain ones so that many targets are accepted. */
 const PIECES = [
-  'a', 'admin', 'public', 'A', 'x1', '.', '..', '%2e', '%2E', '.%2e', '%2e%2E', '', ';', ';x=1', '..;', '.;', '%3b', '%3B',
-  '%2f', '%2F', '%5c', '\\', '%41', '%7e', '~', '%25', '%252e', 'caf%c3%a9', '\u00e9', '%c0%ae', '%21', '!', ':', '@', '%3a',
-  'a;b', ';jsessionid=1', '"', '%22', '%zz', '%', '?q=1', '#f', '%3f', '%20', '+',
+  'a',
+  'admin',
+  'public',
+  'A',
+  'x1',
+  '.',
+  '..',
+  '%2e',
+  '%2E',
+  '.%2e',
+  '%2e%2E',
+  '',
+  ';',
+  ';x=1',
+  '..;',
+  '.;',
+  '%3b',
+  '%3B',
+  '%2f',
+  '%2F',
+  '%5c',
+  '\\',
+  '%41',
+  '%7e',
+  '~',
+  '%25',
+  '%252e',
+  'caf%c3%a9',
+  '\u00e9',
+  '%c0%ae',
+  '%21',
+  '!',
+  ':',
+  '@',
+  '%3a',
+  'a;b',
+  ';jsessionid=1',
+  '"',
+  '%22',
+  '%zz',
+  '%',
+  '?q=1',
+  '#f',
+  '%3f',
+  '%20',
+  '+',
 ];
 const segment = fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 3 }).map((p) => p.join(''));
 const rawTarget = fc.array(segment, { minLength: 1, maxLength: 6 }).map((s) => '/' + s.join('/'));
@@ -181,51 +230,68 @@ function tryNormalize(raw: string, pathParameters: PathParameters): string | und
 
 test('property: an accepted target means, decoded, what every modelled upstream reads', () => {
   let acceptedCount = 0;
-  fc.assert(fc.property(rawTarget, (raw) => {
-    const rawPath = raw.split(/[?#]/)[0] as string;
-    const strict = tryNormalize(raw, 'reject');
-    if (strict !== undefined) {
-      acceptedCount++;
-      const meant = decodeURIComponent(strict);
-      assert.equal(meant, servletReads(rawPath), 'servlet container');
-      assert.equal(meant, decodeFirstReads(rawPath), 'decode-first server');
-    }
-    // `ignore` is for servlet containers: there, the parameters are not part of the path.
-    const lenient = tryNormalize(raw, 'ignore');
-    if (lenient !== undefined) assert.equal(decodeURIComponent(lenient), servletReads(rawPath), 'servlet container, parameters ignored');
-    if (strict !== undefined) assert.equal(lenient, strict, 'ignore accepts what reject accepts, and reads it the same');
-  }), { numRuns: 5000 });
+  fc.assert(
+    fc.property(rawTarget, (raw) => {
+      const rawPath = raw.split(/[?#]/)[0] as string;
+      const strict = tryNormalize(raw, 'reject');
+      if (strict !== undefined) {
+        acceptedCount++;
+        const meant = decodeURIComponent(strict);
+        assert.equal(meant, servletReads(rawPath), 'servlet container');
+        assert.equal(meant, decodeFirstReads(rawPath), 'decode-first server');
+      }
+      // `ignore` is for servlet containers: there, the parameters are not part of the path.
+      const lenient = tryNormalize(raw, 'ignore');
+      if (lenient !== undefined) assert.equal(decodeURIComponent(lenient), servletReads(rawPath), 'servlet container, parameters ignored');
+      if (strict !== undefined) assert.equal(lenient, strict, 'ignore accepts what reject accepts, and reads it the same');
+    }),
+    { numRuns: 5000 },
+  );
   assert.ok(acceptedCount > 250, `only ${acceptedCount} of 5000 targets were accepted: the generator no longer tests acceptance`);
 });
 
 /** Any character but '/', ';', '\' and controls; names that are not '.', '..' or empty. */
 const nameChar = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }).filter((c) => !/[/;\\\u0000-\u0020\u007f-\u009f]/.test(c));
-const name = fc.array(nameChar, { minLength: 1, maxLength: 8 }).map((c) => c.join('')).filter((n) => n !== '.' && n !== '..');
+const name = fc
+  .array(nameChar, { minLength: 1, maxLength: 8 })
+  .map((c) => c.join(''))
+  .filter((n) => n !== '.' && n !== '..');
 
 /** One of the spellings a client or a proxy may use for a character: raw when a URI may hold it, or its UTF-8 escapes in either case. */
 function spell(char: string, choice: number): string {
   const escaped = [...new TextEncoder().encode(char)].map((b) => '%' + b.toString(16).padStart(2, '0'));
   const mayBeRaw = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/.test(char);
   switch (choice % 3) {
-    case 0: return mayBeRaw ? char : escaped.join('').toUpperCase();
-    case 1: return escaped.join('').toLowerCase();
-    default: return escaped.join('').toUpperCase();
+    case 0:
+      return mayBeRaw ? char : escaped.join('').toUpperCase();
+    case 1:
+      return escaped.join('').toLowerCase();
+    default:
+      return escaped.join('').toUpperCase();
   }
 }
 
 test('property: every spelling of a legitimate path is accepted, with one decision path that decodes to it', () => {
-  const spelled = fc.array(name, { minLength: 1, maxLength: 5 }).chain((names) => fc.tuple(
-    fc.constant(names),
-    fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
-    fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
-    fc.boolean(),
-  ));
-  fc.assert(fc.property(spelled, ([names, choicesA, choicesB, trailingSlash]) => {
-    const render = (choices: number[]) => '/' + names.map((n) => [...n].map((c, i) => spell(c, choices[i % 64] as number)).join('')).join('/') + (trailingSlash ? '/' : '');
-    const a = normalizePath(render(choicesA)).path;
-    const b = normalizePath(render(choicesB)).path;
-    assert.equal(a, b);
-    assert.equal(decodeURIComponent(a), '/' + names.join('/') + (trailingSlash ? '/' : ''));
-    assert.equal(normalizePath(a).path, a, 'a decision path is its own decision path (the compiler relies on it)');
-  }), { numRuns: 2000 });
+  const spelled = fc
+    .array(name, { minLength: 1, maxLength: 5 })
+    .chain((names) =>
+      fc.tuple(
+        fc.constant(names),
+        fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
+        fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
+        fc.boolean(),
+      ),
+    );
+  fc.assert(
+    fc.property(spelled, ([names, choicesA, choicesB, trailingSlash]) => {
+      const render = (choices: number[]) =>
+        '/' + names.map((n) => [...n].map((c, i) => spell(c, choices[i % 64] as number)).join('')).join('/') + (trailingSlash ? '/' : '');
+      const a = normalizePath(render(choicesA)).path;
+      const b = normalizePath(render(choicesB)).path;
+      assert.equal(a, b);
+      assert.equal(decodeURIComponent(a), '/' + names.join('/') + (trailingSlash ? '/' : ''));
+      assert.equal(normalizePath(a).path, a, 'a decision path is its own decision path (the compiler relies on it)');
+    }),
+    { numRuns: 2000 },
+  );
 });

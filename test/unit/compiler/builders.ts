@@ -36,7 +36,12 @@ export function issuer(name: string, spec: Record<string, unknown>, namespace = 
  * ```
  */
 export function policy(name: string, spec: Record<string, unknown>, namespace = 'shop', creationTimestamp?: string): Resource {
-  return { apiVersion: API_VERSION, kind: 'JWTPolicy', metadata: { name, namespace, ...(creationTimestamp === undefined ? {} : { creationTimestamp }) }, spec };
+  return {
+    apiVersion: API_VERSION,
+    kind: 'JWTPolicy',
+    metadata: { name, namespace, ...(creationTimestamp === undefined ? {} : { creationTimestamp }) },
+    spec,
+  };
 }
 
 /**
@@ -60,7 +65,13 @@ export function clusterPolicy(name: string, spec: Record<string, unknown>): Reso
  * ```
  */
 export function jwksUriIssuer(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { issuer: 'https://idp.example.com', audiences: ['shop'], algorithms: ['RS256'], jwksUri: 'https://idp.example.com/jwks', ...overrides };
+  return {
+    issuer: 'https://idp.example.com',
+    audiences: ['shop'],
+    algorithms: ['RS256'],
+    jwksUri: 'https://idp.example.com/jwks',
+    ...overrides,
+  };
 }
 
 /**

@@ -28,11 +28,21 @@ test('a bad resource never drops the good ones; a broken policy holds only its o
   ];
   const { snapshot, diagnostics } = compile({ schema, resources: [...bad, ...good], now: NOW });
   assert.deepEqual(Object.keys(snapshot.issuers), ['shop/idp']);
-  assert.deepEqual(snapshot.policies.map((p) => [p.id, p.mode]), [
-    ['JWTPolicy/shop/broken', 'invalid'], ['JWTPolicy/shop/health', 'disabled'], ['JWTPolicy/shop/orders', 'required'], ['JWTPolicy/shop/orphan', 'invalid'],
-  ]);
+  assert.deepEqual(
+    snapshot.policies.map((p) => [p.id, p.mode]),
+    [
+      ['JWTPolicy/shop/broken', 'invalid'],
+      ['JWTPolicy/shop/health', 'disabled'],
+      ['JWTPolicy/shop/orders', 'required'],
+      ['JWTPolicy/shop/orphan', 'invalid'],
+    ],
+  );
   assert.deepEqual(errorsOf(diagnostics), [
-    'InvalidSpec spec', 'InvalidSpec metadata.name', 'InvalidSpec spec', 'InvalidRegex spec.rules[0].regex', 'IssuerNotReady spec.issuers.anyOf[0]',
+    'InvalidSpec spec',
+    'InvalidSpec metadata.name',
+    'InvalidSpec spec',
+    'InvalidRegex spec.rules[0].regex',
+    'IssuerNotReady spec.issuers.anyOf[0]',
   ]);
 });
 
@@ -42,7 +52,10 @@ test('the same input in any order gives the same snapshot and sha256', () => {
   assert.equal(a.snapshot.sha256, b.snapshot.sha256);
   assert.deepEqual(a.snapshot.policies, b.snapshot.policies);
   assert.equal(a.snapshot.sha256, snapshotDigest(a.snapshot));
-  assert.deepEqual([a.snapshot.schemaVersion, a.snapshot.generation, a.snapshot.createdAt, b.snapshot.generation], [1, 1, NOW.toISOString(), 9]);
+  assert.deepEqual(
+    [a.snapshot.schemaVersion, a.snapshot.generation, a.snapshot.createdAt, b.snapshot.generation],
+    [1, 1, NOW.toISOString(), 9],
+  );
   assert.deepEqual(a.snapshot.settings, { unmatched: 'deny' });
   const changed = compile({ schema, resources: [good[0] as Resource, policy('orders', requiredPolicy('shop2.example.com'))], now: NOW });
   assert.notEqual(changed.snapshot.sha256, a.snapshot.sha256);
@@ -52,7 +65,10 @@ test('a duplicate resource: no copy wins (never the first file); the routes of e
   const first = { ...policy('orders', requiredPolicy('a.example')), file: 'a.yaml' };
   const second = { ...policy('orders', requiredPolicy('b.example')), file: 'b.yaml' };
   const { snapshot, diagnostics } = compile({ schema, resources: [good[0] as Resource, first, second], now: NOW });
-  assert.deepEqual(snapshot.policies.map((p) => [p.mode, p.targets.flatMap((t) => t.hosts)]), [['invalid', ['a.example', 'b.example']]]);
+  assert.deepEqual(
+    snapshot.policies.map((p) => [p.mode, p.targets.flatMap((t) => t.hosts)]),
+    [['invalid', ['a.example', 'b.example']]],
+  );
   assert.deepEqual(diagnostics.map(formatDiagnostic), [
     'error: a.yaml: JWTPolicy shop/orders: JWTPolicy/shop/orders is defined 2 times (a.yaml, b.yaml); none of the copies is enforced until only one is left [DuplicateResource]',
     'error: b.yaml: JWTPolicy shop/orders: JWTPolicy/shop/orders is defined 2 times (a.yaml, b.yaml); none of the copies is enforced until only one is left [DuplicateResource]',
@@ -78,7 +94,10 @@ test('the example covers a required /api route with scope and headers, a Disable
   const byName = new Map(snapshot.policies.map((p) => [p.id, p]));
   const orders = byName.get('JWTPolicy/demo/orders-api');
   assert.equal(orders?.mode, 'required');
-  assert.deepEqual(orders?.rules.map((r) => r.op === 'containsAll' && r.values), [['orders:read']]);
+  assert.deepEqual(
+    orders?.rules.map((r) => r.op === 'containsAll' && r.values),
+    [['orders:read']],
+  );
   assert.ok((orders?.forward.claimHeaders.length ?? 0) > 0);
   assert.equal(byName.get('JWTPolicy/demo/healthz')?.mode, 'disabled');
   assert.equal(byName.get('JWTPolicy/demo/catalog')?.mode, 'optional');

@@ -24,7 +24,9 @@ test('names, scope, versions, subresources and printer columns', () => {
   const expected = { JWTIssuer: ['Namespaced', 'jwti'], JWTPolicy: ['Namespaced', 'jwtp'], ClusterJWTPolicy: ['Cluster', 'cjwtp'] };
   assert.deepEqual([...crds.keys()].sort(), Object.keys(expected).sort());
   for (const [kind, [scope, shortName]] of Object.entries(expected)) {
-    const crd = crds.get(kind) as CustomResourceDefinition & { spec: { versions: Record<string, unknown>[]; names: { categories: string[] } } };
+    const crd = crds.get(kind) as CustomResourceDefinition & {
+      spec: { versions: Record<string, unknown>[]; names: { categories: string[] } };
+    };
     assert.equal(crd.spec.group, 'jwtgate.dev');
     assert.equal(crd.spec.scope, scope);
     assert.deepEqual(crd.spec.names.shortNames, [shortName]);
@@ -53,14 +55,18 @@ test('schemas are valid JSON Schema and structural, with a description and CEL c
       if (node.type === 'array') assert.ok(typeof node.maxItems === 'number', `${path} has no maxItems`);
       // apiVersion and kind are the API server's own; CEL rules only read spec.
       if (node.type === 'string' && path.includes('.spec.')) {
-        assert.ok(typeof node.maxLength === 'number' || Array.isArray(node.enum) || node.format === 'date-time', `${path} has no maxLength`);
+        assert.ok(
+          typeof node.maxLength === 'number' || Array.isArray(node.enum) || node.format === 'date-time',
+          `${path} has no maxLength`,
+        );
       }
-      if (node.properties !== undefined) assert.ok(!('additionalProperties' in node), `${path}: properties and additionalProperties are exclusive`);
+      if (node.properties !== undefined)
+        assert.ok(!('additionalProperties' in node), `${path}: properties and additionalProperties are exclusive`);
     }
   }
 });
 
-test('the algorithm enum is exactly the snapshot contract\'s ALGORITHMS', () => {
+test("the algorithm enum is exactly the snapshot contract's ALGORITHMS", () => {
   const algorithms = schemaOf('JWTIssuer').properties?.spec?.properties?.algorithms?.items?.enum;
   assert.deepEqual(algorithms, [...ALGORITHMS]);
 });
@@ -75,7 +81,7 @@ test('every CEL rule has its TypeScript twin with the same message, and no twin 
   assert.deepEqual([...messages].sort(), Object.values(CROSS_FIELD_MESSAGES).sort());
 });
 
-test('ClusterJWTPolicy carries JWTPolicy\'s spec fields unchanged but workloadSelector, plus selector, enforcement and issuer namespaces', () => {
+test("ClusterJWTPolicy carries JWTPolicy's spec fields unchanged but workloadSelector, plus selector, enforcement and issuer namespaces", () => {
   const namespaced = JSON.parse(JSON.stringify(schemaOf('JWTPolicy').properties?.spec)) as Schema;
   // A workload selector only narrows a namespace's own routes; a cluster policy selects namespaces instead.
   assert.ok(namespaced.properties?.workloadSelector !== undefined);

@@ -35,13 +35,16 @@ interface PolicyDoc {
 }
 type Folder = Map<string, PolicyDoc[]>;
 
-const policyDoc = fc.record({
-  name: fc.constantFrom('admin', 'open', 'aaa', 'zzz'),
-  namespace: fc.constantFrom(...NAMESPACES),
-  paths: fc.subarray([...PATHS], { minLength: 1 }),
-  mode: fc.constantFrom(...MODES),
-  fault: fc.option(fc.constantFrom(...FAULTS), { nil: undefined, freq: 4 }),
-}, { requiredKeys: ['name', 'namespace', 'paths', 'mode'] });
+const policyDoc = fc.record(
+  {
+    name: fc.constantFrom('admin', 'open', 'aaa', 'zzz'),
+    namespace: fc.constantFrom(...NAMESPACES),
+    paths: fc.subarray([...PATHS], { minLength: 1 }),
+    mode: fc.constantFrom(...MODES),
+    fault: fc.option(fc.constantFrom(...FAULTS), { nil: undefined, freq: 4 }),
+  },
+  { requiredKeys: ['name', 'namespace', 'paths', 'mode'] },
+);
 const fileName = fc.constantFrom('00-copy.yaml', 'a.yaml', 'b.yaml', 'z.yaml', 'sub/x.yaml');
 
 /** A starting folder, and the edits made to it. */
@@ -55,23 +58,24 @@ type Edit =
   | { kind: 'copyDoc'; pick: number; to: string }
   | { kind: 'change'; pick: number; change: Partial<PolicyDoc> & { clearFault?: true } };
 
-const edit = (): fc.Arbitrary<Edit> => fc.oneof(
-  fc.record({ kind: fc.constant('add' as const), file: fileName, doc: policyDoc }),
-  fc.record({ kind: fc.constant('deleteFile' as const), pick: fc.nat() }),
-  fc.record({ kind: fc.constant('renameFile' as const), pick: fc.nat(), to: fileName }),
-  fc.record({ kind: fc.constant('copyDoc' as const), pick: fc.nat(), to: fileName }),
-  fc.record({
-    kind: fc.constant('change' as const),
-    pick: fc.nat(),
-    change: fc.oneof(
-      fc.record({ mode: fc.constantFrom(...MODES) }),
-      fc.record({ fault: fc.constantFrom(...FAULTS) }),
-      fc.record({ clearFault: fc.constant(true as const) }),
-      fc.record({ name: fc.constantFrom('admin', 'open', 'renamed') }),
-      fc.record({ paths: fc.subarray([...PATHS], { minLength: 1 }) }),
-    ),
-  }),
-);
+const edit = (): fc.Arbitrary<Edit> =>
+  fc.oneof(
+    fc.record({ kind: fc.constant('add' as const), file: fileName, doc: policyDoc }),
+    fc.record({ kind: fc.constant('deleteFile' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('renameFile' as const), pick: fc.nat(), to: fileName }),
+    fc.record({ kind: fc.constant('copyDoc' as const), pick: fc.nat(), to: fileName }),
+    fc.record({
+      kind: fc.constant('change' as const),
+      pick: fc.nat(),
+      change: fc.oneof(
+        fc.record({ mode: fc.constantFrom(...MODES) }),
+        fc.record({ fault: fc.constantFrom(...FAULTS) }),
+        fc.record({ clearFault: fc.constant(true as const) }),
+        fc.record({ name: fc.constantFrom('admin', 'open', 'renamed') }),
+        fc.record({ paths: fc.subarray([...PATHS], { minLength: 1 }) }),
+      ),
+    }),
+  );
 
 function applyEdit(folder: Folder, e: Edit): Folder {
   const next: Folder = new Map([...folder].map(([f, docs]) => [f, docs.map((d) => ({ ...d }))]));
@@ -114,7 +118,9 @@ function folderOf(initial: readonly { file: string; doc: PolicyDoc }[]): Folder 
 }
 
 function render(doc: PolicyDoc): Record<string, unknown> {
-  const targets = [{ hosts: [HOST], paths: [...doc.paths.map((p) => ({ exact: p })), ...(doc.fault === 'badRegex' ? [{ regex: '/(a+)+$' }] : [])] }];
+  const targets = [
+    { hosts: [HOST], paths: [...doc.paths.map((p) => ({ exact: p })), ...(doc.fault === 'badRegex' ? [{ regex: '/(a+)+$' }] : [])] },
+  ];
   const spec: Record<string, unknown> = {
     [doc.fault === 'targetz' ? 'targetz' : 'targets']: targets,
     mode: doc.fault === 'mode7' ? 7 : doc.mode,
@@ -123,12 +129,17 @@ function render(doc: PolicyDoc): Record<string, unknown> {
   return { apiVersion: API_VERSION, kind: 'JWTPolicy', metadata: { name: doc.name, namespace: doc.namespace }, spec };
 }
 
-const ISSUERS = NAMESPACES.map((namespace) => JSON.stringify({ apiVersion: API_VERSION, kind: 'JWTIssuer', metadata: { name: 'idp', namespace }, spec: jwksUriIssuer() })).join('\n---\n');
+const ISSUERS = NAMESPACES.map((namespace) =>
+  JSON.stringify({ apiVersion: API_VERSION, kind: 'JWTIssuer', metadata: { name: 'idp', namespace }, spec: jwksUriIssuer() }),
+).join('\n---\n');
 
 /** What `serve --policies` reads from the folder: every file in path order, through the real parser. */
 function load(folder: Folder): LoadedManifests {
   const loaded: LoadedManifests = { resources: [], secrets: [], diagnostics: [] };
-  const files: [string, string][] = [['issuers.yaml', ISSUERS], ...[...folder].map(([f, docs]): [string, string] => [f, docs.map((d) => JSON.stringify(render(d))).join('\n---\n')])];
+  const files: [string, string][] = [
+    ['issuers.yaml', ISSUERS],
+    ...[...folder].map(([f, docs]): [string, string] => [f, docs.map((d) => JSON.stringify(render(d))).join('\n---\n')]),
+  ];
   for (const [file, text] of files.sort(([a], [b]) => (a < b ? -1 : 1))) {
     const parsed = parseManifests(text, file);
     loaded.resources.push(...parsed.resources);
@@ -140,18 +151,31 @@ function load(folder: Folder): LoadedManifests {
 /** One reload as standalone mode does it: the last good snapshot stays when the folder is refused. */
 function reload(folder: Folder, lastGood: Snapshot | undefined): Snapshot | undefined {
   const loaded = load(folder);
-  const result = compile({ schema, ...loaded, settings: { unmatched: 'allow' }, ...(lastGood === undefined ? {} : { previous: lastGood }) });
+  const result = compile({
+    schema,
+    ...loaded,
+    settings: { unmatched: 'allow' },
+    ...(lastGood === undefined ? {} : { previous: lastGood }),
+  });
   const unreadable = loaded.diagnostics.some((d) => d.severity === 'error');
   return unreadable || result.refusal !== undefined ? lastGood : result.snapshot;
 }
 
-interface Probe { path: string; namespace: string | undefined }
+interface Probe {
+  path: string;
+  namespace: string | undefined;
+}
 const PROBES: Probe[] = PATHS.flatMap((path) => [...NAMESPACES, undefined].map((namespace) => ({ path, namespace })));
 
 /** The decision for a request without a token: the deciding policy, and whether it denies. */
 function decideAnonymous(snapshot: Snapshot | undefined, probe: Probe): { denied: boolean; policy?: string; mode?: string } {
   if (snapshot === undefined) return { denied: true };
-  const hit = buildRouter(snapshot.policies).match({ host: HOST, path: probe.path, method: 'GET', ...(probe.namespace === undefined ? {} : { namespace: probe.namespace }) });
+  const hit = buildRouter(snapshot.policies).match({
+    host: HOST,
+    path: probe.path,
+    method: 'GET',
+    ...(probe.namespace === undefined ? {} : { namespace: probe.namespace }),
+  });
   if (hit === undefined) return { denied: snapshot.settings.unmatched === 'deny' };
   return { denied: hit.policy.mode === 'required' || hit.policy.mode === 'invalid', policy: hit.policy.id, mode: hit.policy.mode };
 }
@@ -179,8 +203,10 @@ test('no sequence of edits opens a protected route unless its own policy release
           if (!before.denied || after.denied) continue;
           // Denied before by no policy means no snapshot was loaded yet: nothing was protected.
           if (before.policy === undefined) continue;
-          assert.ok(releasedBy(folder, before.policy, probe),
-            `${probe.path} (namespace ${probe.namespace ?? 'unknown'}) was denied by ${before.policy} and is now allowed by ${after.policy ?? 'the unmatched default'} after ${JSON.stringify(e)}`);
+          assert.ok(
+            releasedBy(folder, before.policy, probe),
+            `${probe.path} (namespace ${probe.namespace ?? 'unknown'}) was denied by ${before.policy} and is now allowed by ${after.policy ?? 'the unmatched default'} after ${JSON.stringify(e)}`,
+          );
         }
         good = next;
       }
@@ -191,7 +217,13 @@ test('no sequence of edits opens a protected route unless its own policy release
 
 /** The manifests that define a policy, as text: equal when the folder's edit left the policy alone. */
 function copiesOf(folder: Folder, policyId: string): string {
-  return JSON.stringify([...folder.values()].flat().filter((d) => `JWTPolicy/${d.namespace}/${d.name}` === policyId).map((d) => JSON.stringify(d)).sort());
+  return JSON.stringify(
+    [...folder.values()]
+      .flat()
+      .filter((d) => `JWTPolicy/${d.namespace}/${d.name}` === policyId)
+      .map((d) => JSON.stringify(d))
+      .sort(),
+  );
 }
 
 test('a policy that is left alone keeps deciding its routes, whatever else changes (incumbency, tenancy)', () => {
@@ -206,10 +238,18 @@ test('a policy that is left alone keeps deciding its routes, whatever else chang
         const next = reload(edited, good);
         for (const probe of PROBES) {
           const before = decideAnonymous(good, probe);
-          if (before.policy === undefined || before.mode === 'invalid' || copiesOf(goodFolder, before.policy) !== copiesOf(edited, before.policy)) continue;
+          if (
+            before.policy === undefined ||
+            before.mode === 'invalid' ||
+            copiesOf(goodFolder, before.policy) !== copiesOf(edited, before.policy)
+          )
+            continue;
           const after = decideAnonymous(next, probe);
-          assert.deepEqual([after.policy, after.mode], [before.policy, before.mode],
-            `${probe.path} (namespace ${probe.namespace ?? 'unknown'}) was decided by ${before.policy} (${before.mode}), untouched, and now by ${after.policy ?? 'nothing'} (${after.mode ?? '-'}) after ${JSON.stringify(e)}`);
+          assert.deepEqual(
+            [after.policy, after.mode],
+            [before.policy, before.mode],
+            `${probe.path} (namespace ${probe.namespace ?? 'unknown'}) was decided by ${before.policy} (${before.mode}), untouched, and now by ${after.policy ?? 'nothing'} (${after.mode ?? '-'}) after ${JSON.stringify(e)}`,
+          );
         }
         folder = edited;
         if (next !== good) goodFolder = edited;

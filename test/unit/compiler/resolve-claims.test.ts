@@ -10,22 +10,44 @@ import { schema } from '../../support/schema.ts';
 
 const issuers = ['shop', 'evil', 'other'].map((ns) => issuer('idp', jwksUriIssuer(), ns));
 const run = (resources: Resource[], previous?: Snapshot) =>
-  compile({ schema, resources: [...issuers, ...resources], namespaces: [{ name: 'shop', labels: {} }, { name: 'other', labels: {} }], now: NOW, ...(previous === undefined ? {} : { previous }) });
+  compile({
+    schema,
+    resources: [...issuers, ...resources],
+    namespaces: [
+      { name: 'shop', labels: {} },
+      { name: 'other', labels: {} },
+    ],
+    now: NOW,
+    ...(previous === undefined ? {} : { previous }),
+  });
 /** Compiles `before`, then `after` with the first result as the last good snapshot. */
 const edit = (before: Resource[], after: Resource[]) => run(after, run(before).snapshot);
 const conflicts = (diagnostics: ReturnType<typeof run>['diagnostics']) =>
   diagnostics.filter((d) => d.reason === 'RouteConflict').map((d) => `${d.severity} ${d.resource.namespace}/${d.resource.name}`);
 
-const admin = (mode?: string) => requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/admin' }] }], ...(mode === undefined ? {} : { mode }) });
+const admin = (mode?: string) =>
+  requiredPolicy('shop.example.com', {
+    targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/admin' }] }],
+    ...(mode === undefined ? {} : { mode }),
+  });
 
 test('a newcomer claiming a held route is refused, whatever its name; the holder keeps the route and is told', () => {
   for (const name of ['aaa-open', 'zzz-open']) {
     const { snapshot, diagnostics } = edit([policy('admin', admin())], [policy('admin', admin()), policy(name, admin('Disabled'))]);
     assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/admin required'], name);
-    assert.deepEqual(conflicts(diagnostics), [`warning shop/admin`, `error shop/${name}`].sort((a, b) => (a.split(' ')[1]! < b.split(' ')[1]! ? -1 : 1)));
+    assert.deepEqual(
+      conflicts(diagnostics),
+      [`warning shop/admin`, `error shop/${name}`].sort((a, b) => (a.split(' ')[1]! < b.split(' ')[1]! ? -1 : 1)),
+    );
     const refused = diagnostics.find((d) => d.severity === 'error');
-    assert.match(refused?.message ?? '', /route host=shop\.example\.com path=prefix \/admin method=any is held by JWTPolicy\/shop\/admin: this policy is refused/);
-    assert.match(diagnostics.find((d) => d.severity === 'warning' && d.reason === 'RouteConflict')?.message ?? '', new RegExp(`JWTPolicy/shop/${name} also claims .* and was refused; this policy keeps it`));
+    assert.match(
+      refused?.message ?? '',
+      /route host=shop\.example\.com path=prefix \/admin method=any is held by JWTPolicy\/shop\/admin: this policy is refused/,
+    );
+    assert.match(
+      diagnostics.find((d) => d.severity === 'warning' && d.reason === 'RouteConflict')?.message ?? '',
+      new RegExp(`JWTPolicy/shop/${name} also claims .* and was refused; this policy keeps it`),
+    );
   }
 });
 
@@ -34,7 +56,10 @@ test('two new claims with no incumbent are contested: both are held closed until
   const cold = run(both);
   assert.deepEqual(modesOf(cold.snapshot), ['JWTPolicy/shop/a invalid', 'JWTPolicy/shop/b invalid']);
   assert.deepEqual(conflicts(cold.diagnostics), ['error shop/a', 'error shop/b']);
-  assert.match(cold.diagnostics.find((d) => d.reason === 'RouteConflict')?.message ?? '', /no policy held it before: it is denied \(503 policy_invalid\)/);
+  assert.match(
+    cold.diagnostics.find((d) => d.reason === 'RouteConflict')?.message ?? '',
+    /no policy held it before: it is denied \(503 policy_invalid\)/,
+  );
   // Still contested on the next reload: a contested hold is no incumbency.
   assert.deepEqual(modesOf(run(both, cold.snapshot).snapshot), ['JWTPolicy/shop/a invalid', 'JWTPolicy/shop/b invalid']);
   // One goes: the other gets the route.
@@ -42,10 +67,15 @@ test('two new claims with no incumbent are contested: both are held closed until
 });
 
 test('a refused newcomer holds its other routes closed; a held route is never taken from the holder', () => {
-  const wide = requiredPolicy('shop.example.com', { mode: 'Disabled', targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/admin' }, { prefix: '/new' }] }] });
+  const wide = requiredPolicy('shop.example.com', {
+    mode: 'Disabled',
+    targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/admin' }, { prefix: '/new' }] }],
+  });
   const { snapshot } = edit([policy('admin', admin())], [policy('admin', admin()), policy('open', wide)]);
   assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/admin required', 'JWTPolicy/shop/open invalid']);
-  assert.deepEqual(snapshot.policies[1]?.targets, [{ hosts: ['shop.example.com'], paths: [{ kind: 'prefix', value: '/new' }], methods: [] }]);
+  assert.deepEqual(snapshot.policies[1]?.targets, [
+    { hosts: ['shop.example.com'], paths: [{ kind: 'prefix', value: '/new' }], methods: [] },
+  ]);
 });
 
 test('the holder stays the holder while broken (a missing issuer) and after an edit that keeps the route', () => {
@@ -57,37 +87,76 @@ test('the holder stays the holder while broken (a missing issuer) and after an e
 });
 
 test('a policy refused after an edit holds the routes it held before, too', () => {
-  const other = policy('other', requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/b' }] }] }));
-  const movedToB = policy('admin', requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/b' }] }] }));
+  const other = policy(
+    'other',
+    requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/b' }] }] }),
+  );
+  const movedToB = policy(
+    'admin',
+    requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/b' }] }] }),
+  );
   const { snapshot } = edit([policy('admin', admin()), other], [movedToB, other]);
   assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/admin invalid', 'JWTPolicy/shop/other required']);
-  assert.deepEqual(snapshot.policies[0]?.targets.flatMap((t) => t.paths), [{ kind: 'prefix', value: '/admin' }]);
+  assert.deepEqual(
+    snapshot.policies[0]?.targets.flatMap((t) => t.paths),
+    [{ kind: 'prefix', value: '/admin' }],
+  );
 });
 
 test('deleting the holder releases the route; a compile error with routes unreadable holds the old ones', () => {
-  assert.deepEqual(modesOf(edit([policy('admin', admin())], [policy('open', admin('Disabled'))]).snapshot), ['JWTPolicy/shop/open disabled']);
-  const typo: Resource = { ...policy('admin', {}), spec: { targetz: [{ hosts: ['shop.example.com'] }], issuers: { anyOf: [{ name: 'idp' }] } } };
+  assert.deepEqual(modesOf(edit([policy('admin', admin())], [policy('open', admin('Disabled'))]).snapshot), [
+    'JWTPolicy/shop/open disabled',
+  ]);
+  const typo: Resource = {
+    ...policy('admin', {}),
+    spec: { targetz: [{ hosts: ['shop.example.com'] }], issuers: { anyOf: [{ name: 'idp' }] } },
+  };
   const held = edit([policy('admin', admin())], [typo]);
   assert.deepEqual(modesOf(held.snapshot), ['JWTPolicy/shop/admin invalid']);
   assert.equal(held.refusal, undefined);
-  assert.deepEqual(held.snapshot.policies[0]?.targets.flatMap((t) => t.paths), [{ kind: 'prefix', value: '/admin' }]);
+  assert.deepEqual(
+    held.snapshot.policies[0]?.targets.flatMap((t) => t.paths),
+    [{ kind: 'prefix', value: '/admin' }],
+  );
   assert.deepEqual(errorsOf(held.diagnostics), ['InvalidSpec spec.targets', 'InvalidSpec spec.targetz']);
 });
 
 test('one shared triple is enough to compete; different methods or paths do not', () => {
-  const target = (paths: unknown[], methods: string[]) => requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths, methods }] });
-  assert.equal(conflicts(run([policy('a', target([{ prefix: '/api' }], ['GET'])), policy('b', target([{ prefix: '/api' }], ['POST']))]).diagnostics).length, 0);
-  assert.equal(conflicts(run([policy('a', target([{ prefix: '/api' }], [])), policy('b', target([{ exact: '/api' }], []))]).diagnostics).length, 0);
-  assert.deepEqual(conflicts(run([policy('a', target([{ prefix: '/x' }, { prefix: '/api' }], ['GET'])), policy('b', target([{ prefix: '/api' }], ['GET', 'PUT']))]).diagnostics), ['error shop/a', 'error shop/b']);
+  const target = (paths: unknown[], methods: string[]) =>
+    requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths, methods }] });
+  assert.equal(
+    conflicts(run([policy('a', target([{ prefix: '/api' }], ['GET'])), policy('b', target([{ prefix: '/api' }], ['POST']))]).diagnostics)
+      .length,
+    0,
+  );
+  assert.equal(
+    conflicts(run([policy('a', target([{ prefix: '/api' }], [])), policy('b', target([{ exact: '/api' }], []))]).diagnostics).length,
+    0,
+  );
+  assert.deepEqual(
+    conflicts(
+      run([policy('a', target([{ prefix: '/x' }, { prefix: '/api' }], ['GET'])), policy('b', target([{ prefix: '/api' }], ['GET', 'PUT']))])
+        .diagnostics,
+    ),
+    ['error shop/a', 'error shop/b'],
+  );
 });
 
 test('the same route in two namespaces without hosts is fine: each applies to its own traffic', () => {
   const hostless = requiredPolicy('x', { targets: [{ paths: [{ prefix: '/api' }] }] });
-  assert.deepEqual(modesOf(run([policy('a', hostless, 'shop'), policy('a', hostless, 'other')]).snapshot), ['JWTPolicy/other/a required', 'JWTPolicy/shop/a required']);
+  assert.deepEqual(modesOf(run([policy('a', hostless, 'shop'), policy('a', hostless, 'other')]).snapshot), [
+    'JWTPolicy/other/a required',
+    'JWTPolicy/shop/a required',
+  ]);
 });
 
 test('a host stays with the namespace that held it, even against an earlier creationTimestamp', () => {
-  const grab = policy('grab', requiredPolicy('shop.example.com', { mode: 'Disabled', targets: [{ hosts: ['shop.example.com'], paths: [{ exact: '/admin' }] }] }), 'evil', '2020-01-01T00:00:00Z');
+  const grab = policy(
+    'grab',
+    requiredPolicy('shop.example.com', { mode: 'Disabled', targets: [{ hosts: ['shop.example.com'], paths: [{ exact: '/admin' }] }] }),
+    'evil',
+    '2020-01-01T00:00:00Z',
+  );
   const orders = policy('orders', requiredPolicy(), 'shop', '2026-01-01T00:00:00Z');
   const { snapshot, diagnostics } = edit([orders], [orders, grab]);
   assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/orders required']);
@@ -98,15 +167,33 @@ test('a host stays with the namespace that held it, even against an earlier crea
 
 test('new host claims from two namespaces: the earlier creationTimestamp wins; without timestamps, contested', () => {
   const at = (ns: string, ts?: string) => policy('a', requiredPolicy(), ns, ts);
-  assert.deepEqual(modesOf(run([at('shop', '2026-01-02T00:00:00Z'), at('evil', '2026-01-01T00:00:00Z')]).snapshot), ['JWTPolicy/evil/a required']);
+  assert.deepEqual(modesOf(run([at('shop', '2026-01-02T00:00:00Z'), at('evil', '2026-01-01T00:00:00Z')]).snapshot), [
+    'JWTPolicy/evil/a required',
+  ]);
   assert.deepEqual(modesOf(run([at('shop', '2030-01-01T00:00:00Z'), at('evil')]).snapshot), ['JWTPolicy/shop/a required']);
   assert.deepEqual(modesOf(run([at('shop'), at('evil')]).snapshot), ['JWTPolicy/evil/a invalid', 'JWTPolicy/shop/a invalid']);
 });
 
 test('a wildcard host overlaps the hosts under it, in either order', () => {
   const wildcard = requiredPolicy('*.example.com');
-  assert.deepEqual(modesOf(run([policy('w', wildcard, 'shop', '2026-01-01T00:00:00Z'), policy('a', requiredPolicy('api.example.com'), 'evil', '2026-01-02T00:00:00Z')]).snapshot), ['JWTPolicy/shop/w required']);
-  assert.deepEqual(modesOf(run([policy('w', wildcard, 'evil', '2026-01-02T00:00:00Z'), policy('a', requiredPolicy('api.example.com'), 'shop', '2026-01-01T00:00:00Z')]).snapshot), ['JWTPolicy/shop/a required']);
+  assert.deepEqual(
+    modesOf(
+      run([
+        policy('w', wildcard, 'shop', '2026-01-01T00:00:00Z'),
+        policy('a', requiredPolicy('api.example.com'), 'evil', '2026-01-02T00:00:00Z'),
+      ]).snapshot,
+    ),
+    ['JWTPolicy/shop/w required'],
+  );
+  assert.deepEqual(
+    modesOf(
+      run([
+        policy('w', wildcard, 'evil', '2026-01-02T00:00:00Z'),
+        policy('a', requiredPolicy('api.example.com'), 'shop', '2026-01-01T00:00:00Z'),
+      ]).snapshot,
+    ),
+    ['JWTPolicy/shop/a required'],
+  );
   assert.equal(run([policy('w', wildcard, 'shop'), policy('a', requiredPolicy('example.com'), 'evil')]).snapshot.policies.length, 2);
 });
 
@@ -116,22 +203,40 @@ test('several policies of one namespace may share its hosts', () => {
 });
 
 test('cluster policies compete only with the same enforcement and overlapping namespaces', () => {
-  const spec = (extra: Record<string, unknown>) => requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp', namespace: 'shop' }] }, ...extra });
+  const spec = (extra: Record<string, unknown>) =>
+    requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'idp', namespace: 'shop' }] }, ...extra });
   const onlyShop = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } };
   const onlyOther = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'other' } } };
-  assert.deepEqual(modesOf(run([clusterPolicy('a', spec({})), clusterPolicy('b', spec({}))]).snapshot), ['ClusterJWTPolicy/a invalid', 'ClusterJWTPolicy/b invalid']);
-  assert.deepEqual(modesOf(edit([clusterPolicy('b', spec({}))], [clusterPolicy('a', spec({})), clusterPolicy('b', spec({}))]).snapshot), ['ClusterJWTPolicy/b required']);
+  assert.deepEqual(modesOf(run([clusterPolicy('a', spec({})), clusterPolicy('b', spec({}))]).snapshot), [
+    'ClusterJWTPolicy/a invalid',
+    'ClusterJWTPolicy/b invalid',
+  ]);
+  assert.deepEqual(modesOf(edit([clusterPolicy('b', spec({}))], [clusterPolicy('a', spec({})), clusterPolicy('b', spec({}))]).snapshot), [
+    'ClusterJWTPolicy/b required',
+  ]);
   assert.equal(conflicts(run([clusterPolicy('a', spec({})), clusterPolicy('b', spec({ enforcement: 'Override' }))]).diagnostics).length, 0);
   assert.equal(conflicts(run([clusterPolicy('a', spec(onlyShop)), clusterPolicy('b', spec(onlyOther))]).diagnostics).length, 0);
-  assert.deepEqual(conflicts(run([clusterPolicy('a', spec(onlyShop)), clusterPolicy('b', spec({}))]).diagnostics), ['error undefined/a', 'error undefined/b']);
+  assert.deepEqual(conflicts(run([clusterPolicy('a', spec(onlyShop)), clusterPolicy('b', spec({}))]).diagnostics), [
+    'error undefined/a',
+    'error undefined/b',
+  ]);
   assert.equal(errorsOf(run([clusterPolicy('a', spec({})), policy('p', requiredPolicy('a.example'))]).diagnostics).length, 0);
 });
 
 test('paths that differ only in case compete when either ignores case, never otherwise', () => {
   const at = (path: Record<string, unknown>, mode?: string) =>
-    requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [path] }], ...(mode === undefined ? {} : { mode }) });
+    requiredPolicy('shop.example.com', {
+      targets: [{ hosts: ['shop.example.com'], paths: [path] }],
+      ...(mode === undefined ? {} : { mode }),
+    });
   assert.equal(conflicts(run([policy('a', at({ exact: '/admin' })), policy('b', at({ exact: '/Admin' }))]).diagnostics).length, 0);
-  assert.deepEqual(conflicts(run([policy('a', at({ exact: '/admin', caseInsensitive: true })), policy('b', at({ exact: '/Admin' }))]).diagnostics), ['error shop/a', 'error shop/b']);
-  const { snapshot } = edit([policy('a', at({ prefix: '/admin', caseInsensitive: true }))], [policy('a', at({ prefix: '/admin', caseInsensitive: true })), policy('b', at({ prefix: '/ADMIN' }, 'Disabled'))]);
+  assert.deepEqual(
+    conflicts(run([policy('a', at({ exact: '/admin', caseInsensitive: true })), policy('b', at({ exact: '/Admin' }))]).diagnostics),
+    ['error shop/a', 'error shop/b'],
+  );
+  const { snapshot } = edit(
+    [policy('a', at({ prefix: '/admin', caseInsensitive: true }))],
+    [policy('a', at({ prefix: '/admin', caseInsensitive: true })), policy('b', at({ prefix: '/ADMIN' }, 'Disabled'))],
+  );
   assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/a required']);
 });

@@ -11,7 +11,15 @@ test('dots split; \\. and \\\\ escape', () => {
 });
 
 test('empty segments, stray backslashes and prototype names are refused', () => {
-  for (const [path, problem] of [['a..b', /empty segment/], ['.a', /empty segment/], ['a.', /empty segment/], ['a\\b', /backslash/], ['a\\', /backslash/], ['x.__proto__', /reserved/], ['constructor', /reserved/]] as const) {
+  for (const [path, problem] of [
+    ['a..b', /empty segment/],
+    ['.a', /empty segment/],
+    ['a.', /empty segment/],
+    ['a\\b', /backslash/],
+    ['a\\', /backslash/],
+    ['x.__proto__', /reserved/],
+    ['constructor', /reserved/],
+  ] as const) {
     const split = splitClaimPath(path);
     assert.equal(split.ok, false, path);
     assert.match(split.ok ? '' : split.problem, problem);

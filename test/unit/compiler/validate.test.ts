@@ -12,7 +12,10 @@ import { schema } from '../../support/schema.ts';
 const problems = (resource: Resource): string[] => validateResource(resource, schema).diagnostics.map((d) => `${d.field} ${d.message}`);
 
 test('a schema error names the file, the resource and the field path', () => {
-  const resource = { ...policy('orders', requiredPolicy('shop.example.com', { targets: [{ paths: [{ prefix: '/a' }, { regex: '' }] }] })), file: 'policies/orders.yaml' };
+  const resource = {
+    ...policy('orders', requiredPolicy('shop.example.com', { targets: [{ paths: [{ prefix: '/a' }, { regex: '' }] }] })),
+    file: 'policies/orders.yaml',
+  };
   const { valid, diagnostics } = validateResource(resource, schema);
   assert.equal(valid, undefined);
   assert.deepEqual(diagnostics.map(formatDiagnostic), [
@@ -21,11 +24,16 @@ test('a schema error names the file, the resource and the field path', () => {
 });
 
 test('unknown fields, enums, patterns, bounds and required fields are all reported at once', () => {
-  assert.deepEqual(problems(issuer('idp', { issuer: 'https://idp', audience: ['x'], algorithms: ['none'], jwksUri: 'https://idp/jwks', clockSkewSeconds: 301 })), [
-    'spec.audience unknown field',
-    'spec.algorithms[0] must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512',
-    'spec.clockSkewSeconds must be <= 300',
-  ]);
+  assert.deepEqual(
+    problems(
+      issuer('idp', { issuer: 'https://idp', audience: ['x'], algorithms: ['none'], jwksUri: 'https://idp/jwks', clockSkewSeconds: 301 }),
+    ),
+    [
+      'spec.audience unknown field',
+      'spec.algorithms[0] must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512',
+      'spec.clockSkewSeconds must be <= 300',
+    ],
+  );
   assert.deepEqual(problems(policy('p', { targets: [{ hosts: ['Shop.example.com:443'], methods: ['GET', 'GET'] }], mode: 'Sometimes' })), [
     'spec.targets[0].hosts[0] must match pattern "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"',
     'spec.targets[0].methods must NOT have duplicate items (items ## 1 and 0 are identical)',
@@ -43,7 +51,10 @@ test('metadata and apiVersion are checked like the API server does', () => {
     'metadata.namespace must be a lower-case RFC 1123 label of at most 63 characters',
   ]);
   const { diagnostics } = validateResource({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, schema);
-  assert.deepEqual(diagnostics.map((d) => [d.severity, d.reason]), [['warning', 'UnknownKind']]);
+  assert.deepEqual(
+    diagnostics.map((d) => [d.severity, d.reason]),
+    [['warning', 'UnknownKind']],
+  );
 });
 
 test('defaults from the schema are applied to a copy; the input is left alone', () => {
@@ -59,7 +70,10 @@ test('defaults from the schema are applied to a copy; the input is left alone', 
   assert.deepEqual(valid.spec.deny, { realm: 'jwtgate', exposeReason: true });
   const idp = validateResource(issuer('idp', jwksUriIssuer()), schema).valid;
   assert.ok(idp?.kind === 'JWTIssuer');
-  assert.deepEqual([idp.spec.clockSkewSeconds, idp.spec.requireExpiration, idp.spec.remote], [60, true, { refreshSeconds: 300, cooldownSeconds: 30, timeoutMs: 5000 }]);
+  assert.deepEqual(
+    [idp.spec.clockSkewSeconds, idp.spec.requireExpiration, idp.spec.remote],
+    [60, true, { refreshSeconds: 300, cooldownSeconds: 30, timeoutMs: 5000 }],
+  );
 });
 
 const pathRule = (paths: unknown[]): Resource => policy('p', requiredPolicy('a.example', { targets: [{ paths }] }));
@@ -70,26 +84,98 @@ const CROSS_FIELD_CASES: [string, Resource, string][] = [
   ['no key source', issuer('i', { issuer: 'https://idp', algorithms: ['RS256'] }), `spec ${M.oneKeySource}`],
   ['two key sources', issuer('i', jwksUriIssuer({ discovery: {} })), `spec ${M.oneKeySource}`],
   ['HS256 without a secretRef', issuer('i', jwksUriIssuer({ algorithms: ['HS256'] })), `spec ${M.hmacNeedsSecretRef}`],
-  ['HS256 mixed with RS256', issuer('i', { issuer: 'https://idp', algorithms: ['HS256', 'RS256'], secretRef: { name: 's', key: 'k', format: 'JWKS' } }), `spec ${M.noMixedAlgorithms}`],
-  ['HMAC secret for RS256', issuer('i', { issuer: 'https://idp', algorithms: ['RS256'], secretRef: hmacSecret }), `spec ${M.hmacFormatOnlyHs}`],
-  ['keyId on a JWKS secretRef', issuer('i', { issuer: 'https://idp', algorithms: ['RS256'], secretRef: { ...hmacSecret, format: 'JWKS', keyId: 'k1' } }), `spec.secretRef ${M.keyIdOnlyHmac}`],
-  ['discovery with a non-URL issuer', issuer('i', { issuer: 'idp', algorithms: ['RS256'], discovery: {} }), `spec ${M.discoveryNeedsUrlIssuer}`],
-  ['discovery with an http issuer', issuer('i', { issuer: 'http://idp.example.com', algorithms: ['RS256'], discovery: {} }), `spec ${M.discoveryNeedsUrlIssuer}`],
+  [
+    'HS256 mixed with RS256',
+    issuer('i', { issuer: 'https://idp', algorithms: ['HS256', 'RS256'], secretRef: { name: 's', key: 'k', format: 'JWKS' } }),
+    `spec ${M.noMixedAlgorithms}`,
+  ],
+  [
+    'HMAC secret for RS256',
+    issuer('i', { issuer: 'https://idp', algorithms: ['RS256'], secretRef: hmacSecret }),
+    `spec ${M.hmacFormatOnlyHs}`,
+  ],
+  [
+    'keyId on a JWKS secretRef',
+    issuer('i', { issuer: 'https://idp', algorithms: ['RS256'], secretRef: { ...hmacSecret, format: 'JWKS', keyId: 'k1' } }),
+    `spec.secretRef ${M.keyIdOnlyHmac}`,
+  ],
+  [
+    'discovery with a non-URL issuer',
+    issuer('i', { issuer: 'idp', algorithms: ['RS256'], discovery: {} }),
+    `spec ${M.discoveryNeedsUrlIssuer}`,
+  ],
+  [
+    'discovery with an http issuer',
+    issuer('i', { issuer: 'http://idp.example.com', algorithms: ['RS256'], discovery: {} }),
+    `spec ${M.discoveryNeedsUrlIssuer}`,
+  ],
   ['plain http jwksUri', issuer('i', jwksUriIssuer({ jwksUri: 'http://idp.example.com/jwks' })), `spec.jwksUri ${M.secureUrl}`],
-  ['plain http discovery url', issuer('i', jwksUriIssuer({ jwksUri: undefined, discovery: { url: 'http://10.0.0.1/.well-known/openid-configuration' } })), `spec.discovery.url ${M.secureUrl}`],
-  ['a mapping onto sub', issuer('i', jwksUriIssuer({ claimMappings: [{ from: 'uid', to: 'sub' }] })), `spec.claimMappings[0] ${M.noRegisteredClaimMapping}`],
+  [
+    'plain http discovery url',
+    issuer('i', jwksUriIssuer({ jwksUri: undefined, discovery: { url: 'http://10.0.0.1/.well-known/openid-configuration' } })),
+    `spec.discovery.url ${M.secureUrl}`,
+  ],
+  [
+    'a mapping onto sub',
+    issuer('i', jwksUriIssuer({ claimMappings: [{ from: 'uid', to: 'sub' }] })),
+    `spec.claimMappings[0] ${M.noRegisteredClaimMapping}`,
+  ],
   ['no issuers in Required mode', policy('p', { targets: [{}] }), `spec ${M.issuersUnlessDisabled}`],
-  ['anyOf and allOf', policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a' }], allOf: [{ name: 'b' }] } })), `spec.issuers ${M.oneIssuerList}`],
+  [
+    'anyOf and allOf',
+    policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a' }], allOf: [{ name: 'b' }] } })),
+    `spec.issuers ${M.oneIssuerList}`,
+  ],
   ['neither anyOf nor allOf', policy('p', requiredPolicy('a.example', { issuers: {} })), `spec.issuers ${M.oneIssuerList}`],
-  ['audiences with a waiver', policy('p', requiredPolicy('a.example', { issuers: { allOf: [{ name: 'a', audiences: ['x'], skipAudienceCheck: true }] } })), `spec.issuers.allOf[0] ${M.audiencesOrWaiver}`],
-  ['a token source with two kinds', policy('p', requiredPolicy('a.example', { tokenSources: [{ query: 't', cookie: 't' }] })), `spec.tokenSources[0] ${M.oneTokenSource}`],
-  ['an issuer token source with none', policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a', tokenSources: [{}] }] } })), `spec.issuers.anyOf[0].tokenSources[0] ${M.oneTokenSource}`],
-  ['a rule with two operators', policy('p', requiredPolicy('a.example', { rules: [{ claim: 'a', equals: 'x', in: ['y'] }] })), `spec.rules[0] exactly one of equals, in, notIn, exists, containsAll, containsAny, regex must be set`],
-  ['a rule with no operator', policy('p', requiredPolicy('a.example', { rules: [{ claim: 'a' }] })), `spec.rules[0] exactly one of equals, in, notIn, exists, containsAll, containsAny, regex must be set`],
+  [
+    'audiences with a waiver',
+    policy('p', requiredPolicy('a.example', { issuers: { allOf: [{ name: 'a', audiences: ['x'], skipAudienceCheck: true }] } })),
+    `spec.issuers.allOf[0] ${M.audiencesOrWaiver}`,
+  ],
+  [
+    'a token source with two kinds',
+    policy('p', requiredPolicy('a.example', { tokenSources: [{ query: 't', cookie: 't' }] })),
+    `spec.tokenSources[0] ${M.oneTokenSource}`,
+  ],
+  [
+    'an issuer token source with none',
+    policy('p', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a', tokenSources: [{}] }] } })),
+    `spec.issuers.anyOf[0].tokenSources[0] ${M.oneTokenSource}`,
+  ],
+  [
+    'a rule with two operators',
+    policy('p', requiredPolicy('a.example', { rules: [{ claim: 'a', equals: 'x', in: ['y'] }] })),
+    `spec.rules[0] exactly one of equals, in, notIn, exists, containsAll, containsAny, regex must be set`,
+  ],
+  [
+    'a rule with no operator',
+    policy('p', requiredPolicy('a.example', { rules: [{ claim: 'a' }] })),
+    `spec.rules[0] exactly one of equals, in, notIn, exists, containsAll, containsAny, regex must be set`,
+  ],
   ['a path with two match kinds', pathRule([{ exact: '/a', prefix: '/a' }]), `spec.targets[0].paths[0] ${M.onePathMatch}`],
   ['a path with no match kind', pathRule([{ exact: '/a' }, {}]), `spec.targets[0].paths[1] ${M.onePathMatch}`],
-  ['In without values', clusterPolicy('c', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a', namespace: 'n' }] }, namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In' }] } })), `spec.namespaceSelector.matchExpressions[0] ${M.selectorValues}`],
-  ['Exists with values', clusterPolicy('c', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a', namespace: 'n' }] }, namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['x'] }] } })), `spec.namespaceSelector.matchExpressions[0] ${M.selectorValues}`],
+  [
+    'In without values',
+    clusterPolicy(
+      'c',
+      requiredPolicy('a.example', {
+        issuers: { anyOf: [{ name: 'a', namespace: 'n' }] },
+        namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In' }] },
+      }),
+    ),
+    `spec.namespaceSelector.matchExpressions[0] ${M.selectorValues}`,
+  ],
+  [
+    'Exists with values',
+    clusterPolicy(
+      'c',
+      requiredPolicy('a.example', {
+        issuers: { anyOf: [{ name: 'a', namespace: 'n' }] },
+        namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['x'] }] },
+      }),
+    ),
+    `spec.namespaceSelector.matchExpressions[0] ${M.selectorValues}`,
+  ],
 ];
 
 for (const [name, resource, expected] of CROSS_FIELD_CASES) {
@@ -106,7 +192,13 @@ test('cross-field rules accept what they should', () => {
     issuer('i', { issuer: 'https://idp', algorithms: ['HS256', 'HS512'], secretRef: hmacSecret }),
     issuer('i', { issuer: 'https://idp', algorithms: ['HS256'], secretRef: { ...hmacSecret, keyId: 'hs-1' } }),
     policy('p', { targets: [{}], mode: 'Disabled' }),
-    clusterPolicy('c', requiredPolicy('a.example', { issuers: { anyOf: [{ name: 'a', namespace: 'n' }] }, namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists' }] } })),
+    clusterPolicy(
+      'c',
+      requiredPolicy('a.example', {
+        issuers: { anyOf: [{ name: 'a', namespace: 'n' }] },
+        namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists' }] },
+      }),
+    ),
   ];
   for (const resource of ok) assert.deepEqual(problems(resource), [], JSON.stringify(resource.spec));
 });

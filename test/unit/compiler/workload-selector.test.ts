@@ -13,7 +13,10 @@ const run = (...resources: Resource[]) =>
   compile({ schema, resources: [issuer('idp', jwksUriIssuer()), ...resources], namespaces: [{ name: 'shop', labels: {} }], now: NOW });
 /** `field: message` of every error, to match messages against. */
 const errorText = (diagnostics: ReturnType<typeof run>['diagnostics']): string =>
-  diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.field}: ${d.message}`).join('\n');
+  diagnostics
+    .filter((d) => d.severity === 'error')
+    .map((d) => `${d.field}: ${d.message}`)
+    .join('\n');
 const selected = (name: string, matchLabels: Record<string, unknown> | undefined) =>
   policy(name, requiredPolicy('shop.example.com', matchLabels === undefined ? {} : { workloadSelector: { matchLabels } }));
 
@@ -21,14 +24,20 @@ test('compiles matchLabels into the snapshot, keys sorted so the digest does not
   const a = run(selected('orders', { tier: 'api', app: 'orders' }));
   const b = run(selected('orders', { app: 'orders', tier: 'api' }));
   assert.deepEqual(errorsOf(a.diagnostics), []);
-  assert.deepEqual(Object.entries(a.snapshot.policies[0]?.workloadSelector ?? {}), [['app', 'orders'], ['tier', 'api']]);
+  assert.deepEqual(Object.entries(a.snapshot.policies[0]?.workloadSelector ?? {}), [
+    ['app', 'orders'],
+    ['tier', 'api'],
+  ]);
   assert.equal(a.snapshot.sha256, b.snapshot.sha256);
   assert.equal('workloadSelector' in (run(selected('plain', undefined)).snapshot.policies[0] ?? {}), false);
 });
 
 test('label keys and values must have Kubernetes label syntax; otherwise the policy holds its routes closed, for every workload', async (t) => {
   const good: Record<string, string>[] = [
-    { 'app.kubernetes.io/name': 'orders' }, { app: '' }, { a: 'A.b_c-9' }, { ['x'.repeat(63)]: 'y'.repeat(63) },
+    { 'app.kubernetes.io/name': 'orders' },
+    { app: '' },
+    { a: 'A.b_c-9' },
+    { ['x'.repeat(63)]: 'y'.repeat(63) },
     { [`${'d'.repeat(63)}.example.com/n`]: 'v' },
   ];
   for (const matchLabels of good) {
@@ -70,15 +79,24 @@ test('label keys and values must have Kubernetes label syntax; otherwise the pol
 });
 
 test('a ClusterJWTPolicy has no workloadSelector: its namespaceSelector covers that', () => {
-  const { snapshot, diagnostics } = run(clusterPolicy('c', { ...requiredPolicy('shop.example.com'), issuers: { anyOf: [{ name: 'idp', namespace: 'shop' }] }, workloadSelector: { matchLabels: { app: 'a' } } }));
+  const { snapshot, diagnostics } = run(
+    clusterPolicy('c', {
+      ...requiredPolicy('shop.example.com'),
+      issuers: { anyOf: [{ name: 'idp', namespace: 'shop' }] },
+      workloadSelector: { matchLabels: { app: 'a' } },
+    }),
+  );
   assert.deepEqual(modesOf(snapshot), ['ClusterJWTPolicy/c invalid']);
   assert.match(errorText(diagnostics), /workloadSelector/);
 });
 
 test('the CEL rule in the CRD uses the same key regex as standalone mode', () => {
   const crd = readCrds().find((c) => c.spec.names.kind === 'JWTPolicy');
-  const spec = (crd?.spec.versions[0]?.schema.openAPIV3Schema as { properties: { spec: { properties: Record<string, { properties: { matchLabels: Record<string, unknown> } }> } } })
-    .properties.spec.properties.workloadSelector?.properties.matchLabels;
+  const spec = (
+    crd?.spec.versions[0]?.schema.openAPIV3Schema as {
+      properties: { spec: { properties: Record<string, { properties: { matchLabels: Record<string, unknown> } }> } };
+    }
+  ).properties.spec.properties.workloadSelector?.properties.matchLabels;
   const [rule] = spec?.['x-kubernetes-validations'] as { rule: string }[];
   // The CEL string literal doubles the regex's backslash.
   assert.ok(rule?.rule.includes(`'${LABEL_KEY_PATTERN.replaceAll('\\', '\\\\')}'`), rule?.rule);
@@ -90,12 +108,18 @@ test('the CEL rule in the CRD uses the same key regex as standalone mode', () =>
 test('conflicts: identical route and identical selector is a RouteConflict; different or no selector is not', async (t) => {
   const ids = (...resources: Resource[]) => {
     const { snapshot, diagnostics } = run(...resources);
-    return { ids: snapshot.policies.map((p) => p.id), conflicts: diagnostics.filter((d) => d.reason === 'RouteConflict').map((d) => d.resource.name) };
+    return {
+      ids: snapshot.policies.map((p) => p.id),
+      conflicts: diagnostics.filter((d) => d.reason === 'RouteConflict').map((d) => d.resource.name),
+    };
   };
   await t.test('same selector (in another key order) → contested: neither is enforced, the route is held closed', () => {
     const { snapshot } = run(selected('b', { tier: 'api', app: 'orders' }), selected('a', { app: 'orders', tier: 'api' }));
     assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/a invalid', 'JWTPolicy/shop/b invalid']);
-    assert.deepEqual(ids(selected('b', { tier: 'api', app: 'orders' }), selected('a', { app: 'orders', tier: 'api' })).conflicts, ['a', 'b']);
+    assert.deepEqual(ids(selected('b', { tier: 'api', app: 'orders' }), selected('a', { app: 'orders', tier: 'api' })).conflicts, [
+      'a',
+      'b',
+    ]);
   });
   await t.test('one with a selector, one without → both kept', () => {
     assert.deepEqual(ids(selected('a', { app: 'orders' }), selected('b', undefined)).conflicts, []);

@@ -8,7 +8,9 @@ import { demoBootstrap, readExampleBootstrap } from '../../../dev/demo-bootstrap
 function differences(a: unknown, b: unknown, path = ''): string[] {
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].flatMap((key) => differences((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path === '' ? key : `${path}.${key}`));
+    return [...keys].flatMap((key) =>
+      differences((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path === '' ? key : `${path}.${key}`),
+    );
   }
   return Object.is(a, b) ? [] : [path];
 }
@@ -42,7 +44,7 @@ test('the example is not changed in place', async () => {
 });
 
 test('an example without the jwtgate cluster is refused, not silently half-adapted', async () => {
-  const example = await readExampleBootstrap() as { static_resources: { clusters: { name: string }[] } };
+  const example = (await readExampleBootstrap()) as { static_resources: { clusters: { name: string }[] } };
   example.static_resources.clusters = example.static_resources.clusters.filter((c) => c.name !== 'jwtgate');
   assert.throws(() => demoBootstrap(example, PORTS), /no cluster named jwtgate/);
 });

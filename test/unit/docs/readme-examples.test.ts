@@ -17,7 +17,14 @@ test('every complete manifest in the README compiles without a diagnostic', () =
   assert.ok(blocks.length >= 3, `expected the JWTIssuer, JWTPolicy and ClusterJWTPolicy examples, found ${blocks.length}`);
   const parsed = parseManifests(blocks.join('---\n'), 'README.md');
   const namespaces = [{ name: 'shop', labels: { 'jwtgate.dev/enforce': 'true' } }];
-  const { snapshot, diagnostics } = compile({ schema, resources: parsed.resources, secrets: [], namespaces, generation: 1, now: new Date(0) });
+  const { snapshot, diagnostics } = compile({
+    schema,
+    resources: parsed.resources,
+    secrets: [],
+    namespaces,
+    generation: 1,
+    now: new Date(0),
+  });
   assert.deepEqual([...parsed.diagnostics, ...diagnostics].map(formatDiagnostic), []);
   assert.equal(snapshot.policies.length, 2);
   assert.deepEqual(Object.keys(snapshot.issuers), ['shop/corp-idp']);

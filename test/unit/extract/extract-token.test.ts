@@ -89,14 +89,20 @@ test('a header with several credentials is malformed (400 invalid_request), neve
     await t.test(name, () => assertDeny(() => extractToken(req, ALL), 'credentials_malformed'));
   }
   await t.test('the description names the header', () => {
-    assert.throws(() => extractToken(rows[0]![1], ALL), (err: unknown) => err instanceof DenyError && /the authorization header must carry exactly one credential/.test(err.description));
+    assert.throws(
+      () => extractToken(rows[0]![1], ALL),
+      (err: unknown) => err instanceof DenyError && /the authorization header must carry exactly one credential/.test(err.description),
+    );
   });
 });
 
 test('property: only a header that is exactly one `Bearer <token68>` yields a token', () => {
   // RFC 7235 §2.1 token68, as RFC 6750 §2.1 b64token: a JWT is one.
   const token68 = fc.stringMatching(/^[A-Za-z0-9\-._~+/]{1,40}=*$/);
-  const scheme = fc.oneof(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Basic', 'Digest', 'Negotiate', 'DPoP', 'Bearerx'), fc.stringMatching(/^[A-Za-z]{1,10}$/));
+  const scheme = fc.oneof(
+    fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Basic', 'Digest', 'Negotiate', 'DPoP', 'Bearerx'),
+    fc.stringMatching(/^[A-Za-z]{1,10}$/),
+  );
   const credential = fc.record({ scheme, token: token68, spaces: fc.integer({ min: 1, max: 3 }) });
   const separator = fc.constantFrom(',', ', ', ' ,', ' , ');
   fc.assert(

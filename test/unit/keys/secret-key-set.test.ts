@@ -5,7 +5,10 @@ import { errors } from 'jose';
 import { createSecretKeySet, isHmacAlgorithm } from '../../../authz/keys/secret-key-set.ts';
 
 const secret = (kid: string | undefined, bytes: number, extra: Record<string, unknown> = {}) => ({
-  kty: 'oct', ...(kid === undefined ? {} : { kid }), k: Buffer.alloc(bytes, kid ?? 'x').toString('base64url'), ...extra,
+  kty: 'oct',
+  ...(kid === undefined ? {} : { kid }),
+  k: Buffer.alloc(bytes, kid ?? 'x').toString('base64url'),
+  ...extra,
 });
 
 describe('createSecretKeySet', () => {
@@ -31,7 +34,10 @@ describe('createSecretKeySet', () => {
 
   it('yields every candidate through JWKSMultipleMatchingKeys when the token has no kid', async () => {
     const set = createSecretKeySet({ keys: [secret('a', 32), secret('b', 32)] });
-    const error = await set({ alg: 'HS256' }).then(() => undefined, (e: unknown) => e);
+    const error = await set({ alg: 'HS256' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof errors.JWKSMultipleMatchingKeys);
     const yielded = [];
     for await (const key of error) yielded.push(key);

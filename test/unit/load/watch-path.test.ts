@@ -20,17 +20,32 @@ async function follow(path: string, probe: string, options: WatchPathOptions = {
   const reads: string[] = [];
   const waiters: { text: string; resolve: () => void }[] = [];
   const onChange = () => {
-    void readFile(probe, 'utf8').catch(() => '<missing>').then((text) => {
-      reads.push(text);
-      for (const w of waiters.filter((x) => x.text === text)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
-    });
+    void readFile(probe, 'utf8')
+      .catch(() => '<missing>')
+      .then((text) => {
+        reads.push(text);
+        for (const w of waiters.filter((x) => x.text === text)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      });
   };
   const watcher = await watchPath(path, onChange, { debounceMs: 30, rescanMs: 0, ...options });
-  const seen = (text: string) => new Promise<void>((resolve, reject) => {
-    if (reads.includes(text)) return resolve();
-    const timer = setTimeout(() => reject(new Error(`no change callback read ${JSON.stringify(text)} in ${WAIT_MS} ms; reads: ${JSON.stringify(reads)}`)), WAIT_MS);
-    waiters.push({ text, resolve: () => { clearTimeout(timer); resolve(); } });
-  });
+  const seen = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (reads.includes(text)) return resolve();
+      const timer = setTimeout(
+        () => reject(new Error(`no change callback read ${JSON.stringify(text)} in ${WAIT_MS} ms; reads: ${JSON.stringify(reads)}`)),
+        WAIT_MS,
+      );
+      waiters.push({
+        text,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
   return { watcher, seen };
 }
 
@@ -43,7 +58,9 @@ async function renameOver(file: string, text: string): Promise<void> {
 describe('watchPath sees every way a file or folder is replaced', () => {
   let base: string;
   let watcher: PathWatcher | undefined;
-  beforeEach(async () => { base = await mkdtemp(join(tmpdir(), 'jwtgate-watch-')); });
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'jwtgate-watch-'));
+  });
   afterEach(async () => {
     watcher?.close();
     watcher = undefined;
@@ -187,7 +204,12 @@ describe('the digest rescan is the backstop when events are lost', () => {
   let base: string;
   let watcher: PathWatcher | undefined;
   /** A watch that never reports anything: every event is lost. */
-  const deaf: WatchPathOptions['watch'] = () => ({ close() {}, on() { return this as never; } });
+  const deaf: WatchPathOptions['watch'] = () => ({
+    close() {},
+    on() {
+      return this as never;
+    },
+  });
 
   beforeEach(async () => {
     base = await mkdtemp(join(tmpdir(), 'jwtgate-rescan-'));
@@ -201,7 +223,10 @@ describe('the digest rescan is the backstop when events are lost', () => {
   after(() => mock.timers.reset());
 
   /** Ticks the rescan interval once and resolves with what that scan found. */
-  function rescanOnce(scans: { trigger: ChangeTrigger; changed: boolean }[], tick: () => void): Promise<{ trigger: ChangeTrigger; changed: boolean }> {
+  function rescanOnce(
+    scans: { trigger: ChangeTrigger; changed: boolean }[],
+    tick: () => void,
+  ): Promise<{ trigger: ChangeTrigger; changed: boolean }> {
     const before = scans.length;
     return new Promise((resolve) => {
       const check = () => (scans.length > before ? resolve(scans[before]!) : setImmediate(check));

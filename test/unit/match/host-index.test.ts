@@ -48,7 +48,14 @@ test('upsert returns the same value for the same pattern, in any case', () => {
 });
 
 test('values() yields every stored value once', () => {
-  assert.deepEqual([...index.values()].sort(), ['(any)', '*.eu.example.com', '*.example.com', 'api.example.com', 'example.com', 'other.org']);
+  assert.deepEqual([...index.values()].sort(), [
+    '(any)',
+    '*.eu.example.com',
+    '*.example.com',
+    'api.example.com',
+    'example.com',
+    'other.org',
+  ]);
 });
 
 for (const bad of ['*', '*.', 'a.*.example.com', 'api.*', '**.example.com', 'a..b', '']) {

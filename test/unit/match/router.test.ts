@@ -7,7 +7,8 @@ import { routePolicy } from '../../../dev/fixtures/policies.ts';
 
 const NAMESPACED_A: PolicyScope = { kind: 'namespaced', namespace: 'a' };
 
-const makePolicy = (id: string, target: Partial<Target>, scope: PolicyScope = NAMESPACED_A): SnapshotPolicy => routePolicy(id, target, { scope });
+const makePolicy = (id: string, target: Partial<Target>, scope: PolicyScope = NAMESPACED_A): SnapshotPolicy =>
+  routePolicy(id, target, { scope });
 
 const exact = (value: string): PathMatch => ({ kind: 'exact', value });
 const prefix = (value: string): PathMatch => ({ kind: 'prefix', value });
@@ -20,22 +21,88 @@ function matchId(policies: SnapshotPolicy[], request: Partial<RouteRequest>): st
 
 test('precedence table: the first differing rule decides', async (t) => {
   const rows: [name: string, policies: SnapshotPolicy[], request: Partial<RouteRequest>, winner: string | undefined][] = [
-    ['exact host beats wildcard', [makePolicy('w', { hosts: ['*.example.com'] }), makePolicy('x', { hosts: ['api.example.com'] })], {}, 'x'],
-    ['longer wildcard beats shorter', [makePolicy('short', { hosts: ['*.com'] }), makePolicy('long', { hosts: ['*.example.com'] })], {}, 'long'],
+    [
+      'exact host beats wildcard',
+      [makePolicy('w', { hosts: ['*.example.com'] }), makePolicy('x', { hosts: ['api.example.com'] })],
+      {},
+      'x',
+    ],
+    [
+      'longer wildcard beats shorter',
+      [makePolicy('short', { hosts: ['*.com'] }), makePolicy('long', { hosts: ['*.example.com'] })],
+      {},
+      'long',
+    ],
     ['wildcard beats any host', [makePolicy('any', {}), makePolicy('w', { hosts: ['*.example.com'] })], {}, 'w'],
-    ['host beats path', [makePolicy('path', { hosts: ['*.example.com'], paths: [exact('/x')] }), makePolicy('host', { hosts: ['api.example.com'] })], { path: '/x' }, 'host'],
-    ['exact path beats prefix', [makePolicy('p', { paths: [prefix('/x')] }), makePolicy('e', { paths: [exact('/x')] })], { path: '/x' }, 'e'],
-    ['longer prefix beats shorter', [makePolicy('p1', { paths: [prefix('/api')] }), makePolicy('p2', { paths: [prefix('/api/v1')] })], { path: '/api/v1/users' }, 'p2'],
-    ['prefix beats regex', [makePolicy('r', { paths: [regex('/api/.*')] }), makePolicy('p', { paths: [prefix('/api')] })], { path: '/api/x' }, 'p'],
+    [
+      'host beats path',
+      [makePolicy('path', { hosts: ['*.example.com'], paths: [exact('/x')] }), makePolicy('host', { hosts: ['api.example.com'] })],
+      { path: '/x' },
+      'host',
+    ],
+    [
+      'exact path beats prefix',
+      [makePolicy('p', { paths: [prefix('/x')] }), makePolicy('e', { paths: [exact('/x')] })],
+      { path: '/x' },
+      'e',
+    ],
+    [
+      'longer prefix beats shorter',
+      [makePolicy('p1', { paths: [prefix('/api')] }), makePolicy('p2', { paths: [prefix('/api/v1')] })],
+      { path: '/api/v1/users' },
+      'p2',
+    ],
+    [
+      'prefix beats regex',
+      [makePolicy('r', { paths: [regex('/api/.*')] }), makePolicy('p', { paths: [prefix('/api')] })],
+      { path: '/api/x' },
+      'p',
+    ],
     ['regex beats any path', [makePolicy('any', {}), makePolicy('r', { paths: [regex('/api/[0-9]+')] })], { path: '/api/42' }, 'r'],
-    ['listed method beats any method', [makePolicy('any', { paths: [exact('/x')] }), makePolicy('get', { paths: [exact('/x')], methods: ['GET'] })], { path: '/x' }, 'get'],
-    ['path beats method', [makePolicy('m', { paths: [prefix('/x')], methods: ['GET'] }), makePolicy('e', { paths: [exact('/x')] })], { path: '/x' }, 'e'],
-    ['methods are compared in upper case', [makePolicy('any', {}), makePolicy('del', { methods: ['DELETE'] })], { method: 'delete' }, 'del'],
+    [
+      'listed method beats any method',
+      [makePolicy('any', { paths: [exact('/x')] }), makePolicy('get', { paths: [exact('/x')], methods: ['GET'] })],
+      { path: '/x' },
+      'get',
+    ],
+    [
+      'path beats method',
+      [makePolicy('m', { paths: [prefix('/x')], methods: ['GET'] }), makePolicy('e', { paths: [exact('/x')] })],
+      { path: '/x' },
+      'e',
+    ],
+    [
+      'methods are compared in upper case',
+      [makePolicy('any', {}), makePolicy('del', { methods: ['DELETE'] })],
+      { method: 'delete' },
+      'del',
+    ],
     ['unlisted method falls through', [makePolicy('any', {}), makePolicy('get', { methods: ['GET'] })], { method: 'POST' }, 'any'],
     ['ties go to the smaller policy id', [makePolicy('JWTPolicy/a/b', {}), makePolicy('JWTPolicy/a/a', {})], {}, 'JWTPolicy/a/a'],
-    ['override cluster beats namespaced', [makePolicy('ns', { hosts: ['api.example.com'], paths: [exact('/')] }), makePolicy('ov', {}, { kind: 'cluster', enforcement: 'override' })], {}, 'ov'],
-    ['namespaced beats default cluster', [makePolicy('def', { hosts: ['api.example.com'], paths: [exact('/')] }, { kind: 'cluster', enforcement: 'default' }), makePolicy('ns', {})], {}, 'ns'],
-    ['default cluster applies when nothing else does', [makePolicy('ns', { paths: [exact('/x')] }), makePolicy('def', {}, { kind: 'cluster', enforcement: 'default' })], { path: '/y' }, 'def'],
+    [
+      'override cluster beats namespaced',
+      [
+        makePolicy('ns', { hosts: ['api.example.com'], paths: [exact('/')] }),
+        makePolicy('ov', {}, { kind: 'cluster', enforcement: 'override' }),
+      ],
+      {},
+      'ov',
+    ],
+    [
+      'namespaced beats default cluster',
+      [
+        makePolicy('def', { hosts: ['api.example.com'], paths: [exact('/')] }, { kind: 'cluster', enforcement: 'default' }),
+        makePolicy('ns', {}),
+      ],
+      {},
+      'ns',
+    ],
+    [
+      'default cluster applies when nothing else does',
+      [makePolicy('ns', { paths: [exact('/x')] }), makePolicy('def', {}, { kind: 'cluster', enforcement: 'default' })],
+      { path: '/y' },
+      'def',
+    ],
     ['nothing matches', [makePolicy('x', { hosts: ['other.example.com'] })], {}, undefined],
   ];
   for (const [name, policies, request, winner] of rows) {
@@ -49,8 +116,15 @@ test('precedence table: the first differing rule decides', async (t) => {
 test('prefixes are segment-aware; a trailing slash makes a plain prefix', async (t) => {
   const policies = [makePolicy('api', { paths: [prefix('/api')] }), makePolicy('docs', { paths: [prefix('/docs/')] })];
   const rows: [path: string, winner: string | undefined][] = [
-    ['/api', 'api'], ['/api/', 'api'], ['/api/x/y', 'api'], ['/apix', undefined], ['/API', undefined],
-    ['/docs/', 'docs'], ['/docs/a', 'docs'], ['/docs', undefined], ['/docsx', undefined],
+    ['/api', 'api'],
+    ['/api/', 'api'],
+    ['/api/x/y', 'api'],
+    ['/apix', undefined],
+    ['/API', undefined],
+    ['/docs/', 'docs'],
+    ['/docs/a', 'docs'],
+    ['/docs', undefined],
+    ['/docsx', undefined],
   ];
   for (const [path, winner] of rows) {
     await t.test(path, () => assert.equal(matchId(policies, { path }), winner));
@@ -67,11 +141,22 @@ test('caseInsensitive folds ASCII letters for exact, prefix and regex; escapes a
     makePolicy('strict', { paths: [prefix('/Strict')] }),
   ];
   const rows: [path: string, winner: string | undefined][] = [
-    ['/admin', 'exact'], ['/ADMIN', 'exact'], ['/Admin', 'exact'], ['/admin/x', undefined],
-    ['/api/v1', 'prefix'], ['/Api/V1/users', 'prefix'], ['/api/v1x', undefined], ['/api/v', undefined],
-    ['/reports/Weekly', 'regex'], ['/REPORTS/daily', 'regex'], ['/reports/42', undefined],
-    ['/CAF%C3%A9', 'cafe'], ['/caf%C3%89', undefined], // É is not é: only ASCII letters fold
-    ['/Strict/x', 'strict'], ['/strict/x', undefined], ['/STRICT', undefined],
+    ['/admin', 'exact'],
+    ['/ADMIN', 'exact'],
+    ['/Admin', 'exact'],
+    ['/admin/x', undefined],
+    ['/api/v1', 'prefix'],
+    ['/Api/V1/users', 'prefix'],
+    ['/api/v1x', undefined],
+    ['/api/v', undefined],
+    ['/reports/Weekly', 'regex'],
+    ['/REPORTS/daily', 'regex'],
+    ['/reports/42', undefined],
+    ['/CAF%C3%A9', 'cafe'],
+    ['/caf%C3%89', undefined], // É is not é: only ASCII letters fold
+    ['/Strict/x', 'strict'],
+    ['/strict/x', undefined],
+    ['/STRICT', undefined],
   ];
   for (const [path, winner] of rows) {
     await t.test(path, () => assert.equal(matchId(policies, { path }), winner));
@@ -81,12 +166,42 @@ test('caseInsensitive folds ASCII letters for exact, prefix and regex; escapes a
 test('a case-insensitive match ranks with case-sensitive ones of its kind and length', async (t) => {
   const folded = (path: PathMatch): PathMatch => ({ ...path, caseInsensitive: true });
   const rows: [name: string, policies: SnapshotPolicy[], request: Partial<RouteRequest>, winner: string][] = [
-    ['exact (folded) beats prefix', [makePolicy('p', { paths: [prefix('/x')] }), makePolicy('e', { paths: [folded(exact('/X'))] })], { path: '/x' }, 'e'],
-    ['longer prefix (folded) beats shorter', [makePolicy('short', { paths: [prefix('/api')] }), makePolicy('long', { paths: [folded(prefix('/API/V2'))] })], { path: '/api/v2/x' }, 'long'],
-    ['longer prefix beats shorter (folded)', [makePolicy('short', { paths: [folded(prefix('/api'))] }), makePolicy('long', { paths: [prefix('/api/v2')] })], { path: '/api/v2/x' }, 'long'],
-    ['same path: a listed method decides', [makePolicy('a', { paths: [exact('/x')] }), makePolicy('b', { paths: [folded(exact('/X'))], methods: ['GET'] })], { path: '/x' }, 'b'],
-    ['same path, same methods: the smaller policy id', [makePolicy('b', { paths: [exact('/x')] }), makePolicy('a', { paths: [folded(exact('/X'))] })], { path: '/x' }, 'a'],
-    ['same path, same methods: the smaller policy id (folded last)', [makePolicy('a', { paths: [exact('/x')] }), makePolicy('b', { paths: [folded(exact('/X'))] })], { path: '/x' }, 'a'],
+    [
+      'exact (folded) beats prefix',
+      [makePolicy('p', { paths: [prefix('/x')] }), makePolicy('e', { paths: [folded(exact('/X'))] })],
+      { path: '/x' },
+      'e',
+    ],
+    [
+      'longer prefix (folded) beats shorter',
+      [makePolicy('short', { paths: [prefix('/api')] }), makePolicy('long', { paths: [folded(prefix('/API/V2'))] })],
+      { path: '/api/v2/x' },
+      'long',
+    ],
+    [
+      'longer prefix beats shorter (folded)',
+      [makePolicy('short', { paths: [folded(prefix('/api'))] }), makePolicy('long', { paths: [prefix('/api/v2')] })],
+      { path: '/api/v2/x' },
+      'long',
+    ],
+    [
+      'same path: a listed method decides',
+      [makePolicy('a', { paths: [exact('/x')] }), makePolicy('b', { paths: [folded(exact('/X'))], methods: ['GET'] })],
+      { path: '/x' },
+      'b',
+    ],
+    [
+      'same path, same methods: the smaller policy id',
+      [makePolicy('b', { paths: [exact('/x')] }), makePolicy('a', { paths: [folded(exact('/X'))] })],
+      { path: '/x' },
+      'a',
+    ],
+    [
+      'same path, same methods: the smaller policy id (folded last)',
+      [makePolicy('a', { paths: [exact('/x')] }), makePolicy('b', { paths: [folded(exact('/X'))] })],
+      { path: '/x' },
+      'a',
+    ],
   ];
   for (const [name, policies, request, winner] of rows) {
     await t.test(name, () => {
@@ -110,12 +225,18 @@ test('regexes are anchored at both ends and use the u flag', () => {
 });
 
 test('a regex that does not compile refuses the whole router, naming the policy', () => {
-  assert.throws(() => buildRouter([makePolicy('JWTPolicy/a/bad', { paths: [regex('/(')] })]), (err: unknown) =>
-    err instanceof SyntaxError && err.message.includes('JWTPolicy/a/bad'));
+  assert.throws(
+    () => buildRouter([makePolicy('JWTPolicy/a/bad', { paths: [regex('/(')] })]),
+    (err: unknown) => err instanceof SyntaxError && err.message.includes('JWTPolicy/a/bad'),
+  );
 });
 
 test('a target with several hosts, paths and methods matches on any combination; the matched target is returned', () => {
-  const policy = makePolicy('multi', { hosts: ['a.example.com', 'b.example.com'], paths: [exact('/x'), prefix('/y')], methods: ['GET', 'HEAD'] });
+  const policy = makePolicy('multi', {
+    hosts: ['a.example.com', 'b.example.com'],
+    paths: [exact('/x'), prefix('/y')],
+    methods: ['GET', 'HEAD'],
+  });
   policy.targets.push({ hosts: ['c.example.com'], paths: [], methods: [] });
   const router = buildRouter([policy]);
   assert.equal(router.match({ host: 'b.example.com', path: '/y/z', method: 'HEAD', namespace: 'a' })?.target, policy.targets[0]);
@@ -161,7 +282,11 @@ test('tenancy: cluster policies', async (t) => {
     assert.equal(matchId([none], { namespace: 'a' }), undefined);
   });
   await t.test('a less specific cluster policy in scope beats a more specific one out of scope', () => {
-    const specific = makePolicy('ClusterJWTPolicy/specific', { hosts: ['api.example.com'], paths: [exact('/')] }, { kind: 'cluster', enforcement: 'default', namespaces: ['z'] });
+    const specific = makePolicy(
+      'ClusterJWTPolicy/specific',
+      { hosts: ['api.example.com'], paths: [exact('/')] },
+      { kind: 'cluster', enforcement: 'default', namespaces: ['z'] },
+    );
     assert.equal(matchId([specific, everywhere], { namespace: 'a' }), 'ClusterJWTPolicy/all');
   });
 });
@@ -173,17 +298,21 @@ test('10 000 policies: every route finds its own policy', () => {
     const scope: PolicyScope = { kind: 'namespaced', namespace: ns };
     if (i % 4 === 0) policies.push(makePolicy(`p${i}`, { hosts: [`svc${i}.example.com`] }, scope));
     else if (i % 4 === 1) policies.push(makePolicy(`p${i}`, { hosts: [`*.t${i}.example.com`], paths: [prefix(`/api/${i}`)] }, scope));
-    else if (i % 4 === 2) policies.push(makePolicy(`p${i}`, { hosts: ['shared.example.com'], paths: [exact(`/items/${i}`)], methods: ['PUT'] }, scope));
+    else if (i % 4 === 2)
+      policies.push(makePolicy(`p${i}`, { hosts: ['shared.example.com'], paths: [exact(`/items/${i}`)], methods: ['PUT'] }, scope));
     else policies.push(makePolicy(`p${i}`, { paths: [regex(`/r${i}/[a-z]+`)] }, scope));
   }
   const router = buildRouter(policies);
   for (let i = 0; i < 10_000; i++) {
     const namespace = `ns${i % 100}`;
     const request: RouteRequest =
-      i % 4 === 0 ? { host: `svc${i}.example.com`, path: '/anything', method: 'GET', namespace }
-      : i % 4 === 1 ? { host: `x.y.t${i}.example.com`, path: `/api/${i}/z`, method: 'GET', namespace }
-      : i % 4 === 2 ? { host: 'shared.example.com', path: `/items/${i}`, method: 'PUT', namespace }
-      : { host: 'any.example.org', path: `/r${i}/abc`, method: 'GET', namespace };
+      i % 4 === 0
+        ? { host: `svc${i}.example.com`, path: '/anything', method: 'GET', namespace }
+        : i % 4 === 1
+          ? { host: `x.y.t${i}.example.com`, path: `/api/${i}/z`, method: 'GET', namespace }
+          : i % 4 === 2
+            ? { host: 'shared.example.com', path: `/items/${i}`, method: 'PUT', namespace }
+            : { host: 'any.example.org', path: `/r${i}/abc`, method: 'GET', namespace };
     assert.equal(router.match(request)?.policy.id, `p${i}`, JSON.stringify(request));
   }
   assert.equal(router.match({ host: 'shared.example.com', path: '/items/2', method: 'GET', namespace: 'ns2' }), undefined);
@@ -192,9 +321,16 @@ test('10 000 policies: every route finds its own policy', () => {
 });
 
 test('built in slices: the event loop runs between slices, and the router decides exactly as one built at once', async () => {
-  const policies = Array.from({ length: 2000 }, (_, i) => makePolicy(`JWTPolicy/a/p${String(i).padStart(4, '0')}`, { hosts: [`h${i % 50}.example`], paths: [prefix(`/p${i % 7}`), exact(`/e${i}`)] }));
+  const policies = Array.from({ length: 2000 }, (_, i) =>
+    makePolicy(`JWTPolicy/a/p${String(i).padStart(4, '0')}`, {
+      hosts: [`h${i % 50}.example`],
+      paths: [prefix(`/p${i % 7}`), exact(`/e${i}`)],
+    }),
+  );
   let ranMeanwhile = false;
-  setImmediate(() => { ranMeanwhile = true; });
+  setImmediate(() => {
+    ranMeanwhile = true;
+  });
   const sliced = await buildRouterInSlices(policies, 0);
   assert.equal(ranMeanwhile, true, 'a macrotask queued before the build ran before it finished');
   const whole = buildRouter(policies);

@@ -5,11 +5,15 @@ import { toCompileInput } from '../../../operator/compiler-input.ts';
 
 test('referenced Secrets only, decoded; resources trimmed; namespaces labelled', () => {
   const input = toCompileInput({
-    resources: [{
-      apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTIssuer',
-      metadata: { name: 'idp', namespace: 'shop', uid: 'u1', generation: 2, creationTimestamp: new Date('2026-01-01T00:00:00Z') },
-      spec: { secretRef: { name: 'keys', key: 'k', format: 'HMAC' } }, status: { conditions: [] },
-    }],
+    resources: [
+      {
+        apiVersion: 'jwtgate.dev/v1alpha1',
+        kind: 'JWTIssuer',
+        metadata: { name: 'idp', namespace: 'shop', uid: 'u1', generation: 2, creationTimestamp: new Date('2026-01-01T00:00:00Z') },
+        spec: { secretRef: { name: 'keys', key: 'k', format: 'HMAC' } },
+        status: { conditions: [] },
+      },
+    ],
     secrets: [
       { metadata: { name: 'keys', namespace: 'shop' }, data: { k: Buffer.from('s3cret').toString('base64') } },
       { metadata: { name: 'keys', namespace: 'other' }, data: { k: 'eA==' } },
@@ -17,7 +21,14 @@ test('referenced Secrets only, decoded; resources trimmed; namespaces labelled',
     ],
     namespaces: [{ metadata: { name: 'shop', labels: { team: 'a' } } }],
   });
-  assert.deepEqual(input.resources, [{ apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTIssuer', metadata: { name: 'idp', namespace: 'shop', creationTimestamp: '2026-01-01T00:00:00.000Z', generation: 2 }, spec: { secretRef: { name: 'keys', key: 'k', format: 'HMAC' } } }]);
+  assert.deepEqual(input.resources, [
+    {
+      apiVersion: 'jwtgate.dev/v1alpha1',
+      kind: 'JWTIssuer',
+      metadata: { name: 'idp', namespace: 'shop', creationTimestamp: '2026-01-01T00:00:00.000Z', generation: 2 },
+      spec: { secretRef: { name: 'keys', key: 'k', format: 'HMAC' } },
+    },
+  ]);
   assert.equal(input.secrets.length, 1);
   assert.equal(Buffer.from(input.secrets[0]!.data.k!).toString(), 's3cret');
   assert.deepEqual(input.namespaces, [{ name: 'shop', labels: { team: 'a' } }]);

@@ -14,7 +14,10 @@ import { buildSnapshot, buildSplitSnapshot } from '../../support/kube-snapshot.t
 import { issuerConfig } from '../../../dev/fixtures/tokens.ts';
 
 const NS = 'jwtgate-system';
-const HMAC_ISSUER = issuerConfig({ algorithms: ['HS256'], keySource: { kind: 'static', jwks: { keys: [{ kty: 'oct', kid: 'h1', k: Buffer.alloc(32, 7).toString('base64url') }] } } });
+const HMAC_ISSUER = issuerConfig({
+  algorithms: ['HS256'],
+  keySource: { kind: 'static', jwks: { keys: [{ kty: 'oct', kid: 'h1', k: Buffer.alloc(32, 7).toString('base64url') }] } },
+});
 
 /** Split into parts, and with an HMAC key (so a keys Secret). */
 const bigSnapshot = (generation: number): Snapshot => buildSplitSnapshot({ generation, issuer: HMAC_ISSUER });
@@ -28,8 +31,13 @@ function setup() {
   const headVersion = () => fake.get('ConfigMap', SNAPSHOT_NAME)?.metadata?.resourceVersion ?? '';
   const headGeneration = () => Number(fake.get('ConfigMap', SNAPSHOT_NAME)?.metadata?.annotations?.[ANNOTATIONS.generation]);
   /** Publishes as a writer that read the head now (or at `over`). */
-  const publish = (snapshot: Snapshot, over = fake.get('ConfigMap', SNAPSHOT_NAME) === undefined ? undefined : { resourceVersion: headVersion(), generation: headGeneration() }, writer = 'op-1') =>
-    publishSnapshot(fake.clients, snapshot, { namespace: NS, writes: fence.session(), over, writer });
+  const publish = (
+    snapshot: Snapshot,
+    over = fake.get('ConfigMap', SNAPSHOT_NAME) === undefined
+      ? undefined
+      : { resourceVersion: headVersion(), generation: headGeneration() },
+    writer = 'op-1',
+  ) => publishSnapshot(fake.clients, snapshot, { namespace: NS, writes: fence.session(), over, writer });
   return { fake, lease, fence, publish, headVersion };
 }
 
@@ -47,7 +55,11 @@ test('first publish: parts, then the Secret, then the head (created, naming its 
   assert.equal(head.metadata?.annotations?.[ANNOTATIONS.sha256], first.sha256);
   assert.equal(fake.get('Secret', SECRET_KEYS_NAME)?.metadata?.annotations?.[ANNOTATIONS.sha256], first.sha256);
   const writes = fake.calls.filter((c) => !c.startsWith('read') && !c.startsWith('list'));
-  assert.deepEqual(writes, [...partsOf(first).map(() => 'createNamespacedConfigMap'), 'createNamespacedSecret', 'createNamespacedConfigMap']);
+  assert.deepEqual(writes, [
+    ...partsOf(first).map(() => 'createNamespacedConfigMap'),
+    'createNamespacedSecret',
+    'createNamespacedConfigMap',
+  ]);
   assert.deepEqual(collected, []);
 });
 
@@ -77,7 +89,10 @@ test('a stale writer (read the head before a newer one was written) fails with a
   assert.deepEqual(fake.get('ConfigMap', SNAPSHOT_NAME), newer.head, 'the newer head is untouched');
   assert.deepEqual(fake.get('Secret', SECRET_KEYS_NAME), newer.secret, 'its keys Secret is untouched');
   for (const part of partsOf(second)) assert.ok(fake.get('ConfigMap', part), `part ${part} of the newer head survives`);
-  assert.deepEqual(fake.calls.filter((c) => c.startsWith('delete') || c.startsWith('replace')), []);
+  assert.deepEqual(
+    fake.calls.filter((c) => c.startsWith('delete') || c.startsWith('replace')),
+    [],
+  );
 
   // Its orphaned parts are collected by the next writer of the head, never the newer head's.
   const { collected } = await publish(bigSnapshot(3), undefined, 'op-2');
@@ -90,7 +105,10 @@ test('the head moves between the Secret check and the head write: 409, never for
   fake.before = (call) => {
     if (call !== 'replaceNamespacedConfigMap') return;
     fake.before = undefined;
-    fake.put('ConfigMap', { ...fake.get('ConfigMap', SNAPSHOT_NAME)!, metadata: { ...fake.get('ConfigMap', SNAPSHOT_NAME)!.metadata, annotations: { [ANNOTATIONS.generation]: '9' } } });
+    fake.put('ConfigMap', {
+      ...fake.get('ConfigMap', SNAPSHOT_NAME)!,
+      metadata: { ...fake.get('ConfigMap', SNAPSHOT_NAME)!.metadata, annotations: { [ANNOTATIONS.generation]: '9' } },
+    });
   };
   await assert.rejects(publish(small(2)), (e) => e instanceof PublishConflictError && e.kind === 'snapshot');
   assert.equal(fake.get('ConfigMap', SNAPSHOT_NAME)?.metadata?.annotations?.[ANNOTATIONS.generation], '9');
@@ -132,7 +150,10 @@ test('no garbage collection when another head replaced ours before the re-read',
   const { collected } = await publish(second);
   assert.deepEqual(collected, []);
   for (const part of partsOf(first)) assert.ok(fake.get('ConfigMap', part), `${part}, referenced by the newer head, is kept`);
-  assert.deepEqual(fake.calls.filter((c) => c.startsWith('delete')), []);
+  assert.deepEqual(
+    fake.calls.filter((c) => c.startsWith('delete')),
+    [],
+  );
 });
 
 test('the Lease is lost mid-publish (after the parts): the head is never written', async () => {
@@ -140,7 +161,9 @@ test('the Lease is lost mid-publish (after the parts): the head is never written
   await publish(small(1));
   const before = headVersion();
   const lastPart = partsOf(second).at(-1);
-  fake.before = (call, name) => { if (call === 'createNamespacedConfigMap' && name === lastPart) lease.held = undefined; };
+  fake.before = (call, name) => {
+    if (call === 'createNamespacedConfigMap' && name === lastPart) lease.held = undefined;
+  };
   await assert.rejects(publish(second), (e) => e instanceof WriteFencedError && e.reason === 'not-leading' && e.kind === 'secret');
   assert.equal(headVersion(), before);
   assert.equal(fake.get('Secret', SECRET_KEYS_NAME), undefined);
@@ -148,7 +171,13 @@ test('the Lease is lost mid-publish (after the parts): the head is never written
 
 test('selectGarbage: only unreferenced objects of older generations, only while the head is ours', () => {
   const part = (name: string, generation: number) => ({ name: `${SNAPSHOT_NAME}-${name}`, resourceVersion: `rv-${name}`, generation });
-  const configMaps = [part('reused', 2), part('old', 4), part('racing', 6), { name: 'unrelated', resourceVersion: '1', generation: 1 }, { name: SNAPSHOT_NAME, resourceVersion: '50', generation: 5 }];
+  const configMaps = [
+    part('reused', 2),
+    part('old', 4),
+    part('racing', 6),
+    { name: 'unrelated', resourceVersion: '1', generation: 1 },
+    { name: SNAPSHOT_NAME, resourceVersion: '50', generation: 5 },
+  ];
   const head = { resourceVersion: '50', parts: [part('reused', 2).name] };
   const written = { resourceVersion: '50', generation: 5 };
   const secret = { name: SECRET_KEYS_NAME, resourceVersion: '7', generation: 4 };

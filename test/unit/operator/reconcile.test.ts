@@ -28,11 +28,22 @@ const log = createLogger('silent');
 const T0 = new Date('2026-03-01T00:00:00Z');
 /** A condition's lastTransitionTime: RFC 3339 in whole seconds, as Kubernetes writes it. */
 const stamp = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const idp = issuer('idp', { issuer: 'https://idp.example.com', audiences: ['shop'], algorithms: ['RS256'], jwks: { keys: [jwkOf(rsa2048, { kid: 'k1', alg: 'RS256', use: 'sig' })] } });
+const idp = issuer('idp', {
+  issuer: 'https://idp.example.com',
+  audiences: ['shop'],
+  algorithms: ['RS256'],
+  jwks: { keys: [jwkOf(rsa2048, { kid: 'k1', alg: 'RS256', use: 'sig' })] },
+});
 const api = (overrides: Record<string, unknown> = {}): Resource => policy('api', requiredPolicy('shop.example.com', overrides));
 /** A policy on /admin, the route the incumbency test contests. */
 const admin = (name: string, mode?: string): Resource =>
-  policy(name, requiredPolicy('shop.example.com', { targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/admin' }] }], ...(mode === undefined ? {} : { mode }) }));
+  policy(
+    name,
+    requiredPolicy('shop.example.com', {
+      targets: [{ hosts: ['shop.example.com'], paths: [{ prefix: '/admin' }] }],
+      ...(mode === undefined ? {} : { mode }),
+    }),
+  );
 
 /**
  * A fake cluster whose caches are its store (no informer lag), a Lease the test holds or drops,
@@ -51,16 +62,26 @@ function harness(t: TestContext) {
     synced: Promise.resolve(),
     stop: async () => {},
   };
-  const reconciler = () => createReconciler({
-    clients: fake.clients, cluster, keys: new RemoteKeyStore({ log }), metrics, log, namespace: NS, schema, fence, identity: 'op-1',
-    events: new EventRecorder(fake.clients, { component: 'jwtgate-operator', instance: 'op-1', log }),
-  });
+  const reconciler = () =>
+    createReconciler({
+      clients: fake.clients,
+      cluster,
+      keys: new RemoteKeyStore({ log }),
+      metrics,
+      log,
+      namespace: NS,
+      schema,
+      fence,
+      identity: 'op-1',
+      events: new EventRecorder(fake.clients, { component: 'jwtgate-operator', instance: 'op-1', log }),
+    });
   /** The calls that write, made since `from` (an index into fake.calls). */
   const writesSince = (from: number) => fake.calls.slice(from).filter((c) => !c.startsWith('read') && !c.startsWith('list'));
   const head = () => fake.get('ConfigMap', SNAPSHOT_NAME)?.metadata;
   const condition = (kind: ResourceKind, name: string, type: string): Condition | undefined =>
     (fake.resource(kind, name, 'shop')?.status as ResourceStatus | undefined)?.conditions.find((c) => c.type === type);
-  const eventsSince = (from: number) => fake.events.slice(from).map((e) => `${e.type} ${e.reason} ${e.involvedObject.kind}/${e.involvedObject.name}`);
+  const eventsSince = (from: number) =>
+    fake.events.slice(from).map((e) => `${e.type} ${e.reason} ${e.involvedObject.kind}/${e.involvedObject.name}`);
   const advance = (ms: number) => t.mock.timers.tick(ms);
   return { fake, lease, advance, metrics, cluster, reconciler, writesSince, head, condition, eventsSince };
 }
@@ -126,7 +147,13 @@ test('lastTransitionTime moves only when a condition flips; an Event for each ch
   const broken = h.condition('JWTPolicy', 'api', 'ResolvedRefs');
   assert.deepEqual([broken?.status, broken?.reason, broken?.lastTransitionTime], ['False', 'IssuerNotFound', stamp(t1)]);
   assert.equal(h.condition('JWTPolicy', 'api', 'Accepted')?.lastTransitionTime, stamp(T0), 'Accepted stayed True: its time stays');
-  assert.deepEqual(h.eventsSince(events).filter((e) => e.endsWith('JWTPolicy/api')).sort(), ['Warning FailingClosed JWTPolicy/api', 'Warning IssuerNotFound JWTPolicy/api']);
+  assert.deepEqual(
+    h
+      .eventsSince(events)
+      .filter((e) => e.endsWith('JWTPolicy/api'))
+      .sort(),
+    ['Warning FailingClosed JWTPolicy/api', 'Warning IssuerNotFound JWTPolicy/api'],
+  );
 
   h.advance(3_600_000);
   const calls = h.fake.calls.length;
@@ -142,7 +169,13 @@ test('lastTransitionTime moves only when a condition flips; an Event for each ch
   await reconcile();
   assert.equal(h.condition('JWTPolicy', 'api', 'ResolvedRefs')?.lastTransitionTime, stamp(t3));
   assert.equal(h.condition('JWTPolicy', 'api', 'Accepted')?.lastTransitionTime, stamp(T0));
-  assert.deepEqual(h.eventsSince(events).filter((e) => e.endsWith('JWTPolicy/api')).sort(), ['Normal Enforced JWTPolicy/api', 'Normal ResolvedRefs JWTPolicy/api']);
+  assert.deepEqual(
+    h
+      .eventsSince(events)
+      .filter((e) => e.endsWith('JWTPolicy/api'))
+      .sort(),
+    ['Normal Enforced JWTPolicy/api', 'Normal ResolvedRefs JWTPolicy/api'],
+  );
 });
 
 test('a replica that does not hold the Lease reads nothing and writes nothing', async (t) => {
@@ -168,10 +201,16 @@ test('a head that changed since it was read fails the run (the queue retries it)
     if (call !== 'replaceNamespacedConfigMap' || name !== SNAPSHOT_NAME) return;
     h.fake.before = undefined;
     const current = h.fake.get('ConfigMap', SNAPSHOT_NAME)!;
-    h.fake.put('ConfigMap', { ...current, metadata: { ...current.metadata, annotations: { ...current.metadata?.annotations, [ANNOTATIONS.generation]: '7', [ANNOTATIONS.writtenBy]: 'op-2' } } });
+    h.fake.put('ConfigMap', {
+      ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: { ...current.metadata?.annotations, [ANNOTATIONS.generation]: '7', [ANNOTATIONS.writtenBy]: 'op-2' },
+      },
+    });
   };
   await assert.rejects(reconcile(), PublishConflictError);
-  assert.equal(h.head()?.annotations?.[ANNOTATIONS.writtenBy], 'op-2', 'the other writer\'s head stands');
+  assert.equal(h.head()?.annotations?.[ANNOTATIONS.writtenBy], 'op-2', "the other writer's head stands");
   assert.equal((await h.metrics.writeConflicts.get()).values.find((v) => v.labels.kind === 'snapshot')?.value, 1);
 
   await reconcile(); // the retry re-reads the head

@@ -17,10 +17,17 @@ function mockClock(t: TestContext) {
   };
 }
 
-test('a burst of adds becomes one run per key, when the first add\'s debounce is over', async (t) => {
+test("a burst of adds becomes one run per key, when the first add's debounce is over", async (t) => {
   const tick = mockClock(t);
   const runs: string[] = [];
-  const queue = new WorkQueue({ log, debounceMs: 30, handle: async (k) => { runs.push(k); return {}; } });
+  const queue = new WorkQueue({
+    log,
+    debounceMs: 30,
+    handle: async (k) => {
+      runs.push(k);
+      return {};
+    },
+  });
   queue.add('snapshot');
   await tick(10);
   for (let i = 0; i < 20; i++) queue.add('snapshot'); // later adds keep the earlier due time
@@ -41,8 +48,14 @@ test('a throwing handler is retried after backoffMs(1), backoffMs(2), …; resul
   const results: string[] = [];
   let calls = 0;
   const queue = new WorkQueue({
-    log, debounceMs: 1, backoff: { baseMs: 10, maxMs: 40 },
-    handle: async () => { calls += 1; if (calls < 3) throw new Error('apiserver away'); return {}; },
+    log,
+    debounceMs: 1,
+    backoff: { baseMs: 10, maxMs: 40 },
+    handle: async () => {
+      calls += 1;
+      if (calls < 3) throw new Error('apiserver away');
+      return {};
+    },
     onResult: (_k, r) => results.push(r),
   });
   queue.add('snapshot');
@@ -65,13 +78,19 @@ test('a throwing handler is retried after backoffMs(1), backoffMs(2), …; resul
 test('an add while running runs the key once more, after the run; requeueAfter runs it again; a stopped queue runs nothing', async (t) => {
   const tick = mockClock(t);
   let release = () => {};
-  const firstRunHeld = new Promise<void>((resolve) => { release = resolve; });
+  const firstRunHeld = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   let calls = 0;
   const queue = new WorkQueue({
-    log, debounceMs: 1,
+    log,
+    debounceMs: 1,
     handle: async (): Promise<ReconcileResult> => {
       calls += 1;
-      if (calls === 1) { queue.add('k'); await firstRunHeld; }
+      if (calls === 1) {
+        queue.add('k');
+        await firstRunHeld;
+      }
       return calls === 2 ? { requeueAfter: 10 } : {};
     },
   });

@@ -15,7 +15,10 @@ function harness(initial: Leadership | undefined) {
     onFenced: (kind, reason) => refused.push([kind, reason]),
   });
   const sent: string[] = [];
-  const send = (what: string) => async () => { sent.push(what); return what; };
+  const send = (what: string) => async () => {
+    sent.push(what);
+    return what;
+  };
   return { state, fence, refused, sent, send };
 }
 
@@ -63,13 +66,21 @@ test('close() refuses everything after it; idle() waits for the write already se
   const { fence, sent, send } = harness({ term: 1, untilMs: Infinity });
   const writes = fence.session();
   let answer!: () => void;
-  const inFlight = writes.write('snapshot', () => new Promise<string>((resolve) => { answer = () => resolve('head'); }));
+  const inFlight = writes.write(
+    'snapshot',
+    () =>
+      new Promise<string>((resolve) => {
+        answer = () => resolve('head');
+      }),
+  );
   assert.equal(fence.inFlight, 1);
   fence.close();
   await assert.rejects(writes.write('cleanup', send('delete')), refusedWith('closed'));
   await assert.rejects(fence.session().write('status', send('status')), refusedWith('closed'));
   let idle = false;
-  const waiting = fence.idle().then(() => { idle = true; });
+  const waiting = fence.idle().then(() => {
+    idle = true;
+  });
   await Promise.resolve();
   assert.equal(idle, false, 'idle before the in-flight write was answered');
   answer();
@@ -81,7 +92,12 @@ test('close() refuses everything after it; idle() waits for the write already se
 
 test('a write that fails still leaves the fence idle', async () => {
   const { fence } = harness({ term: 1, untilMs: Infinity });
-  await assert.rejects(fence.session().write('secret', async () => { throw new Error('apiserver away'); }), /apiserver away/);
+  await assert.rejects(
+    fence.session().write('secret', async () => {
+      throw new Error('apiserver away');
+    }),
+    /apiserver away/,
+  );
   assert.equal(fence.inFlight, 0);
   await fence.idle();
 });

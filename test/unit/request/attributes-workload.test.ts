@@ -18,7 +18,7 @@ test('without a workload (central mode) nothing is assumed: no namespace, no lab
   assert.equal(attrs.workloadLabels, undefined);
 });
 
-test('the workload\'s namespace is the destination when the proxy sends none, and its labels are attached', () => {
+test("the workload's namespace is the destination when the proxy sends none, and its labels are attached", () => {
   const attrs = readAttributes(request(), { workload });
   assert.equal(attrs.destinationNamespace, 'shop');
   assert.deepEqual(attrs.workloadLabels, { app: 'orders' });
@@ -36,7 +36,12 @@ test('a proxy that reports another namespace is a misconfiguration: request_inva
     ['SPIFFE principal', { destination: { principal: 'spiffe://cluster.local/ns/billing/sa/api' } }],
   ];
   for (const [name, attributes] of rows) {
-    await t.test(name, () => assert.throws(() => readAttributes(request(attributes), { workload }), (e: unknown) =>
-      e instanceof DenyError && e.code === 'request_invalid' && /billing is not this workload's namespace shop/.test(e.detail ?? '')));
+    await t.test(name, () =>
+      assert.throws(
+        () => readAttributes(request(attributes), { workload }),
+        (e: unknown) =>
+          e instanceof DenyError && e.code === 'request_invalid' && /billing is not this workload's namespace shop/.test(e.detail ?? ''),
+      ),
+    );
   }
 });

@@ -1,7 +1,13 @@
 // Unit tests for readAttributes: header sources, host normalization, namespaces, hostile input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { namespaceFromPrincipal, normalizeHost, readAttributes, type CheckRequestLike, type HttpRequestLike } from '../../../authz/request/attributes.ts';
+import {
+  namespaceFromPrincipal,
+  normalizeHost,
+  readAttributes,
+  type CheckRequestLike,
+  type HttpRequestLike,
+} from '../../../authz/request/attributes.ts';
 import { DenyError } from '../../../authz/reasons.ts';
 
 function request(http: HttpRequestLike | null, extra: Record<string, unknown> = {}): CheckRequestLike {
@@ -30,7 +36,9 @@ test('reads method, host and path from the http fields', () => {
 });
 
 test('falls back to pseudo-headers and keeps them in the header map', () => {
-  const a = readAttributes(request({ headers: { ':method': 'post', ':authority': 'svc.local:8080', ':path': '/p', 'x-request-id': 'r1' } }));
+  const a = readAttributes(
+    request({ headers: { ':method': 'post', ':authority': 'svc.local:8080', ':path': '/p', 'x-request-id': 'r1' } }),
+  );
   assert.equal(a.method, 'POST');
   assert.equal(a.host, 'svc.local');
   assert.equal(a.path, '/p');
@@ -52,16 +60,22 @@ test('a headers map entry stays one value (Envoy already joined repeats with a c
 });
 
 test('header_map keeps repeated headers apart and reads raw_value bytes as latin1', () => {
-  const a = readAttributes(request({
-    method: 'GET', host: 'h', path: '/',
-    header_map: { headers: [
-      { key: 'Authorization', raw_value: Buffer.from('Bearer a') },
-      { key: 'authorization', raw_value: Buffer.from('Bearer b') },
-      { key: 'x-plain', value: 'v' },
-      { key: 'x-bytes', raw_value: Buffer.from([0x63, 0xe9]) },
-      { key: 'x-empty', raw_value: Buffer.alloc(0), value: '' },
-    ] },
-  }));
+  const a = readAttributes(
+    request({
+      method: 'GET',
+      host: 'h',
+      path: '/',
+      header_map: {
+        headers: [
+          { key: 'Authorization', raw_value: Buffer.from('Bearer a') },
+          { key: 'authorization', raw_value: Buffer.from('Bearer b') },
+          { key: 'x-plain', value: 'v' },
+          { key: 'x-bytes', raw_value: Buffer.from([0x63, 0xe9]) },
+          { key: 'x-empty', raw_value: Buffer.alloc(0), value: '' },
+        ],
+      },
+    }),
+  );
   assert.deepEqual(a.headers.get('authorization'), ['Bearer a', 'Bearer b']);
   assert.deepEqual(a.headers.get('x-plain'), ['v']);
   assert.deepEqual(a.headers.get('x-bytes'), ['c\u00e9']);
@@ -134,18 +148,22 @@ test('destination namespace from a SPIFFE principal', () => {
 });
 
 test('context extension namespace wins over the principal', () => {
-  const a = readAttributes(request(basic, {
-    destination: { principal: 'spiffe://cluster.local/ns/shop/sa/cart' },
-    context_extensions: { namespace: 'billing' },
-  }));
+  const a = readAttributes(
+    request(basic, {
+      destination: { principal: 'spiffe://cluster.local/ns/shop/sa/cart' },
+      context_extensions: { namespace: 'billing' },
+    }),
+  );
   assert.equal(a.destinationNamespace, 'billing');
 });
 
 test('an invalid context extension namespace is ignored', () => {
-  const fallback = readAttributes(request(basic, {
-    destination: { principal: 'spiffe://cluster.local/ns/shop/sa/cart' },
-    context_extensions: { namespace: 'Not_A_Label' },
-  }));
+  const fallback = readAttributes(
+    request(basic, {
+      destination: { principal: 'spiffe://cluster.local/ns/shop/sa/cart' },
+      context_extensions: { namespace: 'Not_A_Label' },
+    }),
+  );
   assert.equal(fallback.destinationNamespace, 'shop');
   assert.equal(readAttributes(request(basic, { context_extensions: { namespace: '../kube-system' } })).destinationNamespace, undefined);
 });

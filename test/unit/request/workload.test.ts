@@ -8,7 +8,12 @@ import { parseLabelsFile, readWorkload } from '../../../authz/request/workload.t
 
 test('reads the kubelet\'s format: key="value" lines, prefixed keys, empty values, a final newline', () => {
   const text = 'app="orders"\napp.kubernetes.io/name="orders-api"\nempty=""\npod-template-hash="5d8f"\n';
-  assert.deepEqual(parseLabelsFile(text), { app: 'orders', 'app.kubernetes.io/name': 'orders-api', empty: '', 'pod-template-hash': '5d8f' });
+  assert.deepEqual(parseLabelsFile(text), {
+    app: 'orders',
+    'app.kubernetes.io/name': 'orders-api',
+    empty: '',
+    'pod-template-hash': '5d8f',
+  });
 });
 
 test('unescapes Go-quoted values: \\" and \\\\, and keeps = and spaces inside the quotes', () => {
@@ -33,14 +38,22 @@ test('refuses garbage lines with the line number', async (t) => {
     ['app="a"\napp="b"', /line 2 repeats the key "app"/],
   ];
   for (const [text, message] of rows) {
-    await t.test(JSON.stringify(text), () => assert.throws(() => parseLabelsFile(text), (e: unknown) => e instanceof SyntaxError && message.test(e.message)));
+    await t.test(JSON.stringify(text), () =>
+      assert.throws(
+        () => parseLabelsFile(text),
+        (e: unknown) => e instanceof SyntaxError && message.test(e.message),
+      ),
+    );
   }
 });
 
 test('a label named like an Object.prototype member is an ordinary label', () => {
   const labels = parseLabelsFile('__proto__="x"\nconstructor="y"');
   assert.equal(Object.getPrototypeOf(labels), Object.prototype);
-  assert.deepEqual(Object.entries(labels), [['__proto__', 'x'], ['constructor', 'y']]);
+  assert.deepEqual(Object.entries(labels), [
+    ['__proto__', 'x'],
+    ['constructor', 'y'],
+  ]);
 });
 
 test('readWorkload: reads the file, freezes the result, and needs a DNS-1123 namespace', async () => {

@@ -7,13 +7,26 @@ import { bearerChallenge, toCheckResponse, toStruct, type HeaderValueOption } fr
 import { packageDefinition } from '../../../authz/server/protos.ts';
 
 function allow(overrides: Partial<AllowDecision> = {}): AllowDecision {
-  return { kind: 'allow', reason: 'allowed', headersToSet: [], headersToRemove: [], queryParametersToRemove: [], metadata: {}, trace: [], ...overrides };
+  return {
+    kind: 'allow',
+    reason: 'allowed',
+    headersToSet: [],
+    headersToRemove: [],
+    queryParametersToRemove: [],
+    metadata: {},
+    trace: [],
+    ...overrides,
+  };
 }
 
 function deny(reason: DenyReason, overrides: Partial<DenyDecision> = {}): DenyDecision {
   return {
-    kind: 'deny', reason, description: REASONS[reason].description,
-    deny: { realm: 'shop', exposeReason: true, headers: [] }, trace: [], ...overrides,
+    kind: 'deny',
+    reason,
+    description: REASONS[reason].description,
+    deny: { realm: 'shop', exposeReason: true, headers: [] },
+    trace: [],
+    ...overrides,
   };
 }
 
@@ -22,11 +35,13 @@ function header(headers: HeaderValueOption[], name: string): string | undefined 
 }
 
 test('allow: OK status, headers with both overwrite flags, removals', () => {
-  const res = toCheckResponse(allow({
-    headersToSet: [{ name: 'x-user-id', value: 'alice' }],
-    headersToRemove: ['authorization'],
-    queryParametersToRemove: ['access_token'],
-  }));
+  const res = toCheckResponse(
+    allow({
+      headersToSet: [{ name: 'x-user-id', value: 'alice' }],
+      headersToRemove: ['authorization'],
+      queryParametersToRemove: ['access_token'],
+    }),
+  );
   assert.deepEqual(res.status, { code: 0, message: 'allowed' });
   assert.equal(res.denied_response, undefined);
   assert.deepEqual(res.ok_response, {
@@ -38,9 +53,21 @@ test('allow: OK status, headers with both overwrite flags, removals', () => {
 });
 
 test('allow: metadata becomes a google.protobuf.Struct', () => {
-  const res = toCheckResponse(allow({
-    metadata: { sub: 'alice', n: 1.5, ok: true, none: null, skipped: undefined, roles: ['a', 2], nested: { deep: { x: false } }, when: new Date(0), inf: Infinity },
-  }));
+  const res = toCheckResponse(
+    allow({
+      metadata: {
+        sub: 'alice',
+        n: 1.5,
+        ok: true,
+        none: null,
+        skipped: undefined,
+        roles: ['a', 2],
+        nested: { deep: { x: false } },
+        when: new Date(0),
+        inf: Infinity,
+      },
+    }),
+  );
   assert.deepEqual(res.dynamic_metadata, {
     fields: {
       sub: { stringValue: 'alice' },
@@ -68,35 +95,50 @@ test('deny 401 invalid token: exact WWW-Authenticate, JSON body, PERMISSION_DENI
   assert.equal(res.ok_response, undefined);
   const denied = res.denied_response!;
   assert.deepEqual(denied.status, { code: 'Unauthorized' });
-  assert.equal(header(denied.headers, 'www-authenticate'),
-    'Bearer realm="shop", error="invalid_token", error_description="token expired 42s ago"');
+  assert.equal(
+    header(denied.headers, 'www-authenticate'),
+    'Bearer realm="shop", error="invalid_token", error_description="token expired 42s ago"',
+  );
   assert.equal(header(denied.headers, 'content-type'), 'application/json');
   for (const h of denied.headers) {
     assert.deepEqual(h.append, { value: false });
     assert.equal(h.append_action, 'OVERWRITE_IF_EXISTS_OR_ADD');
   }
-  assert.deepEqual(JSON.parse(denied.body), { error: 'invalid_token', error_description: 'token expired 42s ago', reason: 'token_expired' });
+  assert.deepEqual(JSON.parse(denied.body), {
+    error: 'invalid_token',
+    error_description: 'token expired 42s ago',
+    reason: 'token_expired',
+  });
 });
 
 test('token_missing: challenge without error= (RFC 6750 §3.1)', () => {
   const denied = toCheckResponse(deny('token_missing')).denied_response!;
   assert.equal(denied.status.code, 'Unauthorized');
   assert.equal(header(denied.headers, 'www-authenticate'), 'Bearer realm="shop"');
-  assert.deepEqual(JSON.parse(denied.body), { error: 'unauthorized', error_description: 'a bearer token is required', reason: 'token_missing' });
+  assert.deepEqual(JSON.parse(denied.body), {
+    error: 'unauthorized',
+    error_description: 'a bearer token is required',
+    reason: 'token_missing',
+  });
 });
 
 test('rule_failed: 403 with error="insufficient_scope"', () => {
   const res = toCheckResponse(deny('rule_failed'));
   assert.equal(res.status.code, 7);
   assert.equal(res.denied_response!.status.code, 'Forbidden');
-  assert.equal(header(res.denied_response!.headers, 'www-authenticate'),
-    'Bearer realm="shop", error="insufficient_scope", error_description="token does not grant access to this resource"');
+  assert.equal(
+    header(res.denied_response!.headers, 'www-authenticate'),
+    'Bearer realm="shop", error="insufficient_scope", error_description="token does not grant access to this resource"',
+  );
   assert.equal(JSON.parse(res.denied_response!.body).error, 'insufficient_scope');
 });
 
 test('deny: dynamic metadata names the reason, policy, issuer and subject for access logs', () => {
   const res = toCheckResponse(deny('rule_failed', { policyId: 'JWTPolicy/shop/orders', issuerId: 'shop/idp', subject: 'alice' }));
-  assert.deepEqual(res.dynamic_metadata, toStruct({ reason: 'rule_failed', policy: 'JWTPolicy/shop/orders', issuer: 'shop/idp', sub: 'alice' }));
+  assert.deepEqual(
+    res.dynamic_metadata,
+    toStruct({ reason: 'rule_failed', policy: 'JWTPolicy/shop/orders', issuer: 'shop/idp', sub: 'alice' }),
+  );
   assert.deepEqual(toCheckResponse(deny('token_missing')).dynamic_metadata, toStruct({ reason: 'token_missing' }));
 });
 
@@ -130,8 +172,13 @@ test('exposeReason false hides the reason and the description, keeps the error c
 });
 
 test('policy deny headers are added with overwrite semantics after the defaults', () => {
-  const denied = toCheckResponse(deny('token_missing', { deny: { realm: 'r', exposeReason: true, headers: [{ name: 'x-deny', value: '1' }] } })).denied_response!;
-  assert.deepEqual(denied.headers.map((h) => h.header.key), ['www-authenticate', 'content-type', 'x-deny']);
+  const denied = toCheckResponse(
+    deny('token_missing', { deny: { realm: 'r', exposeReason: true, headers: [{ name: 'x-deny', value: '1' }] } }),
+  ).denied_response!;
+  assert.deepEqual(
+    denied.headers.map((h) => h.header.key),
+    ['www-authenticate', 'content-type', 'x-deny'],
+  );
   assert.ok(denied.headers.every((h) => h.append_action === 'OVERWRITE_IF_EXISTS_OR_ADD' && h.append.value === false));
 });
 
@@ -194,7 +241,11 @@ const ON_THE_WIRE: { [Code in AllowReason]: 'allow' } & { [Code in DenyReason]: 
 };
 
 test('every reason code has its pinned answer on the wire: HTTP status, gRPC code, error, challenge', async (t) => {
-  assert.deepEqual(Object.keys(ON_THE_WIRE).sort(), Object.keys(REASONS).sort(), 'a reason without a pinned answer (or a pinned one that is gone)');
+  assert.deepEqual(
+    Object.keys(ON_THE_WIRE).sort(),
+    Object.keys(REASONS).sort(),
+    'a reason without a pinned answer (or a pinned one that is gone)',
+  );
   const statusEnum = packageDefinition['envoy.type.v3.StatusCode'] as unknown as { type: { value: { name: string; number: number }[] } };
   const names = new Set(statusEnum.type.value.map((v) => v.name));
   // The casts below build what the types forbid (a kind and a reason that disagree), as a
@@ -209,7 +260,10 @@ test('every reason code has its pinned answer on the wire: HTTP status, gRPC cod
       const [status, grpc, error, challenge] = expected;
       assert.ok(names.has(status), `${status} is an envoy.type.v3.StatusCode`);
       const res = toCheckResponse(deny(reason as DenyReason));
-      assert.deepEqual([res.denied_response!.status.code, res.status.code, JSON.parse(res.denied_response!.body).error], [status, grpc, error]);
+      assert.deepEqual(
+        [res.denied_response!.status.code, res.status.code, JSON.parse(res.denied_response!.body).error],
+        [status, grpc, error],
+      );
       const wwwAuthenticate = header(res.denied_response!.headers, 'www-authenticate');
       if (challenge === 'none') assert.equal(wwwAuthenticate, undefined);
       else if (challenge === 'bare') assert.equal(wwwAuthenticate, 'Bearer realm="shop"');

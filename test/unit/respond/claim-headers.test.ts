@@ -6,9 +6,17 @@ import { DenyError } from '../../../authz/reasons.ts';
 import type { ClaimHeader, ForwardSettings, HeaderEncoding } from '../../../snapshot/types.ts';
 
 const CLAIMS: Record<string, unknown> = {
-  sub: 'user-1', level: 3, verified: false, nothing: null,
-  groups: ['dev', 'ops'], numbers: [1, true, 'x'], nested: [['a']], comma: ['a,b'],
-  realm_access: { roles: ['admin'] }, name: 'José', empty: '',
+  sub: 'user-1',
+  level: 3,
+  verified: false,
+  nothing: null,
+  groups: ['dev', 'ops'],
+  numbers: [1, true, 'x'],
+  nested: [['a']],
+  comma: ['a,b'],
+  realm_access: { roles: ['admin'] },
+  name: 'José',
+  empty: '',
 };
 
 function forward(claimHeaders: ClaimHeader[], payloadHeader?: string): ForwardSettings {
@@ -45,12 +53,15 @@ for (const [name, header, value] of values) {
 }
 
 test('a missing or null claim sets nothing and removes the header', () => {
-  const result = claimHeaders(CLAIMS, forward([
-    { claim: ['sub'], header: 'x-user-id', encoding: 'json' },
-    { claim: ['email'], header: 'x-user-email', encoding: 'json' },
-    { claim: ['nothing'], header: 'x-nothing', encoding: 'json' },
-    { claim: ['constructor'], header: 'x-proto', encoding: 'json' },
-  ]));
+  const result = claimHeaders(
+    CLAIMS,
+    forward([
+      { claim: ['sub'], header: 'x-user-id', encoding: 'json' },
+      { claim: ['email'], header: 'x-user-email', encoding: 'json' },
+      { claim: ['nothing'], header: 'x-nothing', encoding: 'json' },
+      { claim: ['constructor'], header: 'x-proto', encoding: 'json' },
+    ]),
+  );
   assert.deepEqual(result, { set: [{ name: 'x-user-id', value: 'user-1' }], remove: ['x-user-email', 'x-nothing', 'x-proto'] });
 });
 
@@ -93,7 +104,18 @@ test('values over the size cap are refused; at the cap they pass', () => {
 });
 
 test('header names must be lower-case tokens and not framing headers', async (t) => {
-  for (const header of ['X-User', 'x user', 'x-user:', ':path', '', 'x-\u00e9', 'host', 'content-length', 'transfer-encoding', 'connection']) {
+  for (const header of [
+    'X-User',
+    'x user',
+    'x-user:',
+    ':path',
+    '',
+    'x-\u00e9',
+    'host',
+    'content-length',
+    'transfer-encoding',
+    'connection',
+  ]) {
     await t.test(JSON.stringify(header), () => {
       assertRefused(() => claimHeaders(CLAIMS, forward([{ claim: ['sub'], header, encoding: 'json' }])));
       assertRefused(() => claimHeaders(CLAIMS, forward([], header), '{}'));

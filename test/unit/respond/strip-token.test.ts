@@ -16,25 +16,33 @@ function request(headers: Record<string, string[]>, query = '') {
 
 test('a header source removes the header by its lower-case name', () => {
   assert.deepEqual(stripToken([BEARER], request({ authorization: [`Bearer ${TOKEN}`] })), {
-    headersToRemove: ['authorization'], queryParametersToRemove: [], headersToSet: [],
+    headersToRemove: ['authorization'],
+    queryParametersToRemove: [],
+    headersToSet: [],
   });
 });
 
 test('a query source names the parameter, decoded and as the client spelled it', () => {
-  assert.deepEqual(stripToken([QUERY], request({}, `a=1&access%5Ftoken=${TOKEN}&access_token=${TOKEN}`)).queryParametersToRemove,
-    ['access_token', 'access%5Ftoken']);
+  assert.deepEqual(stripToken([QUERY], request({}, `a=1&access%5Ftoken=${TOKEN}&access_token=${TOKEN}`)).queryParametersToRemove, [
+    'access_token',
+    'access%5Ftoken',
+  ]);
   assert.deepEqual(stripToken([QUERY], request({}, 'a=1')).queryParametersToRemove, ['access_token']);
 });
 
 test('a cookie source rewrites the cookie header without that cookie', () => {
   assert.deepEqual(stripToken([COOKIE], request({ cookie: [`theme=dark; jwt=${TOKEN}`, 'lang=en'] })), {
-    headersToRemove: [], queryParametersToRemove: [], headersToSet: [{ name: 'cookie', value: 'theme=dark; lang=en' }],
+    headersToRemove: [],
+    queryParametersToRemove: [],
+    headersToSet: [{ name: 'cookie', value: 'theme=dark; lang=en' }],
   });
 });
 
 test('every cookie with the name goes, and nothing is set when none remains', () => {
   assert.deepEqual(stripToken([COOKIE], request({ cookie: [`jwt=${TOKEN}`, `jwt="${TOKEN}"`] })), {
-    headersToRemove: ['cookie'], queryParametersToRemove: [], headersToSet: [],
+    headersToRemove: ['cookie'],
+    queryParametersToRemove: [],
+    headersToSet: [],
   });
 });
 
@@ -49,6 +57,8 @@ test('a cookie header without the token cookie is left alone', () => {
 
 test('all sources of one token at once', () => {
   assert.deepEqual(stripToken([BEARER, QUERY, COOKIE], request({ cookie: [`jwt=${TOKEN}; x=1`] }, `access_token=${TOKEN}`)), {
-    headersToRemove: ['authorization'], queryParametersToRemove: ['access_token'], headersToSet: [{ name: 'cookie', value: 'x=1' }],
+    headersToRemove: ['authorization'],
+    queryParametersToRemove: ['access_token'],
+    headersToSet: [{ name: 'cookie', value: 'x=1' }],
   });
 });

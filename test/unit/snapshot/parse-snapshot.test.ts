@@ -13,13 +13,22 @@ function sealed(settings: Record<string, unknown>): string {
 
 test('pathParameters absent, reject or ignore loads as written', () => {
   assert.deepEqual(parseSnapshot(sealed({ unmatched: 'deny' })).settings, { unmatched: 'deny' });
-  assert.deepEqual(parseSnapshot(sealed({ unmatched: 'deny', pathParameters: 'reject' })).settings, { unmatched: 'deny', pathParameters: 'reject' });
-  assert.deepEqual(parseSnapshot(sealed({ unmatched: 'allow', pathParameters: 'ignore' })).settings, { unmatched: 'allow', pathParameters: 'ignore' });
+  assert.deepEqual(parseSnapshot(sealed({ unmatched: 'deny', pathParameters: 'reject' })).settings, {
+    unmatched: 'deny',
+    pathParameters: 'reject',
+  });
+  assert.deepEqual(parseSnapshot(sealed({ unmatched: 'allow', pathParameters: 'ignore' })).settings, {
+    unmatched: 'allow',
+    pathParameters: 'ignore',
+  });
 });
 
 test('any other pathParameters refuses the snapshot, naming the value', () => {
   for (const value of ['strip', '', 'IGNORE', true, null]) {
-    assert.throws(() => parseSnapshot(sealed({ unmatched: 'deny', pathParameters: value })),
-      (err: unknown) => err instanceof SnapshotError && err.message.includes(`settings.pathParameters ${JSON.stringify(value)}`), String(value));
+    assert.throws(
+      () => parseSnapshot(sealed({ unmatched: 'deny', pathParameters: value })),
+      (err: unknown) => err instanceof SnapshotError && err.message.includes(`settings.pathParameters ${JSON.stringify(value)}`),
+      String(value),
+    );
   }
 });

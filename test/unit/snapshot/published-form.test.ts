@@ -4,9 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { snapshotDigest } from '../../../snapshot/digest.ts';
-import {
-  ANNOTATIONS, fromPublishedForm, PART_LIMIT_BYTES, partNames, toPublishedForm,
-} from '../../../snapshot/published-form.ts';
+import { ANNOTATIONS, fromPublishedForm, PART_LIMIT_BYTES, partNames, toPublishedForm } from '../../../snapshot/published-form.ts';
 import type { Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../../snapshot/types.ts';
 
 const hmac = { kty: 'oct', k: randomBytes(32).toString('base64url') };
@@ -14,24 +12,47 @@ const rsa = { kty: 'RSA', kid: 'r1', n: 'AQAB', e: 'AQAB' };
 
 function issuer(id: string, keys: SnapshotIssuer['keySource']): SnapshotIssuer {
   return {
-    id, issuer: `https://${id}`, audiences: ['api'], algorithms: ['RS256'], keySource: keys,
-    remote: { refreshSeconds: 300, cooldownSeconds: 30, timeoutMs: 5000 }, clockSkewSeconds: 60,
-    requireExpiration: true, requiredClaims: [], claimMappings: [],
+    id,
+    issuer: `https://${id}`,
+    audiences: ['api'],
+    algorithms: ['RS256'],
+    keySource: keys,
+    remote: { refreshSeconds: 300, cooldownSeconds: 30, timeoutMs: 5000 },
+    clockSkewSeconds: 60,
+    requireExpiration: true,
+    requiredClaims: [],
+    claimMappings: [],
   };
 }
 
 function policy(i: number, noise = ''): SnapshotPolicy {
   return {
-    id: `JWTPolicy/ns/p${i}`, scope: { kind: 'namespaced', namespace: 'ns' },
+    id: `JWTPolicy/ns/p${i}`,
+    scope: { kind: 'namespaced', namespace: 'ns' },
     targets: [{ hosts: [`h${i}.test`], paths: [{ kind: 'exact', value: `/${noise}` }], methods: [] }],
-    mode: 'required', issuers: [{ issuerId: 'ns/a', audienceWaived: false }], issuerMatch: 'anyOf',
-    tokenSources: [{ kind: 'header', name: 'authorization', prefix: 'Bearer ' }], rules: [],
-    forward: { claimHeaders: [], stripToken: true, metadataClaims: [] }, deny: { realm: 'r', exposeReason: true, headers: [] },
+    mode: 'required',
+    issuers: [{ issuerId: 'ns/a', audienceWaived: false }],
+    issuerMatch: 'anyOf',
+    tokenSources: [{ kind: 'header', name: 'authorization', prefix: 'Bearer ' }],
+    rules: [],
+    forward: { claimHeaders: [], stripToken: true, metadataClaims: [] },
+    deny: { realm: 'r', exposeReason: true, headers: [] },
   };
 }
 
-function snapshot(policies: SnapshotPolicy[], issuers: Record<string, SnapshotIssuer> = { 'ns/a': issuer('ns/a', { kind: 'jwksUri', jwksUri: 'https://a/jwks' }) }): Snapshot {
-  const s: Snapshot = { schemaVersion: 1, generation: 7, createdAt: '2026-01-01T00:00:00Z', sha256: '', settings: { unmatched: 'deny' }, issuers, policies };
+function snapshot(
+  policies: SnapshotPolicy[],
+  issuers: Record<string, SnapshotIssuer> = { 'ns/a': issuer('ns/a', { kind: 'jwksUri', jwksUri: 'https://a/jwks' }) },
+): Snapshot {
+  const s: Snapshot = {
+    schemaVersion: 1,
+    generation: 7,
+    createdAt: '2026-01-01T00:00:00Z',
+    sha256: '',
+    settings: { unmatched: 'deny' },
+    issuers,
+    policies,
+  };
   return { ...s, sha256: snapshotDigest(s) };
 }
 
@@ -62,7 +83,10 @@ test('a snapshot beyond one object is split into content-addressed parts and rea
   const published = toPublishedForm(s, { namespace: 'n' });
   assert.ok(published.parts.length >= 2);
   for (const part of published.parts) assert.ok(Buffer.from(part.binaryData!.chunk!, 'base64').length <= PART_LIMIT_BYTES);
-  assert.deepEqual(published.parts.map((p) => p.metadata.name), partNames(published.head));
+  assert.deepEqual(
+    published.parts.map((p) => p.metadata.name),
+    partNames(published.head),
+  );
   assert.ok(published.parts.every((p) => p.metadata.name.startsWith(`jwtgate-snapshot-${s.sha256.slice(0, 12)}-`)));
   assert.deepEqual(fromPublishedForm(published.head, [...published.parts].reverse(), undefined), s);
   assert.throws(() => fromPublishedForm(published.head, published.parts.slice(1), undefined), /part .* is missing/);

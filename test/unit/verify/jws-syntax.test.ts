@@ -58,7 +58,9 @@ describe('parseUnverifiedJws', () => {
     ['Bearer prefix left in', `Bearer ${VALID}`],
   ];
   for (const [name, token] of malformed) {
-    it(`refuses ${name} as token_malformed`, () => { assertDenied(token, 'token_malformed'); });
+    it(`refuses ${name} as token_malformed`, () => {
+      assertDenied(token, 'token_malformed');
+    });
   }
 
   describe('canonical base64url in every segment (RFC 4648 §3.5, §5)', () => {
@@ -78,7 +80,11 @@ describe('parseUnverifiedJws', () => {
 
     const rows: [name: string, token: string, description: RegExp][] = [
       ['a header whose last character has a pad bit set', `${flipLast(h, 1)}.${p}.${SIGNATURE}`, /token header is not canonical base64url/],
-      ['a payload whose last character has a pad bit set', `${h}.${flipLast(p, 8)}.${SIGNATURE}`, /token payload is not canonical base64url/],
+      [
+        'a payload whose last character has a pad bit set',
+        `${h}.${flipLast(p, 8)}.${SIGNATURE}`,
+        /token payload is not canonical base64url/,
+      ],
       ['a signature whose last character has a pad bit set', `${h}.${p}.sih`, /token signature is not canonical base64url/],
       // {"alg":"RS256"} encodes to 20 characters; Buffer would silently drop a 21st and decode it fine.
       ['a header of length 4n+1', `${segment({ alg: 'RS256' })}A.${p}.${SIGNATURE}`, /token header has an impossible base64url length/],
@@ -93,7 +99,14 @@ describe('parseUnverifiedJws', () => {
     }
 
     it('property: flipping pad bits of the last character of any segment is refused; the canonical token is accepted', () => {
-      const header = fc.record({ alg: fc.constantFrom('RS256', 'ES256', 'PS384', 'EdDSA', 'HS256'), kid: fc.string(), typ: fc.option(fc.constantFrom('JWT', 'at+jwt'), { nil: undefined }) }, { requiredKeys: ['alg'] });
+      const header = fc.record(
+        {
+          alg: fc.constantFrom('RS256', 'ES256', 'PS384', 'EdDSA', 'HS256'),
+          kid: fc.string(),
+          typ: fc.option(fc.constantFrom('JWT', 'at+jwt'), { nil: undefined }),
+        },
+        { requiredKeys: ['alg'] },
+      );
       const payload = fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 }));
       const signature = fc.uint8Array({ minLength: 0, maxLength: 600 });
       fc.assert(
@@ -135,7 +148,9 @@ describe('parseUnverifiedJws', () => {
     ['typ not a string', craftToken({ alg: 'RS256', typ: ['JWT'] }, PAYLOAD)],
   ];
   for (const [name, token] of badHeader) {
-    it(`refuses a header that is ${name} as header_invalid`, () => { assertDenied(token, 'header_invalid'); });
+    it(`refuses a header that is ${name} as header_invalid`, () => {
+      assertDenied(token, 'header_invalid');
+    });
   }
 
   const badPayload: [string, string][] = [
@@ -144,16 +159,23 @@ describe('parseUnverifiedJws', () => {
     ['a JSON array', `${segment(HEADER)}.${segment(['iss'])}.sig`],
   ];
   for (const [name, token] of badPayload) {
-    it(`refuses a payload that is ${name} as payload_invalid`, () => { assertDenied(token, 'payload_invalid'); });
+    it(`refuses a payload that is ${name} as payload_invalid`, () => {
+      assertDenied(token, 'payload_invalid');
+    });
   }
 
   for (const alg of ['none', 'None', 'NONE', 'nOnE', undefined]) {
-    it(`refuses alg ${String(alg)} as alg_none`, () => { assertDenied(craftToken({ alg }, PAYLOAD, ''), 'alg_none'); });
+    it(`refuses alg ${String(alg)} as alg_none`, () => {
+      assertDenied(craftToken({ alg }, PAYLOAD, ''), 'alg_none');
+    });
   }
 
   for (const name of ['jku', 'x5u', 'jwk', 'x5c']) {
     it(`refuses a header carrying ${name}`, () => {
-      assertDenied(craftToken({ ...HEADER, [name]: name === 'jwk' ? { kty: 'oct', k: 'AAAA' } : 'https://evil.example/k' }, PAYLOAD), 'header_key_source_forbidden');
+      assertDenied(
+        craftToken({ ...HEADER, [name]: name === 'jwk' ? { kty: 'oct', k: 'AAAA' } : 'https://evil.example/k' }, PAYLOAD),
+        'header_key_source_forbidden',
+      );
     });
   }
 

@@ -49,13 +49,18 @@ describe('RFC 7515 Appendix A', () => {
       const [header, payload, signature] = token.split('.') as [string, string, string];
       const bytes = Buffer.from(signature, 'base64url');
       bytes[0]! ^= 0x01;
-      await assertDenied(verifyToken(`${header}.${payload}.${bytes.toString('base64url')}`, joe(), { now: V.RFC7515_NOW }), 'signature_invalid');
+      await assertDenied(
+        verifyToken(`${header}.${payload}.${bytes.toString('base64url')}`, joe(), { now: V.RFC7515_NOW }),
+        'signature_invalid',
+      );
     });
   }
 
   test('A.2 is alg_not_allowed for an issuer pinned to ES256, before any key is used', async () => {
     await assertDenied(
-      verifyToken(V.RFC7515_A2_RS256_TOKEN, [candidate(V.RFC7515_ISSUER, ['ES256'], { keys: [V.RFC7515_A3_EC_JWK] }, undefined)], { now: V.RFC7515_NOW }),
+      verifyToken(V.RFC7515_A2_RS256_TOKEN, [candidate(V.RFC7515_ISSUER, ['ES256'], { keys: [V.RFC7515_A3_EC_JWK] }, undefined)], {
+        now: V.RFC7515_NOW,
+      }),
       'alg_not_allowed',
     );
   });
@@ -81,7 +86,7 @@ describe('RFC 7520 §4 (JOSE Cookbook) signatures', () => {
   }
 });
 
-describe("Envoy jwt_authn test_common.h tokens", () => {
+describe('Envoy jwt_authn test_common.h tokens', () => {
   const example = () => [candidate(V.ENVOY_ISSUER, ['RS256'], V.ENVOY_PUBLIC_JWKS, [V.ENVOY_AUDIENCE])];
   const at = { now: V.ENVOY_NOW };
 
@@ -98,7 +103,10 @@ describe("Envoy jwt_authn test_common.h tokens", () => {
 
   test('NestedGoodToken verifies with its nested claims intact', async () => {
     const verified = await verifyToken(V.ENVOY_NESTED_GOOD_TOKEN, example(), at);
-    assert.deepEqual(verified.claims.nested, { 'key-1': 'value1', 'nested-2': { 'key-2': 'value2', 'key-3': true, 'key-4': 9999, 'key-5': ['str1', 'str2'] } });
+    assert.deepEqual(verified.claims.nested, {
+      'key-1': 'value1',
+      'nested-2': { 'key-2': 'value2', 'key-3': true, 'key-4': 9999, 'key-5': ['str1', 'str2'] },
+    });
   });
 
   test('ExpiredToken is token_expired now, and verifies on a clock before its exp', async () => {

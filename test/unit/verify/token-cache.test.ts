@@ -43,8 +43,10 @@ describe('TokenCache', () => {
     assert.equal(cache.lookup('t1', config, undefined), undefined, 'a waived audience check is a different key');
     assert.equal(cache.lookup('t1', issuerConfig({ clockSkewSeconds: 60 }), AUD), undefined, 'changed issuer settings');
     assert.ok(cache.lookup('t1', issuerConfig(), AUD), 'an equal config from a new snapshot still hits');
-    assert.ok(cache.lookup('t1', issuerConfig({ cachedKeys: { jwks: { keys: [] }, fetchedAt: '2026-01-01T00:00:00Z' } }), AUD),
-      'operator-refreshed cachedKeys do not change verification');
+    assert.ok(
+      cache.lookup('t1', issuerConfig({ cachedKeys: { jwks: { keys: [] }, fetchedAt: '2026-01-01T00:00:00Z' } }), AUD),
+      'operator-refreshed cachedKeys do not change verification',
+    );
   });
 
   it('never keeps an entry past exp', (t) => {

@@ -13,7 +13,10 @@ describe('checkKeyUrl', () => {
 
   for (const url of ['http://idp.example/jwks', 'http://10.0.0.1/jwks', 'file:///etc/passwd', 'ftp://idp.example/jwks', 'not a url']) {
     it(`refuses ${url}`, () => {
-      assert.throws(() => checkKeyUrl(url), (e: unknown) => e instanceof KeyFetchError && e.result === 'url_forbidden');
+      assert.throws(
+        () => checkKeyUrl(url),
+        (e: unknown) => e instanceof KeyFetchError && e.result === 'url_forbidden',
+      );
     });
   }
 });
@@ -21,12 +24,25 @@ describe('checkKeyUrl', () => {
 describe('fetchJson', () => {
   const server = createServer((req, res) => {
     switch (req.url) {
-      case '/ok': res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' }).end('{"keys":[]}'); break;
-      case '/big-declared': res.writeHead(200, { 'content-length': '5000' }).end('x'.repeat(5000)); break;
-      case '/big-chunked': res.writeHead(200); res.write('x'.repeat(3000)); res.end('x'.repeat(3000)); break;
-      case '/redirect': res.writeHead(302, { location: '/ok' }).end(); break;
-      case '/text': res.writeHead(200).end('<html>'); break;
-      default: res.writeHead(404).end();
+      case '/ok':
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' }).end('{"keys":[]}');
+        break;
+      case '/big-declared':
+        res.writeHead(200, { 'content-length': '5000' }).end('x'.repeat(5000));
+        break;
+      case '/big-chunked':
+        res.writeHead(200);
+        res.write('x'.repeat(3000));
+        res.end('x'.repeat(3000));
+        break;
+      case '/redirect':
+        res.writeHead(302, { location: '/ok' }).end();
+        break;
+      case '/text':
+        res.writeHead(200).end('<html>');
+        break;
+      default:
+        res.writeHead(404).end();
     }
   });
   let origin = '';
@@ -50,6 +66,6 @@ describe('fetchJson', () => {
   it('does not follow redirects', () => assert.rejects(get('/redirect'), failsWith('http_error')));
   it('refuses a non-JSON body', () => assert.rejects(get('/text'), failsWith('invalid')));
   it('reports a non-200 status', () => assert.rejects(get('/missing'), failsWith('http_error')));
-  it('reports a refused connection', () => assert.rejects(
-    fetchJson(new URL('http://127.0.0.1:1/jwks'), { signal: AbortSignal.timeout(2000) }), failsWith('network_error')));
+  it('reports a refused connection', () =>
+    assert.rejects(fetchJson(new URL('http://127.0.0.1:1/jwks'), { signal: AbortSignal.timeout(2000) }), failsWith('network_error')));
 });

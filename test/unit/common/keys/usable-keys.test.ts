@@ -11,18 +11,33 @@ describe('selectUsableKeys', async () => {
 
   it('keeps strong public keys and drops weak ones with a reason', () => {
     const result = selectUsableKeys({ keys: [rsa.jwk, weak] }, { allowSecrets: false });
-    assert.deepEqual(result?.jwks.keys.map((k) => k.kid), ['rsa']);
-    assert.deepEqual(result?.rejected.map((r) => r.kid), ['weak']);
+    assert.deepEqual(
+      result?.jwks.keys.map((k) => k.kid),
+      ['rsa'],
+    );
+    assert.deepEqual(
+      result?.rejected.map((r) => r.kid),
+      ['weak'],
+    );
     assert.match(result?.rejected[0]?.reason ?? '', /1024 bits/);
   });
 
   it('drops HMAC secrets from remote sets but keeps them for static ones', () => {
-    assert.deepEqual(selectUsableKeys({ keys: [hmac.jwk] }, { allowSecrets: false })?.rejected.map((r) => r.kid), ['hmac']);
-    assert.deepEqual(selectUsableKeys({ keys: [hmac.jwk] }, { allowSecrets: true })?.jwks.keys.map((k) => k.kid), ['hmac']);
+    assert.deepEqual(
+      selectUsableKeys({ keys: [hmac.jwk] }, { allowSecrets: false })?.rejected.map((r) => r.kid),
+      ['hmac'],
+    );
+    assert.deepEqual(
+      selectUsableKeys({ keys: [hmac.jwk] }, { allowSecrets: true })?.jwks.keys.map((k) => k.kid),
+      ['hmac'],
+    );
   });
 
   it('drops non-objects, keys without kty and encryption keys', () => {
-    const result = selectUsableKeys({ keys: [null, 'x', { kid: 'no-kty' }, { ...rsa.jwk, kid: 'enc', use: 'enc' }] }, { allowSecrets: false });
+    const result = selectUsableKeys(
+      { keys: [null, 'x', { kid: 'no-kty' }, { ...rsa.jwk, kid: 'enc', use: 'enc' }] },
+      { allowSecrets: false },
+    );
     assert.equal(result?.jwks.keys.length, 0);
     assert.equal(result?.rejected.length, 4);
   });

@@ -9,7 +9,10 @@ const ready = { type: 'Ready', status: 'True' as const, reason: 'Enforced', mess
 test('an equal status is not written and has no transitions', () => {
   const first = nextStatus(undefined, { observedGeneration: 2, conditions: [ready] }, now);
   assert.equal(first.changed, true);
-  assert.deepEqual(first.transitions.map((c) => c.reason), ['Enforced']);
+  assert.deepEqual(
+    first.transitions.map((c) => c.reason),
+    ['Enforced'],
+  );
   const again = nextStatus(first.status, { observedGeneration: 2, conditions: [ready] }, new Date('2026-01-02T00:00:00Z'));
   assert.equal(again.changed, false);
   assert.deepEqual(again.transitions, []);
@@ -23,6 +26,13 @@ test('a message change is written but is no transition; a reason change is', () 
 });
 
 test('malformed conditions from the API are dropped, unknown types removed', () => {
-  const { status } = nextStatus({ conditions: [{ type: 'Old', status: 'True', lastTransitionTime: 'x' }, 'junk'] }, { conditions: [ready] }, now);
-  assert.deepEqual(status.conditions.map((c) => c.type), ['Ready']);
+  const { status } = nextStatus(
+    { conditions: [{ type: 'Old', status: 'True', lastTransitionTime: 'x' }, 'junk'] },
+    { conditions: [ready] },
+    now,
+  );
+  assert.deepEqual(
+    status.conditions.map((c) => c.type),
+    ['Ready'],
+  );
 });
