@@ -172,7 +172,9 @@ async function authenticate(
       now: limits.now,
       cache: limits.tokenCache,
     });
-    const config = runtime.snapshot.issuers[verified.issuerId]!;
+    const config = runtime.snapshot.issuers[verified.issuerId];
+    if (config === undefined)
+      throw new DenyError('internal_error', undefined, `verified issuer ${verified.issuerId} missing from the snapshot`);
     const claims = applyClaimMappings(verified.claims, config.claimMappings);
     ctx.issuerId = verified.issuerId;
     if (typeof claims.sub === 'string') ctx.subject = claims.sub;
@@ -195,6 +197,7 @@ async function authenticate(
   // On an optional route, a request is anonymous only when it carries none of the tokens.
   if (found.every((f) => f.found === undefined)) return missing(policy, ctx);
   const results: Authenticated['primary'][] = [];
+  const tokens: ExtractedToken[] = [];
   for (const { req, found: token } of found) {
     if (token === undefined) {
       throw new DenyError(
@@ -204,8 +207,11 @@ async function authenticate(
     }
     ctx.trace.push({ step: 'extract', message: `token for ${req.issuerId} from ${describeSource(token.source)}` });
     results.push(await verify(token.token, [req]));
+    tokens.push(token);
   }
-  return { primary: results[0]!, tokens: found.map((f) => f.found!) };
+  const [primary] = results;
+  if (primary === undefined) throw new DenyError('internal_error', undefined, 'a policy with no issuer reached verification');
+  return { primary, tokens };
 }
 
 function missing(policy: SnapshotPolicy, ctx: Context): undefined {

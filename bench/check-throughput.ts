@@ -60,7 +60,8 @@ async function main(): Promise<void> {
   results.push(await scenario('es256-uncached', uncached, '/api', { authorization: `Bearer ${esToken}` }));
   await uncached.close();
 
-  const base = results[0]!;
+  const [base] = results;
+  if (base === undefined) throw new TypeError('no scenario ran');
   console.log('scenario                     checks/s   ratio   p50 ms   p95 ms   p99 ms   server CPU us/check   ratio   server RSS MB');
   for (const r of results) {
     console.log(
@@ -91,7 +92,7 @@ async function scenario(name: string, { svc, client }: StandaloneService, path: 
   const elapsed = (performance.now() - started) / 1000;
   const cpuUs = ((serverCpuMs(svc) - cpuBefore) * 1000) / REQUESTS;
   latencies.sort();
-  const at = (q: number) => latencies[Math.min(REQUESTS - 1, Math.floor(q * REQUESTS))]!;
+  const at = (q: number) => latencies[Math.min(REQUESTS - 1, Math.floor(q * REQUESTS))] ?? Number.NaN;
   return { name, rps: REQUESTS / elapsed, p50: at(0.5), p95: at(0.95), p99: at(0.99), cpuUs, rssMb: serverRssMb(svc) };
 }
 
@@ -102,7 +103,7 @@ function serverRssMb(svc: ServeProcess): number {
 
 /** The server's user + system CPU time: the client shares the machine, so CPU per check is the fairer figure. */
 function serverCpuMs(svc: ServeProcess): number {
-  const fields = readFileSync(`/proc/${svc.process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = (readFileSync(`/proc/${svc.process.pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }

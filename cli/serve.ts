@@ -95,7 +95,8 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
  * the function that stops watching.
  */
 async function watchFiles(options: ServeOptions, store: RuntimeStore, log: Logger, rescanMs: number): Promise<() => Promise<void>> {
-  const path = options.policies ?? options.snapshot!;
+  const path = options.policies ?? options.snapshot;
+  if (path === undefined) throw new TypeError('watchFiles needs --policies or --snapshot');
   await stat(path); // a path that does not exist at start is a typo: fail the start (later it may briefly vanish)
   const compiler = options.policies === undefined ? undefined : new FolderCompiler();
   const load = compiler === undefined ? fileLoader(path, store) : await folderReload(path, compiler, store, log, options);

@@ -126,6 +126,7 @@ export function normalizePath(rawTarget: string, options: NormalizeOptions = {})
   const q = withoutFragment.indexOf('?');
   const rawPath = q === -1 ? withoutFragment : withoutFragment.slice(0, q);
   const query = q === -1 ? '' : withoutFragment.slice(q + 1);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find control characters.
   if (/[\u0000-\u001f\u007f]/.test(query)) throw invalid('the query contains a control character', 'raw control character in the query');
   if (!rawPath.startsWith('/'))
     throw invalid('the request path does not start with "/"', `target ${JSON.stringify(rawTarget.slice(0, 64))}`);
@@ -165,7 +166,7 @@ function decisionPath(rawPath: string, ignoreParameters: boolean): string {
     }
     names.push(name);
   }
-  return '/' + names.join('/');
+  return `/${names.join('/')}`;
 }
 
 /** A segment (or its parameters) in canonical form; refuses what has no single reading. */
@@ -188,7 +189,7 @@ function canonicalSegment(raw: string, where: string): string {
         );
       if (byte < 0x20 || byte === 0x7f) throw invalid('the request path has an encoded control character', `${where} at "%${hex}"`);
       const decoded = String.fromCharCode(byte);
-      out += PLAIN.test(decoded) ? decoded : '%' + hex.toUpperCase();
+      out += PLAIN.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
       i += 2;
     } else if (code <= 0x20 || code === 0x7f || (code >= 0x80 && code <= 0x9f)) {
       throw invalid('the request path contains a space or a control character', `${where} at U+${code.toString(16).padStart(4, '0')}`);

@@ -65,10 +65,11 @@ export function startCliProcess(
   const logs: LogLine[] = [];
   const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
+  if (child.stdout === null || child.stderr === null) throw new TypeError('spawned without piped stdout/stderr');
+  child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  createInterface({ input: child.stdout }).on('line', (text) => {
     let line: LogLine;
     try {
       line = JSON.parse(text) as LogLine;

@@ -221,13 +221,14 @@ export async function publishSnapshot(clients: KubeClients, snapshot: Snapshot, 
       throw new PublishConflictError('snapshot', 'the snapshot head changed since it was read; not writing the keys Secret');
     }
     const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', ...form.secret };
-    const current = await readOptional(() => clients.core.readNamespacedSecret({ name: body.metadata!.name!, namespace }));
+    const name = form.secret.metadata.name;
+    const current = await readOptional(() => clients.core.readNamespacedSecret({ name, namespace }));
     await conditional('secret', () =>
       writes.write('secret', () =>
         current === undefined
           ? clients.core.createNamespacedSecret({ namespace, fieldManager: FIELD_MANAGER, body })
           : clients.core.replaceNamespacedSecret({
-              name: body.metadata!.name!,
+              name,
               namespace,
               fieldManager: FIELD_MANAGER,
               body: withVersion(body, current.metadata?.resourceVersion),

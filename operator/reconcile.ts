@@ -202,7 +202,7 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
       const { status, changed, transitions } = nextStatus(ours ? mine.status : object.status, want, at);
       if (!changed) continue;
       const target = { kind, name, resourceVersion: ours ? mine.resourceVersion : version, ...(ns === undefined ? {} : { namespace: ns }) };
-      let result;
+      let result: Awaited<ReturnType<typeof writeStatus>>;
       try {
         result = await writeStatus(clients, writes, target, status);
       } catch (error) {

@@ -154,9 +154,9 @@ export function publishedView(
         return fromPublishedForm(
           head,
           parts,
-          secret === undefined
+          secret === undefined || secretName === undefined
             ? undefined
-            : { metadata: { name: secretName!, namespace, annotations: secret.metadata?.annotations ?? {} }, data: secret.data ?? {} },
+            : { metadata: { name: secretName, namespace, annotations: secret.metadata?.annotations ?? {} }, data: secret.data ?? {} },
         );
       } catch {
         return undefined; // missing or broken: the leader fetches keys afresh and publishes anew

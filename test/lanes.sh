@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: the suite in lanes that fail fast, cheapest first, each timed.
 #
-#   unit         typecheck, the arrows (.dependency-cruiser.mjs), test/unit: no peers, under a minute
+#   unit         typecheck, lint and format (biome.jsonc), the arrows (.dependency-cruiser.mjs), test/unit: no peers, under a minute
 #   integration  obtains the pinned peers (test/peers/install.sh, cached), then test/integration
 #   e2e          test/e2e: real Envoy in front of jwtgate, and the demo
 #
@@ -25,6 +25,7 @@ run_tests() {
 
 lane_unit() {
   step "typecheck" tsc -p tsconfig.json
+  step "lint" npm run -s lint
   step "arrows" npm run -s check:arrows
   step "unit tests" run_tests 'test/unit/**/*.test.ts'
 }

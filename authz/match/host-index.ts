@@ -62,7 +62,10 @@ export class HostIndex<T> {
    * ```
    */
   upsert(pattern: HostPattern | undefined, create: () => T): T {
-    if (pattern === undefined) return (this.#anyHost ??= create());
+    if (pattern === undefined) {
+      this.#anyHost ??= create();
+      return this.#anyHost;
+    }
     const wildcard = pattern.startsWith('*.');
     const labels = splitHost(wildcard ? pattern.slice(2) : pattern);
     if (labels === undefined || labels.some((label) => label.includes('*'))) {
@@ -77,8 +80,12 @@ export class HostIndex<T> {
       }
       node = child;
     }
-    if (wildcard) return (node.wildcard ??= create());
-    return (node.exact ??= create());
+    if (wildcard) {
+      node.wildcard ??= create();
+      return node.wildcard;
+    }
+    node.exact ??= create();
+    return node.exact;
   }
 
   /**

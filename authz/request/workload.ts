@@ -60,9 +60,9 @@ export function parseLabelsFile(text: string): Record<string, string> {
     if (match === null) throw new SyntaxError(`labels file line ${i + 1} is not key="value": ${JSON.stringify(line.slice(0, 80))}`);
     const [, key = '', quoted = ''] = match;
     if (Object.hasOwn(labels, key)) throw new SyntaxError(`labels file line ${i + 1} repeats the key ${JSON.stringify(key)}`);
-    labels[key] = quoted.replace(/\\(.)/g, (escape, char: string) => {
+    labels[key] = quoted.replace(/\\(.)/g, (sequence, char: string) => {
       const plain = ESCAPES[char];
-      if (plain === undefined) throw new SyntaxError(`labels file line ${i + 1} has an unknown escape ${escape}`);
+      if (plain === undefined) throw new SyntaxError(`labels file line ${i + 1} has an unknown escape ${sequence}`);
       return plain;
     });
   });

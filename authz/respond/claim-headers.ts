@@ -46,6 +46,7 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 /** C0 controls (CR, LF, NUL, …), DEL and C1 controls (U+0085 is a line break to some parsers). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find control characters.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**

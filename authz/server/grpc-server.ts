@@ -241,7 +241,9 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerH
       call.write({ status: last });
       const timer = setInterval(() => {
         const now = currentStatus(service);
-        if (now !== last) call.write({ status: (last = now) });
+        if (now === last) return;
+        last = now;
+        call.write({ status: now });
       }, options.watchIntervalMs ?? 1000);
       timer.unref();
       watchers.add(call);

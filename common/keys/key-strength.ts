@@ -26,7 +26,7 @@ export function keyWeakness(jwk: Jwk): string | undefined {
       const n = Buffer.from(jwk.n, 'base64url');
       const bits = n.length * 8 - leadingZeroBits(n);
       if (bits < MIN_RSA_BITS) return `RSA modulus is ${bits} bits; at least ${MIN_RSA_BITS} required`;
-      const e = BigInt('0x' + (Buffer.from(jwk.e, 'base64url').toString('hex') || '0'));
+      const e = BigInt(`0x${Buffer.from(jwk.e, 'base64url').toString('hex') || '0'}`);
       if (e < 3n || e % 2n === 0n) return `RSA public exponent ${e} is not acceptable`;
       return undefined;
     }

@@ -30,8 +30,8 @@ export function parseMaxAge(header: string | null | undefined): number | undefin
   if (header === null || header === undefined) return undefined;
   const directives = new Map<string, string | undefined>();
   for (const part of header.split(',')) {
-    const [rawName, ...rest] = part.split('=');
-    const name = rawName!.trim().toLowerCase();
+    const [rawName = '', ...rest] = part.split('=');
+    const name = rawName.trim().toLowerCase();
     if (name === '' || directives.has(name)) continue; // the first occurrence wins
     directives.set(
       name,

@@ -138,7 +138,8 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
         CONDITION_REASONS.NotEvaluated,
         'references are checked once the spec is accepted',
       );
-    else if (refErrors.length > 0) condition(CONDITION_TYPES.ResolvedRefs, 'False', refErrors[0]!.reason, describe(refErrors));
+    else if (refErrors.length > 0)
+      condition(CONDITION_TYPES.ResolvedRefs, 'False', refErrors[0]?.reason ?? CONDITION_REASONS.NotEvaluated, describe(refErrors));
     else if (kind !== 'JWTIssuer' && keyless.length > 0)
       condition(
         CONDITION_TYPES.ResolvedRefs,

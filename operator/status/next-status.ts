@@ -42,9 +42,9 @@ export function nextStatus(current: unknown, desired: DesiredStatus, now: Date):
   for (const want of desired.conditions) {
     const before = conditions.find((c) => c.type === want.type);
     conditions = setStatusCondition(conditions, want, now);
-    if (before === undefined || before.status !== want.status || before.reason !== want.reason) {
-      transitions.push(conditions.find((c) => c.type === want.type)!);
-    }
+    const after = conditions.find((c) => c.type === want.type);
+    if (after !== undefined && (before === undefined || before.status !== want.status || before.reason !== want.reason))
+      transitions.push(after);
   }
   const status: ResourceStatus = {
     ...(desired.observedGeneration === undefined ? {} : { observedGeneration: desired.observedGeneration }),

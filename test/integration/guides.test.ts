@@ -35,13 +35,17 @@ const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no ku
 
 const run = promisify(execFile);
 
+/** A manifest of another project's schema (Istio, Envoy Gateway, Envoy), walked field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: these tests read untyped YAML of other projects' CRDs and Envoy's bootstrap.
+type Yaml = Record<string, any>;
+
 /** Every YAML document of `file` as plain JSON. */
-async function readManifests(file: string): Promise<Record<string, any>[]> {
-  return parseAllDocuments(await readFile(file, 'utf8')).map((doc) => doc.toJS() as Record<string, any>);
+async function readManifests(file: string): Promise<Yaml[]> {
+  return parseAllDocuments(await readFile(file, 'utf8')).map((doc) => doc.toJS() as Yaml);
 }
 
 /** The one manifest of `kind` in `file`. */
-async function readManifest(file: string, kind: string): Promise<Record<string, any>> {
+async function readManifest(file: string, kind: string): Promise<Yaml> {
   const found = (await readManifests(file)).filter((m) => m.kind === kind);
   assert.equal(found.length, 1, `${file}: expected one ${kind}`);
   return found[0]!;
@@ -221,7 +225,7 @@ describe('the guides reference the Service the Helm chart renders', { skip }, ()
       maxBuffer: 16 << 20,
     });
     const services = parseAllDocuments(stdout)
-      .map((doc) => doc.toJS() as Record<string, any>)
+      .map((doc) => doc.toJS() as Yaml)
       .filter((m) => m?.kind === 'Service');
     const authz = services.find((s) => s.metadata.name === AUTHZ_SERVICE.name);
     assert.ok(authz, `no Service ${AUTHZ_SERVICE.name} in: ${services.map((s) => s.metadata.name).join(', ')}`);
@@ -236,7 +240,7 @@ describe('the guides reference the Service the Helm chart renders', { skip }, ()
 describe("the guides' files agree with each other", () => {
   test('Istio: the AuthorizationPolicy names the provider registered for the jwtgate Service', async () => {
     const [values] = await readManifests(join(ISTIO, 'istiod-values.yaml'));
-    const providers = values!.meshConfig.extensionProviders as Record<string, any>[];
+    const providers = values!.meshConfig.extensionProviders as Yaml[];
     const provider = providers.find((p) => p.envoyExtAuthzGrpc !== undefined)!;
     assert.deepEqual(provider.envoyExtAuthzGrpc, {
       service: `${AUTHZ_SERVICE.name}.${AUTHZ_SERVICE.namespace}.svc.cluster.local`,
@@ -281,11 +285,11 @@ describe('every guide turns on the Envoy path settings the README requires', () 
       ['UNESCAPE_AND_REDIRECT', 'REJECT_REQUEST'].includes(manager.path_with_escaped_slashes_action),
       manager.path_with_escaped_slashes_action,
     );
-    const extAuthz = manager.http_filters.find((f: Record<string, any>) => f.name === 'envoy.filters.http.ext_authz').typed_config;
+    const extAuthz = manager.http_filters.find((f: Yaml) => f.name === 'envoy.filters.http.ext_authz').typed_config;
     assert.deepEqual(extAuthz.status_on_error, { code: 'ServiceUnavailable' });
     const bypasses = manager.route_config.virtual_hosts
-      .flatMap((h: Record<string, any>) => h.routes)
-      .filter((r: Record<string, any>) => r.typed_per_filter_config?.['envoy.filters.http.ext_authz']?.disabled === true);
+      .flatMap((h: Yaml) => h.routes)
+      .filter((r: Yaml) => r.typed_per_filter_config?.['envoy.filters.http.ext_authz']?.disabled === true);
     assert.ok(bypasses.length > 0);
     for (const route of bypasses)
       assert.deepEqual(Object.keys(route.match), ['path'], `a bypass by ${JSON.stringify(route.match)} can be entered with /x/%2e%2e;/`);

@@ -75,11 +75,10 @@ describe('operator process killed and restarted', { skip, timeout: 180_000 }, ()
 
   test('converges after SIGKILL; changes made while down are not lost; generation increases', async () => {
     const first = startOperatorProcess('op-1');
-    const issuer =
-      (await readFile('examples/policies-hmac/issuer.yaml', 'utf8')).replace(
-        'name: demo-hmac\n  namespace',
-        'name: demo-idp\n  namespace',
-      ) + `---\n${await readFile('examples/policies-hmac/secret.yaml', 'utf8')}`;
+    const issuer = `${(await readFile('examples/policies-hmac/issuer.yaml', 'utf8')).replace(
+      'name: demo-hmac\n  namespace',
+      'name: demo-idp\n  namespace',
+    )}---\n${await readFile('examples/policies-hmac/secret.yaml', 'utf8')}`;
     const applied = await cluster.kubectl(['apply', '-f', '-'], `${issuer}---\n${policy(0)}---\n${policy(1)}`);
     assert.equal(applied.code, 0, applied.stderr);
     const before = await waitFor('first publish', async () => {

@@ -35,7 +35,7 @@ test('names, scope, versions, subresources and printer columns', () => {
     assert.equal(crd.spec.versions.length, 1);
     assert.deepEqual([version?.name, version?.served, version?.storage], ['v1alpha1', true, true]);
     assert.deepEqual(version?.subresources, { status: {} });
-    const columns = (version?.additionalPrinterColumns as { name: string }[]).map((c) => c.name);
+    const columns = ((version?.additionalPrinterColumns ?? []) as { name: string }[]).map((c) => c.name);
     assert.ok(columns.includes('Ready') && columns.includes('Age'), `${kind} columns ${columns.join(',')}`);
     assert.ok(columns.includes(kind === 'JWTIssuer' ? 'Issuer' : 'Issuers'));
   }

@@ -92,12 +92,11 @@ test('a ClusterJWTPolicy has no workloadSelector: its namespaceSelector covers t
 
 test('the CEL rule in the CRD uses the same key regex as standalone mode', () => {
   const crd = readCrds().find((c) => c.spec.names.kind === 'JWTPolicy');
-  const spec = (
-    crd?.spec.versions[0]?.schema.openAPIV3Schema as {
-      properties: { spec: { properties: Record<string, { properties: { matchLabels: Record<string, unknown> } }> } };
-    }
-  ).properties.spec.properties.workloadSelector?.properties.matchLabels;
-  const [rule] = spec?.['x-kubernetes-validations'] as { rule: string }[];
+  const schema = crd?.spec.versions[0]?.schema.openAPIV3Schema as
+    | { properties: { spec: { properties: Record<string, { properties: { matchLabels: Record<string, unknown> } }> } } }
+    | undefined;
+  const spec = schema?.properties.spec.properties.workloadSelector?.properties.matchLabels;
+  const [rule] = (spec?.['x-kubernetes-validations'] ?? []) as { rule: string }[];
   // The CEL string literal doubles the regex's backslash.
   assert.ok(rule?.rule.includes(`'${LABEL_KEY_PATTERN.replaceAll('\\', '\\\\')}'`), rule?.rule);
   assert.ok(rule?.rule.includes('size(k) <= 317'));
