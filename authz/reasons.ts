@@ -74,6 +74,10 @@ export const REASONS = {
   no_policy: r(403, undefined, 'no policy covers this request'),
 
   request_invalid: r(400, undefined, 'the check request could not be read'),
+  // The proxy's namespace claims: 400 like request_invalid (the request cannot be attributed to a
+  // tenant, so no policy can read it), not 403 (no rule refused it) and no challenge (no token fixes it).
+  namespace_invalid: r(400, undefined, 'the destination namespace the proxy reports is malformed'),
+  namespace_conflict: r(400, undefined, 'the proxy reports contradicting destination namespaces'),
   request_too_large: r(413, undefined, 'the request is too large to check'),
   keys_unavailable: r(503, undefined, 'signing keys are unavailable; try again later'),
   policy_invalid: r(503, undefined, 'the policy for this route is invalid; its owner must fix it'),

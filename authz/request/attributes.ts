@@ -1,7 +1,8 @@
 /**
  * Reads an Envoy CheckRequest into the normalized HTTP request the check pipeline works on:
  * method, host, path, headers, destination namespace. Anything missing or malformed becomes
- * `request_invalid`; nothing here trusts the shape of its input.
+ * `request_invalid` (the namespace has its own reasons, see destination-namespace.ts); nothing
+ * here trusts the shape of its input.
  *
  * @example
  * ```ts
@@ -11,6 +12,7 @@
  */
 import { DenyError } from '../reasons.ts';
 import type { Workload } from './workload.ts';
+import { resolveDestinationNamespace } from './destination-namespace.ts';
 
 /**
  * A header as Envoy sends it in `header_map` (encode_raw_headers): the value may be raw bytes.
@@ -97,7 +99,10 @@ export interface HttpRequestAttributes {
    * headers with ','); from `header_map` one entry per header line. Pseudo-headers included.
    */
   headers: Map<string, string[]>;
-  /** The namespace of the destination workload, when the proxy tells us (see {@link readAttributes}). */
+  /**
+   * The namespace of the destination workload: from the proxy's `namespace` context extension, the
+   * destination's SPIFFE principal or the sidecar's workload, never from a header.
+   */
   destinationNamespace?: string;
   /** The destination workload's labels: known in sidecar mode ({@link ReadAttributesOptions.workload}) only. */
   workloadLabels?: Readonly<Record<string, string>>;
@@ -121,7 +126,7 @@ export interface ReadAttributesOptions {
   maxHeaderBytes?: number;
   /**
    * Sidecar mode: the one workload every request is bound for. Its namespace is the destination
-   * namespace when the proxy reports none; a proxy that reports another one is misconfigured.
+   * namespace; a proxy that reports another one is refused (`namespace_conflict`).
    */
   workload?: Workload;
 }
@@ -142,16 +147,6 @@ const REQUEST_TARGET = /^(?:\/[\x21-\x7e]*|\*)$/;
 const NAME_HOST = /^([a-z0-9_.-]+)(?::(\d{1,5}))?$/;
 /** IP-literal (RFC 3986 §3.2.2), then an optional port. */
 const IPV6_HOST = /^(\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/;
-/** Kubernetes namespace names are DNS-1123 labels. */
-const DNS_1123_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
-/**
- * Istio's workload identity: a SPIFFE ID (trust domain `[a-z0-9._-]`, path segments
- * `[A-Za-z0-9._-]`, SPIFFE-ID spec §2.1-2.2) with the `ns`/`sa` path convention.
- */
-const SPIFFE_WORKLOAD = /^spiffe:\/\/[a-z0-9._-]+\/ns\/([A-Za-z0-9._-]+)\/sa\/[A-Za-z0-9._-]+$/;
-/** Longest principal we parse; a SPIFFE ID is at most 2048 bytes (SPIFFE-ID spec §2.3). */
-const MAX_PRINCIPAL_LENGTH = 2048;
-
 function invalid(detail: string): DenyError {
   return new DenyError('request_invalid', undefined, detail);
 }
@@ -248,42 +243,14 @@ export function normalizeHost(authority: string): string {
 }
 
 /**
- * The namespace in an Istio SPIFFE principal `spiffe://<td>/ns/<ns>/sa/<sa>`, or undefined for
- * any other principal (including garbage: a principal is never a reason to fail a request).
- *
- * @example
- * ```ts
- * namespaceFromPrincipal('spiffe://cluster.local/ns/shop/sa/cart'); // 'shop'
- * namespaceFromPrincipal('spiffe://cluster.local/ns/../sa/x');      // undefined
- * ```
- */
-export function namespaceFromPrincipal(principal: unknown): string | undefined {
-  if (typeof principal !== 'string' || principal.length > MAX_PRINCIPAL_LENGTH) return undefined;
-  const namespace = SPIFFE_WORKLOAD.exec(principal)?.[1];
-  return namespace !== undefined && DNS_1123_LABEL.test(namespace) ? namespace : undefined;
-}
-
-/**
- * The destination namespace: a `namespace` context extension set by the proxy's configuration
- * wins; otherwise the namespace of the destination's SPIFFE principal (mTLS identity). A value
- * that is not a DNS-1123 label is ignored, so it can never name another tenant by accident.
- */
-function readDestinationNamespace(attributes: Record<string, unknown>): string | undefined {
-  const extensions = attributes.context_extensions;
-  const fromExtension = isRecord(extensions) ? extensions.namespace : undefined;
-  if (typeof fromExtension === 'string' && DNS_1123_LABEL.test(fromExtension)) return fromExtension;
-  const destination = attributes.destination;
-  return isRecord(destination) ? namespaceFromPrincipal(destination.principal) : undefined;
-}
-
-/**
  * Reads and validates the HTTP attributes of a CheckRequest. The `method`, `host` and `path`
  * fields are preferred; the `:method`, `:authority` (or `host`) and `:path` headers are the
  * fallback.
  *
  * @throws {DenyError} `request_invalid` when the HTTP attributes are missing, malformed or
- *   larger than {@link ReadAttributesOptions.maxHeaderBytes}, or when the proxy's destination
- *   namespace differs from the sidecar workload's ({@link ReadAttributesOptions.workload}).
+ *   larger than {@link ReadAttributesOptions.maxHeaderBytes}; `namespace_invalid` or
+ *   `namespace_conflict` when the destination namespace is malformed or contradicted (see
+ *   `resolveDestinationNamespace`).
  * @example
  * ```ts
  * const { method, host, path } = readAttributes({ attributes: { request: { http: {
@@ -312,14 +279,9 @@ export function readAttributes(req: CheckRequestLike, options: ReadAttributesOpt
   if (!(REQUEST_TARGET.test(path) || (path === '' && method === 'CONNECT'))) throw invalid('missing or malformed path');
 
   const result: HttpRequestAttributes = { method, host, path, headers };
-  const destinationNamespace = readDestinationNamespace(attributes);
   const { workload } = options;
-  if (workload !== undefined && destinationNamespace !== undefined && destinationNamespace !== workload.namespace) {
-    // A sidecar only ever guards its own workload: a proxy naming another namespace is wired wrong,
-    // and deciding with either namespace could apply the wrong tenant's policy.
-    throw invalid(`destination namespace ${destinationNamespace} is not this workload's namespace ${workload.namespace}`);
-  }
-  const namespace = destinationNamespace ?? workload?.namespace;
+  // From the proxy's configuration and mesh identity only, never from a header: see destination-namespace.ts.
+  const namespace = resolveDestinationNamespace(attributes, workload);
   if (namespace !== undefined) result.destinationNamespace = namespace;
   if (workload !== undefined) result.workloadLabels = workload.labels;
   const requestId = readString(http.id, 'id') ?? firstHeader(headers, 'x-request-id');

@@ -101,11 +101,20 @@ describe('jwtgate serve --workload-labels (sidecar mode)', () => {
     assert.equal((await sidecar.client.check(request('/orders/1', adminToken, { namespace: 'shop' }))).http_response, 'ok_response');
   });
 
-  test('a proxy naming another namespace is refused as request_invalid', async () => {
-    const response = await sidecar.client.check(request('/orders/1', adminToken, { namespace: 'billing' }));
-    const denial = denied(response);
-    assert.equal(denial.status, 'BadRequest');
-    assert.equal(denial.body.reason, 'request_invalid');
+  test('a proxy naming another namespace (context extension or SPIFFE principal) is refused as namespace_conflict', async () => {
+    const byExtension = request('/orders/1', adminToken, { namespace: 'billing' });
+    const byPrincipal = httpCheckRequest({
+      method: 'GET',
+      host: HOST,
+      path: '/orders/1',
+      headers: { authorization: `Bearer ${adminToken}` },
+      destinationPrincipal: 'spiffe://cluster.local/ns/billing/sa/orders',
+    });
+    for (const checkRequest of [byExtension, byPrincipal]) {
+      const denial = denied(await sidecar.client.check(checkRequest));
+      assert.equal(denial.status, 'BadRequest');
+      assert.equal(denial.body.reason, 'namespace_conflict');
+    }
   });
 
   test('a selector that does not match this workload never applies', async () => {

@@ -1,5 +1,5 @@
-// readAttributes in sidecar mode: the workload's namespace is the default destination, a proxy
-// naming another one is refused, and the workload's labels travel with the request.
+// readAttributes in sidecar mode: the workload's namespace is the destination, a proxy naming
+// another one is refused (namespace_conflict), and the workload's labels travel with the request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readAttributes, type CheckRequestLike } from '../../../authz/request/attributes.ts';
@@ -30,17 +30,29 @@ test('a proxy that reports the same namespace (context extension or SPIFFE princ
   assert.equal(readAttributes(request(principal), { workload }).destinationNamespace, 'shop');
 });
 
-test('a proxy that reports another namespace is a misconfiguration: request_invalid', async (t) => {
-  const rows: [string, Record<string, unknown>][] = [
-    ['context extension', { context_extensions: { namespace: 'billing' } }],
-    ['SPIFFE principal', { destination: { principal: 'spiffe://cluster.local/ns/billing/sa/api' } }],
+test('a proxy that reports another namespace is refused: namespace_conflict, the detail names both', async (t) => {
+  const rows: [string, Record<string, unknown>, RegExp][] = [
+    ['context extension', { context_extensions: { namespace: 'billing' } }, /^context extension namespace "billing" contradicts/],
+    [
+      'SPIFFE principal',
+      { destination: { principal: 'spiffe://cluster.local/ns/billing/sa/api' } },
+      /^destination principal "spiffe:\/\/cluster.local\/ns\/billing\/sa\/api" namespace "billing" contradicts/,
+    ],
+    [
+      'both, agreeing with each other',
+      { context_extensions: { namespace: 'billing' }, destination: { principal: 'spiffe://cluster.local/ns/billing/sa/api' } },
+      /namespace "billing" contradicts/,
+    ],
   ];
-  for (const [name, attributes] of rows) {
+  for (const [name, attributes, detail] of rows) {
     await t.test(name, () =>
       assert.throws(
         () => readAttributes(request(attributes), { workload }),
         (e: unknown) =>
-          e instanceof DenyError && e.code === 'request_invalid' && /billing is not this workload's namespace shop/.test(e.detail ?? ''),
+          e instanceof DenyError &&
+          e.code === 'namespace_conflict' &&
+          detail.test(e.detail ?? '') &&
+          / contradicts sidecar workload namespace "shop"$/.test(e.detail ?? ''),
       ),
     );
   }

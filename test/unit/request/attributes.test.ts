@@ -1,13 +1,8 @@
-// Unit tests for readAttributes: header sources, host normalization, namespaces, hostile input.
+// Unit tests for readAttributes: header sources, host normalization, hostile input (namespaces:
+// destination-namespace.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  namespaceFromPrincipal,
-  normalizeHost,
-  readAttributes,
-  type CheckRequestLike,
-  type HttpRequestLike,
-} from '../../../authz/request/attributes.ts';
+import { normalizeHost, readAttributes, type CheckRequestLike, type HttpRequestLike } from '../../../authz/request/attributes.ts';
 import { DenyError } from '../../../authz/reasons.ts';
 
 function request(http: HttpRequestLike | null, extra: Record<string, unknown> = {}): CheckRequestLike {
@@ -140,61 +135,4 @@ test('headers over the byte limit are request_invalid; at the limit they pass', 
   assertInvalid(() => readAttributes(request({ ...basic, headers: many })), /exceed/);
   // The default limit is 64 KiB.
   assertInvalid(() => readAttributes(request({ ...basic, headers: { big: 'y'.repeat(64 * 1024) } })), /65536/);
-});
-
-test('destination namespace from a SPIFFE principal', () => {
-  const a = readAttributes(request(basic, { destination: { principal: 'spiffe://cluster.local/ns/shop/sa/cart' } }));
-  assert.equal(a.destinationNamespace, 'shop');
-});
-
-test('context extension namespace wins over the principal', () => {
-  const a = readAttributes(
-    request(basic, {
-      destination: { principal: 'spiffe://cluster.local/ns/shop/sa/cart' },
-      context_extensions: { namespace: 'billing' },
-    }),
-  );
-  assert.equal(a.destinationNamespace, 'billing');
-});
-
-test('an invalid context extension namespace is ignored', () => {
-  const fallback = readAttributes(
-    request(basic, {
-      destination: { principal: 'spiffe://cluster.local/ns/shop/sa/cart' },
-      context_extensions: { namespace: 'Not_A_Label' },
-    }),
-  );
-  assert.equal(fallback.destinationNamespace, 'shop');
-  assert.equal(readAttributes(request(basic, { context_extensions: { namespace: '../kube-system' } })).destinationNamespace, undefined);
-});
-
-test('hostile or foreign principals never yield a namespace and never throw', () => {
-  const hostile: unknown[] = [
-    'spiffe://cluster.local/ns/shop/sa/cart/extra',
-    'spiffe://cluster.local/ns//sa/cart',
-    'spiffe://cluster.local/ns/../sa/cart',
-    'spiffe://cluster.local/ns/Shop/sa/cart',
-    'spiffe://cluster.local/ns/shop%2Fx/sa/cart',
-    'spiffe:///ns/shop/sa/cart',
-    'SPIFFE://cluster.local/ns/shop/sa/cart',
-    'spiffe://cluster.local/sa/cart/ns/shop',
-    'https://accounts.google.com/123',
-    `spiffe://cluster.local/ns/${'a'.repeat(64)}/sa/x`,
-    `spiffe://${'a'.repeat(5000)}/ns/shop/sa/x`,
-    'spiffe://td/ns/shop/sa/x\n',
-    '',
-    42,
-    null,
-    { toString: () => 'spiffe://td/ns/shop/sa/x' },
-  ];
-  for (const principal of hostile) {
-    assert.equal(namespaceFromPrincipal(principal), undefined, String(principal));
-  }
-  assert.equal(readAttributes(request(basic, { destination: { principal: 12 } })).destinationNamespace, undefined);
-  assert.equal(readAttributes(request(basic, { destination: 'nope' })).destinationNamespace, undefined);
-});
-
-test('a 63-character namespace is a valid label', () => {
-  const ns = 'a'.repeat(63);
-  assert.equal(namespaceFromPrincipal(`spiffe://td/ns/${ns}/sa/x`), ns);
 });

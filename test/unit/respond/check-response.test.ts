@@ -233,6 +233,8 @@ const ON_THE_WIRE: { [Code in AllowReason]: 'allow' } & { [Code in DenyReason]: 
   header_value_invalid: ['Forbidden', 7, 'forbidden', 'none'],
   no_policy: ['Forbidden', 7, 'forbidden', 'none'],
   request_invalid: ['BadRequest', 3, 'bad_request', 'none'],
+  namespace_invalid: ['BadRequest', 3, 'bad_request', 'none'],
+  namespace_conflict: ['BadRequest', 3, 'bad_request', 'none'],
   request_too_large: ['PayloadTooLarge', 3, 'content_too_large', 'none'],
   keys_unavailable: ['ServiceUnavailable', 14, 'unavailable', 'none'],
   policy_invalid: ['ServiceUnavailable', 14, 'unavailable', 'none'],
