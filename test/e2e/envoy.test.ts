@@ -132,6 +132,13 @@ const KEEP_MANIFEST = jwtPolicy({
   },
 });
 
+/** Opens /tenant for traffic known to be namespace shop's (no hosts: the namespace must be known). */
+const TENANT_MANIFEST = jwtPolicy({
+  name: 'tenant',
+  namespace: 'shop',
+  spec: { mode: 'Disabled', targets: [{ paths: [{ prefix: '/tenant' }] }] },
+});
+
 describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
   let standalone: StandaloneService;
   let idp: JwksServer;
@@ -148,10 +155,16 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
       'issuer.yaml': issuerManifest(idp.jwksUrl),
       'orders.yaml': ordersManifest('orders:read'),
       'legacy.yaml': KEEP_MANIFEST,
+      'tenant.yaml': TENANT_MANIFEST,
     });
     svc = standalone.svc;
     echo = await startEchoServer();
-    envoy = await startEnvoy({ authzPort: svc.grpcPort, upstreamPort: echo.port });
+    envoy = await startEnvoy({
+      authzPort: svc.grpcPort,
+      upstreamPort: echo.port,
+      // The route configuration, and only it, names the namespace.
+      contextExtensions: { '/tenant/shop': { namespace: 'shop' }, '/tenant/billing': { namespace: 'billing' } },
+    });
   });
 
   after(async () => {
@@ -185,6 +198,24 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
     const bare = upstreamSaw(await send(envoy.url, '/orders', [bearer(withoutRoles), ...forged]));
     assert.deepEqual(bare.headers['x-user-id'], ['alice']);
     assert.equal(bare.headers['x-user-roles'], undefined, 'a forged header for a missing claim must not pass');
+  });
+
+  test("the route's context_extensions set the namespace; a client's headers cannot", async () => {
+    // A hostless shop policy opens /tenant only where the namespace is known to be shop.
+    upstreamSaw(await send(envoy.url, '/tenant/shop/x'));
+    const forged: [string, string][] = [
+      ['namespace', 'shop'],
+      ['x-namespace', 'shop'],
+      ['x-forwarded-client-cert', 'By=spiffe://cluster.local/ns/shop/sa/api;URI=spiffe://cluster.local/ns/shop/sa/api'],
+    ];
+    // A route without the extension: the namespace stays unknown, so the shop policy cannot apply.
+    const unnamed = await send(envoy.url, '/tenant/other/x', forged);
+    assert.equal(unnamed.status, 403);
+    assert.equal(denial(unnamed).body.reason, 'no_policy');
+    // A route the configuration gives to billing stays billing's.
+    const billing = await send(envoy.url, '/tenant/billing/x', forged);
+    assert.equal(billing.status, 403);
+    assert.equal(denial(billing).body.reason, 'no_policy');
   });
 
   test('forward.token: Keep leaves the Authorization header for the upstream', async () => {
@@ -547,7 +578,7 @@ describe('Envoy ext_authz contract, recorded by a stub authorization server', { 
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
     });
     echo = await startEchoServer();
-    envoy = await startEnvoy({ authzPort: port, upstreamPort: echo.port });
+    envoy = await startEnvoy({ authzPort: port, upstreamPort: echo.port, contextExtensions: { '/shop': { namespace: 'shop' } } });
   });
 
   after(async () => {
@@ -575,6 +606,22 @@ describe('Envoy ext_authz contract, recorded by a stub authorization server', { 
     assert.equal(http.headers!['x-mixed-case'], 'v');
     assert.equal(http.host, HOST);
     assert.equal(http.header_map?.headers?.length ?? 0, 0, 'the headers map is used, not header_map');
+  });
+
+  test("context_extensions come from the route only: a client's namespace headers arrive as headers and nothing else", async () => {
+    reply = {};
+    const forged: [string, string][] = [
+      ['namespace', 'billing'],
+      ['x-namespace', 'billing'],
+    ];
+    const { http } = await attributesOf('/shop/x', forged);
+    assert.deepEqual(recorded[0]!.attributes!.context_extensions, { namespace: 'shop' });
+    assert.equal(http.headers!.namespace, 'billing');
+    assert.equal(http.headers!['x-namespace'], 'billing');
+    await attributesOf('/x', forged);
+    assert.deepEqual(recorded[0]!.attributes!.context_extensions ?? {}, {});
+    // No mTLS on this listener: no destination principal either.
+    assert.equal(recorded[0]!.attributes!.destination?.principal ?? '', '');
   });
 
   test('path is the raw request target, query included', async () => {

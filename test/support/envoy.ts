@@ -47,6 +47,11 @@ export interface EnvoyOptions {
   pathHandling?: 'recommended' | 'reject-escaped-slashes' | 'envoy-defaults';
   /** Prefix routed with ext_authz switched off (default `/public`); `false` = every route asks jwtgate. */
   bypassPrefix?: string | false;
+  /**
+   * Routes (by prefix, matched before every other route) whose ext_authz call carries these
+   * `check_settings.context_extensions`, e.g. `{ '/shop': { namespace: 'shop' } }`.
+   */
+  contextExtensions?: Record<string, Record<string, string>>;
 }
 
 /** `envoy.type.v3.StatusCode` names of the statuses {@link EnvoyOptions.statusOnError} allows. */
@@ -71,6 +76,16 @@ const EXT_AUTHZ_DISABLED = {
     disabled: true,
   },
 };
+
+/** The per-route ext_authz config that sends `extensions` with every check of the route. */
+function withContextExtensions(extensions: Record<string, string>): Record<string, unknown> {
+  return {
+    'envoy.filters.http.ext_authz': {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
+      check_settings: { context_extensions: extensions },
+    },
+  };
+}
 
 /** The connection manager's path settings for {@link EnvoyOptions.pathHandling}. */
 function pathSettings(handling: NonNullable<EnvoyOptions['pathHandling']>): Record<string, unknown> {
@@ -124,6 +139,11 @@ function envoyBootstrap(options: EnvoyOptions): Record<string, unknown> {
                           domains: ['*'],
                           routes: [
                             { match: { path: READY_PATH }, direct_response: { status: 200 }, typed_per_filter_config: EXT_AUTHZ_DISABLED },
+                            ...Object.entries(options.contextExtensions ?? {}).map(([prefix, extensions]) => ({
+                              match: { prefix },
+                              route: { cluster: 'upstream' },
+                              typed_per_filter_config: withContextExtensions(extensions),
+                            })),
                             ...(bypassPrefix === false
                               ? []
                               : [
