@@ -34,6 +34,7 @@ import type { ClusterJWTPolicySpec, IssuerRefSpec, JWTPolicySpec, NamespaceInput
 import { selectNamespaces } from './select-namespaces.ts';
 import { splitClaimPath } from './split-claim-path.ts';
 import type { ValidResource } from './validate.ts';
+import { FRAMING_HEADERS } from '../common/framing-headers.ts';
 
 /** A validated JWTPolicy or ClusterJWTPolicy. */
 export type ValidPolicy = Extract<ValidResource, { kind: 'JWTPolicy' | 'ClusterJWTPolicy' }>;
@@ -45,23 +46,10 @@ export interface IssuerCatalog {
 }
 
 /**
- * Headers a claim may never be written to: connection framing (RFC 9110 §7.6.1, RFC 9113
- * §8.2.2), credentials, and Envoy's own control headers.
+ * Headers a claim may never be written to: connection framing, credentials (and, checked where
+ * it is used, Envoy's own `x-envoy-` control headers).
  */
-const RESERVED_FORWARD_HEADERS = new Set([
-  'host',
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'upgrade',
-]);
+const RESERVED_FORWARD_HEADERS: ReadonlySet<string> = new Set([...FRAMING_HEADERS, 'authorization', 'proxy-authorization', 'cookie']);
 /** Headers a denial may not override: the challenge and the body's framing. */
 const RESERVED_DENY_HEADERS = new Set(['www-authenticate', 'content-type', 'content-length', 'transfer-encoding', 'connection']);
 

@@ -17,6 +17,7 @@ import type { HeaderToSet } from '../decision.ts';
 import { DenyError } from '../reasons.ts';
 import type { ForwardSettings, HeaderEncoding } from '../../snapshot/types.ts';
 import { readClaim, type Claims } from '../authorize/claims.ts';
+import { FRAMING_HEADERS } from '../../common/framing-headers.ts';
 
 /** Largest header value we set, in UTF-8 bytes; many servers refuse 8 KiB+ header lines. */
 export const MAX_HEADER_VALUE_BYTES = 8 * 1024;
@@ -30,21 +31,6 @@ export interface ClaimHeaderResult {
 
 /** RFC 9110 §5.6.2 token characters, lower-case only (HTTP/2 and Envoy use lower-case names). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-/**
- * Names that frame or route the request (RFC 9110 §7.6.1 connection options, message framing):
- * a claim must never decide them.
- */
-const RESERVED_NAMES: ReadonlySet<string> = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'upgrade',
-]);
 /** C0 controls (CR, LF, NUL, …), DEL and C1 controls (U+0085 is a line break to some parsers). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find control characters.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -109,7 +95,7 @@ function encodeCsv(name: string, value: unknown): string {
 }
 
 function checkName(name: string): string {
-  if (!HEADER_NAME.test(name) || RESERVED_NAMES.has(name)) {
+  if (!HEADER_NAME.test(name) || FRAMING_HEADERS.has(name)) {
     throw new DenyError('header_value_invalid', undefined, `header name "${name}" is not a lower-case token or is reserved`);
   }
   return name;
