@@ -15,7 +15,7 @@
  * 5. stop the informers and the HTTP server, exit 0.
  * A hard deadline ({@link SHUTDOWN_TIMINGS.exitMs}) exits 1 whatever is left, without releasing:
  * the successor then waits for the lease to expire, which is slow but safe. Both are well inside
- * the pod's termination grace period (the chart leaves Kubernetes' default, 30 s).
+ * the pod's termination grace period (the chart sets 30 s, and its test holds it above `exitMs`).
  *
  * @example
  * ```sh

@@ -31,6 +31,7 @@ import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
 import { startServeProcess } from '../../dev/serve-process.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { SHUTDOWN_TIMINGS } from '../../cli/operator-command.ts';
 
 const skipKube = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no real kube-apiserver; see test/peers/install.sh)' : false;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -128,6 +129,9 @@ describe('charts/jwtgate rendered by helm', () => {
     assert.equal((deployment.spec as { replicas: number }).replicas, 2);
     const pod = podSpecOf(deployment);
     assert.equal(pod.serviceAccountName, 'jwtgate-operator');
+    // One writer: the kubelet must not kill it before it has released its Lease.
+    const grace = (pod as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 0;
+    assert.ok(grace * 1000 > SHUTDOWN_TIMINGS.exitMs, `grace period ${grace} s`);
     const [container] = pod.containers;
     assert.deepEqual(container!.args, ['operator', '--unmatched=deny', '--path-parameters=reject']);
     assert.deepEqual(container!.env?.slice(0, 2), [
