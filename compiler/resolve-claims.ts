@@ -31,7 +31,7 @@
  */
 import type { PolicyScope, SnapshotPolicy, Target } from '../snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Report, type ResourceRef } from './diagnostics.ts';
-import { ANY, hostsOverlap, routeKeys, routesOverlap, scopeKey, scopesMeet, targetsOf, type RouteKey } from './route-keys.ts';
+import { ANY, routeKeys, routesOverlap, scopeKey, scopesMeet, targetsOf, type RouteKey } from './route-keys.ts';
 
 /** A policy asking for routes. */
 export interface Claimant {
@@ -121,16 +121,18 @@ interface History {
 }
 
 function indexPrevious(previous: readonly SnapshotPolicy[]): History {
-  const history: History = { routes: new Map(), hosts: [] };
+  const routes = new Map<string, Set<string>>();
+  const hosts = new Map<string, { host: string; namespace: string }>();
   for (const policy of previous) {
     const scope = scopeKey(policy.scope, policy.workloadSelector);
     for (const k of routeKeys(policy.targets)) {
       const at = `${scope} ${k.key}`;
-      history.routes.set(at, (history.routes.get(at) ?? new Set()).add(policy.id));
-      if (policy.scope.kind === 'namespaced' && k.host !== ANY) history.hosts.push({ host: k.host, namespace: policy.scope.namespace });
+      routes.set(at, (routes.get(at) ?? new Set()).add(policy.id));
+      if (policy.scope.kind === 'namespaced' && k.host !== ANY)
+        hosts.set(`${policy.scope.namespace} ${k.host}`, { host: k.host, namespace: policy.scope.namespace });
     }
   }
-  return history;
+  return { routes, hosts: [...hosts.values()] };
 }
 
 function judge(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History): Map<Claimant, Verdict> {
@@ -157,17 +159,26 @@ function judgeHosts(
   verdict: (c: Claimant) => Verdict,
 ): void {
   const claims: HostClaim[] = [];
+  const heldBefore = indexHosts(history.hosts);
   for (const c of claimants) {
     if (c.scope.kind !== 'namespaced') continue;
     const namespace = c.scope.namespace;
     const created = c.createdAt === undefined ? Infinity : Date.parse(c.createdAt);
     for (const host of new Set((keys.get(c) as RouteKey[]).map((k) => k.host))) {
       if (host === ANY) continue;
-      const held = history.hosts.some((h) => h.namespace === namespace && hostsOverlap(h.host, host));
+      const held = heldBefore(host).some((h) => h.namespace === namespace);
       claims.push({ claimant: c, namespace, host, rank: [held ? 0 : 1, Number.isNaN(created) ? Infinity : created] });
     }
   }
-  const overlapping = indexHosts(claims);
+  // A claim is judged against the best claim of each other namespace on each overlapping host:
+  // one namespace's many policies on a host are one claim to the others, not one each.
+  const best = new Map<string, HostClaim>();
+  for (const claim of claims) {
+    const at = `${claim.namespace} ${claim.host}`;
+    const incumbent = best.get(at);
+    if (incumbent === undefined || compareRanks(claim.rank, incumbent.rank) < 0) best.set(at, claim);
+  }
+  const overlapping = indexHosts([...best.values()]);
   for (const claim of claims) {
     const rivals = overlapping(claim.host).filter((r) => r.namespace !== claim.namespace);
     const holder = rivals.find((r) => compareRanks(r.rank, claim.rank) < 0);
@@ -205,14 +216,18 @@ function judgeHosts(
 }
 
 /**
- * The host claims that can match a host that `host` matches, from an index of every claim by
- * host and by each label suffix, so the cost follows the number of overlaps, not of claims.
+ * The claims whose host pattern can match a host that `host` matches (the same host, a wildcard
+ * covering it, or, for a wildcard, every host under it: a wildcard covers one or more labels,
+ * the reading that refuses more), from an index by host and by each label suffix, so the cost
+ * follows the number of overlaps, not of claims.
  */
-function indexHosts(claims: readonly HostClaim[]): (host: string) => HostClaim[] {
-  const byHost = new Map<string, HostClaim[]>();
-  const bySuffix = new Map<string, HostClaim[]>();
-  const add = (map: Map<string, HostClaim[]>, key: string, claim: HostClaim): void => {
-    map.set(key, [...(map.get(key) ?? []), claim]);
+function indexHosts<T extends { host: string }>(claims: readonly T[]): (host: string) => T[] {
+  const byHost = new Map<string, T[]>();
+  const bySuffix = new Map<string, T[]>();
+  const add = (map: Map<string, T[]>, key: string, claim: T): void => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [claim]);
+    else list.push(claim);
   };
   for (const claim of claims) {
     add(byHost, claim.host, claim);
@@ -246,7 +261,10 @@ function judgeRoutes(
       if (v.lostHosts.has(route.host)) continue;
       const rank = history.routes.get(`${scope} ${route.key}`)?.has(c.id) === true ? 0 : 1;
       const group = `${scope} ${route.group}`;
-      byRoute.set(group, [...(byRoute.get(group) ?? []), { claimant: c, route, rank }]);
+      const entry = { claimant: c, route, rank };
+      const list = byRoute.get(group);
+      if (list === undefined) byRoute.set(group, [entry]);
+      else list.push(entry);
     }
   }
   for (const entries of byRoute.values()) {

@@ -129,17 +129,3 @@ export function scopesMeet(a: PolicyScope, b: PolicyScope): boolean {
   if (b.namespaces === undefined) return a.namespaces.length > 0;
   return a.namespaces.some((ns) => b.namespaces?.includes(ns));
 }
-
-/**
- * Whether two host patterns can match the same host. A wildcard covers every host with its
- * suffix (one or more labels), which is the reading that refuses more.
- *
- * @example
- * ```ts
- * hostsOverlap('*.example.com', 'api.example.com'); // true
- * ```
- */
-export function hostsOverlap(a: string, b: string): boolean {
-  const under = (pattern: string, host: string): boolean => pattern.startsWith('*.') && host.endsWith(pattern.slice(1));
-  return a === b || under(a, b) || under(b, a);
-}
