@@ -83,15 +83,16 @@ export function compile(input: CompileInput): CompileResult {
   const now = input.now ?? new Date();
   const previous = new Map((input.previous?.policies ?? []).map((p) => [p.id, p]));
   const refusals: string[] = [];
-  const issuerResources: ValidResource[] = [];
+  const issuerResources: Extract<ValidResource, { kind: 'JWTIssuer' }>[] = [];
   const policyResources: ValidPolicy[] = [];
-  const broken: BrokenPolicy[] = [];
+  const broken: (BrokenPolicy & { ref: ResourceRef })[] = [];
   for (const copies of groupCopies(input.resources, diagnostics)) {
     const checked = copies.map((resource) => ({ resource, ref: resourceRef(resource), ...validateResource(resource, input.schema) }));
     for (const c of checked) diagnostics.push(...c.diagnostics);
     const [only] = checked;
     if (checked.length === 1 && only?.valid !== undefined) {
-      (only.valid.kind === 'JWTIssuer' ? issuerResources : policyResources).push(only.valid as ValidPolicy);
+      if (only.valid.kind === 'JWTIssuer') issuerResources.push(only.valid);
+      else policyResources.push(only.valid);
       continue;
     }
     if (only === undefined || !isPolicyKind(only.resource.kind)) continue;
@@ -109,14 +110,13 @@ export function compile(input: CompileInput): CompileResult {
       ),
     );
     if (read === undefined) refusals.push(`${describeRef(only.ref)}: a policy whose name cannot be read`);
-    else broken.push(read);
+    else broken.push({ ...read, ref: only.ref });
   }
   issuerResources.sort((a, b) => compareRefs(a.ref, b.ref));
 
   const secrets = new Map((input.secrets ?? []).map((s) => [`${s.namespace}/${s.name}`, s]));
   const issuers = new Map<string, SnapshotIssuer>();
   for (const resource of issuerResources) {
-    if (resource.kind !== 'JWTIssuer') continue;
     const issuer = compileIssuer(resource, secrets, now, reporterFor(resource.ref, diagnostics));
     if (issuer !== undefined) issuers.set(issuer.id, issuer);
   }
@@ -139,10 +139,7 @@ export function compile(input: CompileInput): CompileResult {
       broken: result.broken,
     });
   }
-  for (const b of broken) {
-    const ref = refOfId(b.id, input.resources);
-    claimants.push({ ...b, ref, current: b.targets, previous: previous.get(b.id)?.targets ?? [], broken: true });
-  }
+  for (const b of broken) claimants.push({ ...b, current: b.targets, previous: previous.get(b.id)?.targets ?? [], broken: true });
   for (const c of claimants) {
     if (c.current !== undefined || c.previous.length > 0) continue;
     refusals.push(`${c.id}: its routes cannot be read, and the last good snapshot holds none for it`);
@@ -211,15 +208,6 @@ function groupCopies(resources: Resource[], diagnostics: Diagnostic[]): Resource
     }
   }
   return [...groups.values()];
-}
-
-/** The ref of the first resource whose policy id is `id` (for diagnostics on broken policies). */
-function refOfId(id: string, resources: Resource[]): ResourceRef {
-  for (const resource of resources) {
-    const ref = resourceRef(resource);
-    if (policyId(ref) === id) return ref;
-  }
-  throw new TypeError(`no resource for policy ${id}`);
 }
 
 function describeRef(ref: ResourceRef): string {
