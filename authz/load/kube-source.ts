@@ -18,6 +18,7 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from '@ku
 import { backoffMs } from '../../common/backoff.ts';
 import type { Logger } from '../../common/log.ts';
 import { watchResource, type WatchedResource } from '../../common/watch-resource.ts';
+import { coalesceReloads } from './coalesce-reloads.ts';
 import {
   ANNOTATIONS,
   fromPublishedForm,
@@ -157,23 +158,14 @@ export async function watchKubeSnapshot(opts: KubeSnapshotOptions): Promise<Kube
     retryTimer = setTimeout(reload, delay);
   };
 
-  // One read at a time; events during a read coalesce into one more read after it.
-  let reading: Promise<void> | undefined;
-  let again = false;
+  // One read at a time; events during a read coalesce into one more read after it. An
+  // unexpected failure is refused, and the next change reads again.
+  const read = coalesceReloads<void>(async () => {
+    if (!stopped) await readAndApply().catch((err: unknown) => store.refuse(source, err));
+  });
+  let reading: Promise<void> = Promise.resolve();
   const reload = (): void => {
-    if (stopped) return;
-    if (reading !== undefined) {
-      again = true;
-      return;
-    }
-    reading = (async () => {
-      do {
-        again = false;
-        // Never let an unexpected failure end the loop: refuse, and wait for the next change.
-        await readAndApply().catch((err: unknown) => store.refuse(source, err));
-      } while (again && !stopped);
-      reading = undefined;
-    })();
+    if (!stopped) reading = read();
   };
 
   /** Watches the Secret the head names (switching if the name changes), so a late or fixed Secret triggers a re-read. */
