@@ -95,6 +95,10 @@ async function run(runtime: Runtime | undefined, request: CheckRequestLike, limi
     if (runtime.snapshot.settings.unmatched === 'allow') return allow(ctx, 'unmatched_allowed');
     throw new DenyError('no_policy');
   }
+  if (match.refusal !== undefined) {
+    ctx.trace.push({ step: 'match', message: match.detail });
+    throw new DenyError(match.refusal, undefined, match.detail);
+  }
   const policy = match.policy;
   ctx.policy = policy;
   ctx.trace.push({ step: 'match', message: `policy ${policy.id} (mode ${policy.mode})` });

@@ -72,6 +72,9 @@ export const REASONS = {
   rule_failed: r(403, 'insufficient_scope', 'token does not grant access to this resource'),
   header_value_invalid: r(403, undefined, 'a claim cannot be forwarded safely'),
   no_policy: r(403, undefined, 'no policy covers this request'),
+  // A policy names the host, but no grant gives the host to its namespace (and the proxy reported
+  // none): 403 like no_policy, whatever `unmatched` says, since the named policy may be stricter.
+  host_not_granted: r(403, undefined, 'this host is not granted to the namespace whose policy names it'),
 
   request_invalid: r(400, undefined, 'the check request could not be read'),
   // The proxy's namespace claims: 400 like request_invalid (the request cannot be attributed to a
@@ -81,6 +84,7 @@ export const REASONS = {
   request_too_large: r(413, undefined, 'the request is too large to check'),
   keys_unavailable: r(503, undefined, 'signing keys are unavailable; try again later'),
   policy_invalid: r(503, undefined, 'the policy for this route is invalid; its owner must fix it'),
+  route_contested: r(503, undefined, 'policies of two namespaces sharing this host claim this route; the cluster admin must resolve it'),
   not_ready: r(503, undefined, 'no policy snapshot is loaded yet'),
   internal_error: r(503, undefined, 'internal error'),
 } as const satisfies Record<string, ReasonInfo>;

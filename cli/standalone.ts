@@ -57,6 +57,8 @@ export async function compileFolder(
     schema,
     generation,
     now: new Date(),
+    // A folder is one operator's configuration: a lone namespace needs no grant (compile-grant.ts).
+    grantLoneNamespace: true,
     ...(settings === undefined ? {} : { settings }),
     ...(previous === undefined ? {} : { previous }),
   });

@@ -21,11 +21,13 @@
 import { snapshotDigest } from '../snapshot/digest.ts';
 import {
   SNAPSHOT_SCHEMA_VERSION,
+  type HostGrant,
   type Snapshot,
   type SnapshotIssuer,
   type SnapshotPolicy,
   type SnapshotSettings,
 } from '../snapshot/types.ts';
+import { compileGrant, loneNamespaceGrant, reportUngrantedHosts, type ValidGrant } from './compile-grant.ts';
 import { compileIssuer } from './compile-issuer.ts';
 import { compilePolicy, heldPolicy, policyId, type ValidPolicy } from './compile-policy.ts';
 import { DIAGNOSTIC_REASONS, formatResourceName, reporterFor, type Diagnostic, type ResourceRef } from './diagnostics.ts';
@@ -51,6 +53,11 @@ export interface CompileInput {
   now?: Date;
   /** Service-wide settings (default: unmatched requests are denied). */
   settings?: SnapshotSettings;
+  /**
+   * Standalone mode: when no JWTHostGrant is given and the namespaced policies all live in one
+   * namespace, that namespace is granted every host (compile-grant.ts). Never on a cluster.
+   */
+  grantLoneNamespace?: boolean;
   /**
    * The last good snapshot (published, or in force): who holds which route (incumbency) and
    * which routes a policy that no longer compiles claimed. Absent on a cold start.
@@ -84,15 +91,26 @@ export function compile(input: CompileInput): CompileResult {
   const previous = new Map((input.previous?.policies ?? []).map((p) => [p.id, p]));
   const refusals: string[] = [];
   const issuerResources: Extract<ValidResource, { kind: 'JWTIssuer' }>[] = [];
+  const grantResources: ValidGrant[] = [];
   const policyResources: ValidPolicy[] = [];
   const broken: (BrokenPolicy & { ref: ResourceRef })[] = [];
+  const keptGrants: HostGrant[] = [];
   for (const copies of groupCopies(input.resources, diagnostics)) {
     const checked = copies.map((resource) => ({ resource, ref: resourceRef(resource), ...validateResource(resource, input.schema) }));
     for (const c of checked) diagnostics.push(...c.diagnostics);
     const [only] = checked;
     if (checked.length === 1 && only?.valid !== undefined) {
       if (only.valid.kind === 'JWTIssuer') issuerResources.push(only.valid);
+      else if (only.valid.kind === 'JWTHostGrant') grantResources.push(only.valid);
       else policyResources.push(only.valid);
+      continue;
+    }
+    if (only?.resource.kind === 'JWTHostGrant') {
+      // A grant that does not compile keeps its last good version: dropping it could hand its
+      // hosts to a broader grant's namespaces.
+      const kept = input.previous?.grants.find((g) => g.id === `JWTHostGrant/${only.ref.name}`);
+      if (kept === undefined) refusals.push(`${describeRef(only.ref)}: a grant that does not compile and was never in force`);
+      else keptGrants.push(kept);
       continue;
     }
     if (only === undefined || !isPolicyKind(only.resource.kind)) continue;
@@ -125,7 +143,6 @@ export function compile(input: CompileInput): CompileResult {
   const compiled = new Map<string, SnapshotPolicy>();
   for (const resource of policyResources) {
     const result = compilePolicy(resource, { declared, compiled: issuers }, input.namespaces, reporterFor(resource.ref, diagnostics));
-    const createdAt = resource.metadata.creationTimestamp;
     const { id, scope, workloadSelector } = result.policy;
     if (!result.broken) compiled.set(id, result.policy);
     claimants.push({
@@ -133,7 +150,6 @@ export function compile(input: CompileInput): CompileResult {
       ref: resource.ref,
       scope,
       ...(workloadSelector === undefined ? {} : { workloadSelector }),
-      ...(typeof createdAt === 'string' ? { createdAt } : {}),
       current: result.targetsReadable ? result.policy.targets : undefined,
       previous: previous.get(id)?.targets ?? [],
       broken: result.broken,
@@ -154,16 +170,27 @@ export function compile(input: CompileInput): CompileResult {
         'its routes cannot be read and the last good snapshot holds none for it, so nothing can be held closed in its place: standalone mode refuses this reload, the operator leaves this policy out',
     });
   }
-  const policies = resolveClaims(claimants, input.previous?.policies ?? [], (ref) => reporterFor(ref, diagnostics)).flatMap((claim) => {
+  const resolved = resolveClaims(claimants, input.previous?.policies ?? [], (ref) => reporterFor(ref, diagnostics)).flatMap((claim) => {
     const { claimant } = claim;
-    if (claim.enforced) return [compiled.get(claimant.id) as SnapshotPolicy];
-    return claim.held.length === 0 ? [] : [heldPolicy(claimant, claim.held)];
+    if (claim.enforced) return [{ policy: compiled.get(claimant.id) as SnapshotPolicy, ref: claimant.ref }];
+    return claim.held.length === 0 ? [] : [{ policy: heldPolicy(claimant, claim.held), ref: claimant.ref }];
   });
+  const policies = resolved.map((r) => r.policy);
+
+  const declaresGrants = input.resources.some((r) => r.kind === 'JWTHostGrant');
+  const lone = input.grantLoneNamespace === true && !declaresGrants ? loneNamespaceGrant(namespacesOf(claimants)) : undefined;
+  const grants = [
+    ...grantResources.map((g) => compileGrant(g, input.namespaces, reporterFor(g.ref, diagnostics))),
+    ...keptGrants,
+    ...(lone === undefined ? [] : [lone]),
+  ];
+  reportUngrantedHosts(resolved, grants, (ref) => reporterFor(ref, diagnostics));
 
   const body = {
     settings: input.settings ?? { unmatched: 'deny' as const },
     issuers: Object.fromEntries([...issuers].sort(([a], [b]) => (a < b ? -1 : 1))),
     policies: policies.sort((a, b) => (a.id < b.id ? -1 : 1)),
+    grants: grants.sort((a, b) => (a.id < b.id ? -1 : 1)),
   };
   const snapshot: Snapshot = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
@@ -177,6 +204,10 @@ export function compile(input: CompileInput): CompileResult {
     diagnostics: diagnostics.sort((a, b) => compareRefs(a.resource, b.resource)),
     ...(refusals.length === 0 ? {} : { refusal: refusals.join('; ') }),
   };
+}
+
+function namespacesOf(claimants: readonly Claimant[]): string[] {
+  return claimants.flatMap((c) => (c.scope.kind === 'namespaced' ? [c.scope.namespace] : []));
 }
 
 function isPolicyKind(kind: string): kind is ValidPolicy['kind'] {

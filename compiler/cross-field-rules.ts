@@ -10,7 +10,16 @@
  * ```
  */
 import type { FieldError } from './schema.ts';
-import type { ClusterJWTPolicySpec, IssuerRefSpec, JWTIssuerSpec, JWTPolicySpec, ResourceKind, TokenSourceSpec } from './resources.ts';
+import type {
+  ClusterJWTPolicySpec,
+  IssuerRefSpec,
+  JWTHostGrantSpec,
+  JWTIssuerSpec,
+  JWTPolicySpec,
+  LabelSelector,
+  ResourceKind,
+  TokenSourceSpec,
+} from './resources.ts';
 import { isSecureUrl } from './check-url.ts';
 import { isLabelKey } from './check-label-key.ts';
 
@@ -30,6 +39,7 @@ export const CROSS_FIELD_MESSAGES = {
   oneTokenSource: 'exactly one of header, query or cookie must be set',
   onePathMatch: 'exactly one of exact, prefix or regex must be set',
   selectorValues: 'values must be non-empty for In and NotIn and absent for Exists and DoesNotExist',
+  grantNamespaces: 'name the namespaces, select them, or both',
   labelKeys:
     "label keys must be [prefix/]name: an optional DNS subdomain prefix, then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
 } as const;
@@ -52,6 +62,7 @@ export function crossFieldErrors(kind: ResourceKind, spec: unknown): FieldError[
     errors.push({ field, message });
   };
   if (kind === 'JWTIssuer') checkIssuer(spec as JWTIssuerSpec, fail);
+  else if (kind === 'JWTHostGrant') checkGrant(spec as JWTHostGrantSpec, fail);
   else checkPolicy(spec as ClusterJWTPolicySpec, fail);
   return errors;
 }
@@ -98,7 +109,16 @@ function checkPolicy(spec: JWTPolicySpec & Partial<ClusterJWTPolicySpec>, fail: 
   checkTokenSources(spec.tokenSources, 'spec.tokenSources', fail);
   const labels = spec.workloadSelector?.matchLabels;
   if (labels !== undefined && !Object.keys(labels).every(isLabelKey)) fail('spec.workloadSelector.matchLabels', M.labelKeys);
-  spec.namespaceSelector?.matchExpressions?.forEach((req, i) => {
+  checkSelector(spec.namespaceSelector, fail);
+}
+
+function checkGrant(spec: JWTHostGrantSpec, fail: Fail): void {
+  if (spec.namespaces === undefined && spec.namespaceSelector === undefined) fail('spec', M.grantNamespaces);
+  checkSelector(spec.namespaceSelector, fail);
+}
+
+function checkSelector(selector: LabelSelector | undefined, fail: Fail): void {
+  selector?.matchExpressions?.forEach((req, i) => {
     const needsValues = req.operator === 'In' || req.operator === 'NotIn';
     if (needsValues !== (req.values !== undefined && req.values.length > 0)) {
       fail(`spec.namespaceSelector.matchExpressions[${i}]`, M.selectorValues);

@@ -55,8 +55,10 @@ export const DIAGNOSTIC_REASONS = {
   DuplicateIssuer: 'DuplicateIssuer',
   /** No audience to check and no explicit waiver. */
   MissingAudience: 'MissingAudience',
-  /** Another policy already owns this route or host, or claims it too (a warning on the holder). */
+  /** Another policy of the same scope already holds this route, or claims it too (a warning on the holder). */
   RouteConflict: 'RouteConflict',
+  /** A namespaced policy names a host that no grant gives its namespace (warning). */
+  HostNotGranted: 'HostNotGranted',
   /** A policy that cannot be enforced and whose routes cannot be read, now or from the last good snapshot. */
   RoutesUnknown: 'RoutesUnknown',
   /** A field that has no effect in this configuration (warning). */

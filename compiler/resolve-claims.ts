@@ -2,13 +2,11 @@
  * Decides which policy holds each route, by incumbency, never by name or file order
  * (DESIGN.md "Integrity of the policy set"):
  *
- * 1. Hosts (tenancy, DESIGN.md "Tenants"): when only the host is known, a host belongs to one
- *    namespace. The namespace that held an overlapping host in the last good snapshot keeps it;
- *    among claims that did not, the earlier `creationTimestamp` wins; claims with nothing to
- *    tell them apart (two new claims, no timestamps) are contested.
- * 2. Routes: within one scope (namespace + workload selector, or cluster enforcement with
- *    intersecting namespaces), a host × path × method key belongs to the policy that held it in
- *    the last good snapshot; two claims of which neither held it are contested.
+ Within one scope (namespace + workload selector, or cluster enforcement with intersecting
+ * namespaces), a host × path × method key belongs to the policy that held it in the last good
+ * snapshot; two claims of which neither held it are contested. Policies of two namespaces never
+ * compete (DESIGN.md "Tenants"): each decides its own namespace's traffic, and which namespace
+ * a shared gateway's host belongs to is granted (compile-grant.ts), not claimed.
  *
  * A policy that loses a host or a route is refused, one that is contested or failed to compile
  * cannot be enforced either: such a policy is held in mode `invalid` (503 policy_invalid) on
@@ -39,8 +37,6 @@ export interface Claimant {
   ref: ResourceRef;
   scope: PolicyScope;
   workloadSelector?: Record<string, string>;
-  /** metadata.creationTimestamp (RFC 3339), when known. */
-  createdAt?: string;
   /** The routes its manifest claims now; undefined when they cannot be read. */
   current: Target[] | undefined;
   /** The routes it held in the last good snapshot (empty when it was not in it). */
@@ -58,11 +54,8 @@ export interface Claim {
   held: Target[];
 }
 
-type Rank = readonly [number, number];
-
 /** Per claimant, what one judging pass found. */
 interface Verdict {
-  lostHosts: Set<string>;
   lostKeys: Set<string>;
   contested: boolean;
   /** Diagnostics, keyed so that each rival is named once per kind. */
@@ -90,7 +83,7 @@ export function resolveClaims(
     const next = new Set(
       sorted.filter((c) => {
         const v = verdicts.get(c) as Verdict;
-        return unhealthy.has(c) || v.contested || v.lostHosts.size > 0 || v.lostKeys.size > 0;
+        return unhealthy.has(c) || v.contested || v.lostKeys.size > 0;
       }),
     );
     if (next.size === unhealthy.size) {
@@ -100,7 +93,7 @@ export function resolveClaims(
       return sorted.map((c) => {
         if (!unhealthy.has(c)) return { claimant: c, enforced: true, held: [] };
         const v = verdicts.get(c) as Verdict;
-        const kept = (keys.get(c) as RouteKey[]).filter((k) => !v.lostHosts.has(k.host) && !v.lostKeys.has(k.key));
+        const kept = (keys.get(c) as RouteKey[]).filter((k) => !v.lostKeys.has(k.key));
         return { claimant: c, enforced: false, held: targetsOf(kept) };
       });
     }
@@ -116,135 +109,25 @@ function claimedKeys(c: Claimant, unhealthy: boolean): RouteKey[] {
 interface History {
   /** scope key + route key → the ids that claimed it. */
   routes: Map<string, Set<string>>;
-  /** Hosts named by namespaced policies, with their namespace. */
-  hosts: { host: string; namespace: string }[];
 }
 
 function indexPrevious(previous: readonly SnapshotPolicy[]): History {
   const routes = new Map<string, Set<string>>();
-  const hosts = new Map<string, { host: string; namespace: string }>();
   for (const policy of previous) {
     const scope = scopeKey(policy.scope, policy.workloadSelector);
     for (const k of routeKeys(policy.targets)) {
       const at = `${scope} ${k.key}`;
       routes.set(at, (routes.get(at) ?? new Set()).add(policy.id));
-      if (policy.scope.kind === 'namespaced' && k.host !== ANY)
-        hosts.set(`${policy.scope.namespace} ${k.host}`, { host: k.host, namespace: policy.scope.namespace });
     }
   }
-  return { routes, hosts: [...hosts.values()] };
+  return { routes };
 }
 
 function judge(claimants: readonly Claimant[], keys: ReadonlyMap<Claimant, RouteKey[]>, history: History): Map<Claimant, Verdict> {
-  const verdicts = new Map<Claimant, Verdict>(
-    claimants.map((c) => [c, { lostHosts: new Set(), lostKeys: new Set(), contested: false, reports: new Map() }]),
-  );
+  const verdicts = new Map<Claimant, Verdict>(claimants.map((c) => [c, { lostKeys: new Set(), contested: false, reports: new Map() }]));
   const verdict = (c: Claimant): Verdict => verdicts.get(c) as Verdict;
-  judgeHosts(claimants, keys, history, verdict);
   judgeRoutes(claimants, keys, history, verdict);
   return verdicts;
-}
-
-interface HostClaim {
-  claimant: Claimant;
-  namespace: string;
-  host: string;
-  rank: Rank;
-}
-
-function judgeHosts(
-  claimants: readonly Claimant[],
-  keys: ReadonlyMap<Claimant, RouteKey[]>,
-  history: History,
-  verdict: (c: Claimant) => Verdict,
-): void {
-  const claims: HostClaim[] = [];
-  const heldBefore = indexHosts(history.hosts);
-  for (const c of claimants) {
-    if (c.scope.kind !== 'namespaced') continue;
-    const namespace = c.scope.namespace;
-    const created = c.createdAt === undefined ? Infinity : Date.parse(c.createdAt);
-    for (const host of new Set((keys.get(c) as RouteKey[]).map((k) => k.host))) {
-      if (host === ANY) continue;
-      const held = heldBefore(host).some((h) => h.namespace === namespace);
-      claims.push({ claimant: c, namespace, host, rank: [held ? 0 : 1, Number.isNaN(created) ? Infinity : created] });
-    }
-  }
-  // A claim is judged against the best claim of each other namespace on each overlapping host:
-  // one namespace's many policies on a host are one claim to the others, not one each.
-  const best = new Map<string, HostClaim>();
-  for (const claim of claims) {
-    const at = `${claim.namespace} ${claim.host}`;
-    const incumbent = best.get(at);
-    if (incumbent === undefined || compareRanks(claim.rank, incumbent.rank) < 0) best.set(at, claim);
-  }
-  const overlapping = indexHosts([...best.values()]);
-  for (const claim of claims) {
-    const rivals = overlapping(claim.host).filter((r) => r.namespace !== claim.namespace);
-    const holder = rivals.find((r) => compareRanks(r.rank, claim.rank) < 0);
-    const v = verdict(claim.claimant);
-    if (holder !== undefined) {
-      v.lostHosts.add(claim.host);
-      note(
-        v,
-        claim.claimant,
-        `lost ${holder.claimant.id}`,
-        'error',
-        `host ${claim.host} overlaps ${holder.host}, which belongs to namespace ${holder.namespace} (held by ${holder.claimant.id}): ${REFUSED}`,
-      );
-      note(
-        verdict(holder.claimant),
-        holder.claimant,
-        `holds ${claim.claimant.id}`,
-        'warning',
-        `${claim.claimant.id} also claims host ${claim.host} and was refused; namespace ${holder.namespace} keeps ${holder.host}`,
-      );
-      continue;
-    }
-    const peer = rivals.find((r) => compareRanks(r.rank, claim.rank) === 0);
-    if (peer !== undefined) {
-      v.contested = true;
-      note(
-        v,
-        claim.claimant,
-        `contested ${peer.claimant.id}`,
-        'error',
-        `host ${claim.host} overlaps ${peer.host} of namespace ${peer.namespace} (${peer.claimant.id}) and neither namespace held it before: ${CONTESTED}`,
-      );
-    }
-  }
-}
-
-/**
- * The claims whose host pattern can match a host that `host` matches (the same host, a wildcard
- * covering it, or, for a wildcard, every host under it: a wildcard covers one or more labels,
- * the reading that refuses more), from an index by host and by each label suffix, so the cost
- * follows the number of overlaps, not of claims.
- */
-function indexHosts<T extends { host: string }>(claims: readonly T[]): (host: string) => T[] {
-  const byHost = new Map<string, T[]>();
-  const bySuffix = new Map<string, T[]>();
-  const add = (map: Map<string, T[]>, key: string, claim: T): void => {
-    const list = map.get(key);
-    if (list === undefined) map.set(key, [claim]);
-    else list.push(claim);
-  };
-  for (const claim of claims) {
-    add(byHost, claim.host, claim);
-    for (const suffix of labelSuffixes(claim.host)) add(bySuffix, suffix, claim);
-  }
-  return (host) => {
-    const found = new Set(byHost.get(host) ?? []);
-    for (const suffix of labelSuffixes(host)) for (const c of byHost.get(`*.${suffix}`) ?? []) found.add(c);
-    if (host.startsWith('*.')) for (const c of bySuffix.get(host.slice(2)) ?? []) found.add(c);
-    return [...found];
-  };
-}
-
-/** `a.b.c` → `b.c`, `c`: what a wildcard `*.<suffix>` must end with to cover the host. */
-function labelSuffixes(host: string): string[] {
-  const labels = host.split('.');
-  return labels.slice(1).map((_, i) => labels.slice(i + 1).join('.'));
 }
 
 function judgeRoutes(
@@ -255,10 +138,8 @@ function judgeRoutes(
 ): void {
   const byRoute = new Map<string, { claimant: Claimant; route: RouteKey; rank: number }[]>();
   for (const c of claimants) {
-    const v = verdict(c);
     const scope = scopeKey(c.scope, c.workloadSelector);
     for (const route of keys.get(c) as RouteKey[]) {
-      if (v.lostHosts.has(route.host)) continue;
       const rank = history.routes.get(`${scope} ${route.key}`)?.has(c.id) === true ? 0 : 1;
       const group = `${scope} ${route.group}`;
       const entry = { claimant: c, route, rank };
@@ -313,10 +194,6 @@ function note(v: Verdict, c: Claimant, key: string, severity: 'error' | 'warning
 function describeRoute({ host, path, method }: RouteKey): string {
   const p = path === ANY ? 'any' : `${path.kind} ${path.value}`;
   return `route host=${host === ANY ? 'any' : host} path=${p} method=${method === ANY ? 'any' : method}`;
-}
-
-function compareRanks(a: Rank, b: Rank): number {
-  return a[0] - b[0] || (a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1);
 }
 
 function compare(a: string, b: string): number {

@@ -15,7 +15,7 @@ import type { Algorithm } from '../snapshot/types.ts';
 export const API_VERSION = 'jwtgate.dev/v1alpha1';
 
 /** The kinds the compiler reads, with whether they live in a namespace. */
-export const RESOURCE_KINDS = { JWTIssuer: true, JWTPolicy: true, ClusterJWTPolicy: false } as const;
+export const RESOURCE_KINDS = { JWTIssuer: true, JWTPolicy: true, ClusterJWTPolicy: false, JWTHostGrant: false } as const;
 export type ResourceKind = keyof typeof RESOURCE_KINDS;
 
 /** The namespace Kubernetes assumes when a namespaced manifest names none. */
@@ -25,7 +25,7 @@ export interface ObjectMeta {
   name: string;
   namespace?: string;
   labels?: Record<string, string>;
-  /** RFC 3339; orders host claims between namespaces (first claim wins). */
+  /** RFC 3339; informational (ownership is never decided by it). */
   creationTimestamp?: string;
   generation?: number;
   [field: string]: unknown;
@@ -155,4 +155,11 @@ export interface LabelSelector {
 export interface ClusterJWTPolicySpec extends JWTPolicySpec {
   namespaceSelector?: LabelSelector;
   enforcement: 'Default' | 'Override';
+}
+
+/** JWTHostGrant.spec after schema defaults. */
+export interface JWTHostGrantSpec {
+  hostnames: string[];
+  namespaces?: string[];
+  namespaceSelector?: LabelSelector;
 }

@@ -18,6 +18,7 @@ import {
   DEFAULT_NAMESPACE,
   RESOURCE_KINDS,
   type ClusterJWTPolicySpec,
+  type JWTHostGrantSpec,
   type JWTIssuerSpec,
   type JWTPolicySpec,
   type ObjectMeta,
@@ -29,7 +30,8 @@ import {
 export type ValidResource =
   | { kind: 'JWTIssuer'; ref: ResourceRef; metadata: ObjectMeta; spec: JWTIssuerSpec }
   | { kind: 'JWTPolicy'; ref: ResourceRef; metadata: ObjectMeta; spec: JWTPolicySpec }
-  | { kind: 'ClusterJWTPolicy'; ref: ResourceRef; metadata: ObjectMeta; spec: ClusterJWTPolicySpec };
+  | { kind: 'ClusterJWTPolicy'; ref: ResourceRef; metadata: ObjectMeta; spec: ClusterJWTPolicySpec }
+  | { kind: 'JWTHostGrant'; ref: ResourceRef; metadata: ObjectMeta; spec: JWTHostGrantSpec };
 
 /** RFC 1123 subdomain (object names) and label (namespaces), as Kubernetes validates them. */
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -19,6 +19,7 @@ export const PLURALS: Readonly<Record<ResourceKind, string>> = Object.freeze({
   JWTIssuer: 'jwtissuers',
   JWTPolicy: 'jwtpolicies',
   ClusterJWTPolicy: 'clusterjwtpolicies',
+  JWTHostGrant: 'jwthostgrants',
 });
 /** The field manager of every write (server-side apply ownership, `kubectl get --show-managed-fields`). */
 export const FIELD_MANAGER = 'jwtgate-operator';

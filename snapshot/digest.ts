@@ -21,7 +21,7 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-export function snapshotDigest(snapshot: Pick<Snapshot, 'settings' | 'issuers' | 'policies'>): string {
-  const { settings, issuers, policies } = snapshot;
-  return createHash('sha256').update(canonicalJson({ settings, issuers, policies })).digest('hex');
+export function snapshotDigest(snapshot: Pick<Snapshot, 'settings' | 'issuers' | 'policies' | 'grants'>): string {
+  const { settings, issuers, policies, grants } = snapshot;
+  return createHash('sha256').update(canonicalJson({ settings, issuers, policies, grants })).digest('hex');
 }

@@ -9,7 +9,7 @@
  * ```
  */
 import { snapshotDigest } from './digest.ts';
-import { SNAPSHOT_SCHEMA_VERSION, type Snapshot } from './types.ts';
+import { SNAPSHOT_SCHEMA_VERSION, type HostGrant, type Snapshot } from './types.ts';
 
 /** A snapshot that must not be enforced; the message says why. */
 export class SnapshotError extends Error {
@@ -35,8 +35,23 @@ export function parseSnapshot(text: string): Snapshot {
   }
   if (typeof s.issuers !== 'object' || s.issuers === null || Array.isArray(s.issuers)) throw new SnapshotError('issuers missing');
   if (!Array.isArray(s.policies)) throw new SnapshotError('policies missing');
+  if (!Array.isArray(s.grants) || !s.grants.every(isGrant)) throw new SnapshotError('grants missing or malformed');
   if (typeof s.generation !== 'number' || typeof s.sha256 !== 'string') throw new SnapshotError('generation or sha256 missing');
   const actual = snapshotDigest(s as Snapshot);
   if (actual !== s.sha256) throw new SnapshotError(`sha256 mismatch: content hashes to ${actual}, snapshot says ${s.sha256}`);
   return s as Snapshot;
+}
+
+/** The router indexes grants' hosts and namespaces as strings: anything else must not load. */
+function isGrant(value: unknown): value is HostGrant {
+  const g = value as Partial<HostGrant> | null;
+  const strings = (list: unknown): boolean => Array.isArray(list) && list.every((x) => typeof x === 'string');
+  return (
+    typeof g === 'object' &&
+    g !== null &&
+    typeof g.id === 'string' &&
+    strings(g.hosts) &&
+    (g.hosts?.length ?? 0) > 0 &&
+    strings(g.namespaces)
+  );
 }

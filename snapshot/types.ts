@@ -10,8 +10,8 @@
  * ```ts
  * import type { Snapshot } from './types.ts';
  * const empty: Snapshot = {
- *   schemaVersion: 1, generation: 1, createdAt: '2026-01-01T00:00:00Z', sha256: '…',
- *   settings: { unmatched: 'deny' }, issuers: {}, policies: [],
+ *   schemaVersion: 2, generation: 1, createdAt: '2026-01-01T00:00:00Z', sha256: '…',
+ *   settings: { unmatched: 'deny' }, issuers: {}, policies: [], grants: [],
  * };
  * ```
  */
@@ -21,7 +21,7 @@ import type { PathParameters } from '../common/normalize-path.ts';
 export type { Jwk, JwkSet, PathParameters };
 
 /** Version of the snapshot format; authz refuses a snapshot with another major version. */
-export const SNAPSHOT_SCHEMA_VERSION = 1 as const;
+export const SNAPSHOT_SCHEMA_VERSION = 2 as const;
 
 /** JWS algorithms jwtgate verifies. `none` is deliberately absent and can never be configured. */
 export const ALGORITHMS = [
@@ -106,6 +106,27 @@ export interface SnapshotIssuer {
 
 /** Host match: exact (`api.example.com`) or a leading wildcard label (`*.example.com`), lower-case, no port. */
 export type HostPattern = string;
+
+/**
+ * Hosts given to namespaces, for requests whose namespace the proxy does not report (a shared
+ * gateway that knows only the host): a `JWTHostGrant` of the cluster admin, an HTTPRoute a
+ * Gateway accepted, or standalone mode's default. For a request host the most specific pattern
+ * of all grants decides (exact, then the longest wildcard suffix, then `*`), and the namespaces
+ * of every grant with that pattern own it (DESIGN.md "Tenants"):
+ * - one namespace: the request is decided as that namespace's traffic;
+ * - several: by their policies that name the host, and a request two namespaces' policies match
+ *   equally well is refused (503 route_contested), since nothing but names could order them;
+ * - none (no grant covers the host): no namespaced policy decides it, and one that names the
+ *   host makes it a denial (403 host_not_granted) rather than a weaker policy's or unmatched.
+ */
+export interface HostGrant {
+  /** Where the grant comes from: `JWTHostGrant/name`, `HTTPRoute/namespace/name`, or `standalone`. */
+  id: string;
+  /** Host patterns; `*` = every host. Never empty. */
+  hosts: (HostPattern | '*')[];
+  /** Sorted namespace names; empty when a selector matched none. */
+  namespaces: string[];
+}
 
 export type PathMatch = (
   | { kind: 'exact'; value: string }
@@ -262,9 +283,11 @@ export interface Snapshot {
   /** Monotonic counter set by the publisher; informational for authz. */
   generation: number;
   createdAt: string;
-  /** sha256 (hex) of the canonical JSON of `settings`, `issuers` and `policies`. */
+  /** sha256 (hex) of the canonical JSON of `settings`, `issuers`, `policies` and `grants`. */
   sha256: string;
   settings: SnapshotSettings;
   issuers: Record<string, SnapshotIssuer>;
   policies: SnapshotPolicy[];
+  /** Sorted by id. */
+  grants: HostGrant[];
 }

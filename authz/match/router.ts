@@ -22,22 +22,31 @@
  * 6. Policy id (code-unit order), then target order: deterministic; the compiler already refuses
  *    two policies with identical routes and selectors.
  *
- * Tenancy: a namespaced policy applies when the request's destination namespace is its own, or,
- * when the namespace is unknown (a gateway that only knows the host), when it names the host
- * explicitly (the compiler gives each host to one namespace); a namespaced target without hosts
- * never applies to a request whose namespace is unknown. A cluster policy with a `namespaces`
- * list applies only to requests whose namespace is known and listed; without a list, everywhere.
+ * Tenancy (DESIGN.md "Tenants"): a namespaced policy applies when the request's destination
+ * namespace is its own. When the proxy reports no namespace (a gateway that only knows the host),
+ * the snapshot's grants say whose traffic the host is ({@link hostOwners}):
+ * - one namespace owns it: the request is decided as that namespace's traffic;
+ * - several do: by their policies that name the host explicitly; when policies of two of them
+ *   match equally well, nothing but names could order them, so the request is refused
+ *   (`route_contested`);
+ * - none does: no namespaced policy decides it; if one names the host and matches, the request
+ *   is refused (`host_not_granted`) rather than left to a cluster default or to `unmatched`,
+ *   which might be weaker than what its author meant (a snapshot compiled before grants existed
+ *   fails closed this way).
+ * A cluster policy with a `namespaces` list applies only when every namespace the request can
+ * belong to (the one reported, or the host's owners) is listed; without a list, everywhere.
  * A policy with a `workloadSelector` applies only when the workload is known (sidecar mode) and
  * matches: it can only narrow its namespace's routes, never reach a workload it cannot see.
  *
  * @example
  * ```ts
- * const router = buildRouter(snapshot.policies);
+ * const router = buildRouter(snapshot.policies, snapshot.grants);
  * const hit = router.match({ host: 'api.example.com', path: '/api/users', method: 'GET', namespace: 'shop' });
- * hit?.policy.id; // 'JWTPolicy/shop/api'
+ * hit?.policy?.id; // 'JWTPolicy/shop/api'
  * ```
  */
-import type { HostPattern, PathMatch, SnapshotPolicy, Target } from '../../snapshot/types.ts';
+import { hostOwners } from '../../snapshot/host-owners.ts';
+import type { HostGrant, HostPattern, PathMatch, SnapshotPolicy, Target } from '../../snapshot/types.ts';
 import { HostIndex } from './host-index.ts';
 
 export interface RouteRequest {
@@ -56,11 +65,21 @@ export interface RouteMatch {
   policy: SnapshotPolicy;
   /** The target of the policy that matched. */
   target: Target;
+  refusal?: undefined;
+}
+
+/** No policy may decide the request, and it must be denied whatever `unmatched` says. */
+export interface RouteRefusal {
+  refusal: 'host_not_granted' | 'route_contested';
+  /** For the log: which policies and grants. */
+  detail: string;
+  policy?: undefined;
+  target?: undefined;
 }
 
 export interface Router {
-  /** The deciding policy for a request, or undefined when none applies. */
-  match(request: RouteRequest): RouteMatch | undefined;
+  /** The deciding policy for a request, a refusal, or undefined when no policy applies. */
+  match(request: RouteRequest): RouteMatch | RouteRefusal | undefined;
 }
 
 /** One (policy, target, host, path) combination, as stored in the index. */
@@ -69,8 +88,10 @@ interface Candidate {
   target: Target;
   /** Undefined = any method. */
   methods: ReadonlySet<string> | undefined;
-  /** Undefined = every namespace (or the policy is namespaced and indexed per namespace). */
+  /** Cluster policies: undefined = every namespace. */
   namespaces: ReadonlySet<string> | undefined;
+  /** Namespaced policies: their namespace. */
+  owner: string | undefined;
   /** The policy's workloadSelector as label pairs; undefined = any workload. */
   selector: readonly (readonly [string, string])[] | undefined;
   /** Only for regex paths: compiled once at build time. */
@@ -107,12 +128,12 @@ interface Tiers {
  *
  * @example
  * ```ts
- * const router = buildRouter([policy]);
+ * const router = buildRouter([policy], grants);
  * router.match({ host: 'a.example.com', path: '/', method: 'GET' });
  * ```
  */
-export function buildRouter(policies: readonly SnapshotPolicy[]): Router {
-  const steps = routerSteps(policies);
+export function buildRouter(policies: readonly SnapshotPolicy[], grants: readonly HostGrant[] = []): Router {
+  const steps = routerSteps(policies, grants);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
@@ -126,11 +147,11 @@ export function buildRouter(policies: readonly SnapshotPolicy[]): Router {
  *
  * @example
  * ```ts
- * const router = await buildRouterInSlices(snapshot.policies);
+ * const router = await buildRouterInSlices(snapshot.policies, snapshot.grants);
  * ```
  */
-export async function buildRouterInSlices(policies: readonly SnapshotPolicy[], sliceMs = 4): Promise<Router> {
-  const steps = routerSteps(policies);
+export async function buildRouterInSlices(policies: readonly SnapshotPolicy[], grants: readonly HostGrant[], sliceMs = 4): Promise<Router> {
+  const steps = routerSteps(policies, grants);
   let sliceStarted = performance.now();
   for (;;) {
     const step = steps.next();
@@ -143,7 +164,7 @@ export async function buildRouterInSlices(policies: readonly SnapshotPolicy[], s
 }
 
 /** The build as steps: it pauses after each policy and each sorted bucket, and returns the router. */
-function* routerSteps(policies: readonly SnapshotPolicy[]): Generator<void, Router> {
+function* routerSteps(policies: readonly SnapshotPolicy[], grants: readonly HostGrant[]): Generator<void, Router> {
   const tiers: Tiers = {
     override: new HostIndex(),
     byNamespace: new Map(),
@@ -172,7 +193,8 @@ function* routerSteps(policies: readonly SnapshotPolicy[]): Generator<void, Rout
       yield;
     }
   }
-  return { match: (request) => matchRequest(tiers, request) };
+  const owners = hostOwners(grants);
+  return { match: (request) => matchRequest(tiers, owners, request) };
 }
 
 function createCandidate(
@@ -184,8 +206,9 @@ function createCandidate(
 ): Candidate {
   const namespaces =
     policy.scope.kind === 'cluster' && policy.scope.namespaces !== undefined ? new Set(policy.scope.namespaces) : undefined;
+  const owner = policy.scope.kind === 'namespaced' ? policy.scope.namespace : undefined;
   const selector = policy.workloadSelector === undefined ? undefined : Object.entries(policy.workloadSelector);
-  const candidate: Candidate = { policy, target, methods, namespaces, selector, order };
+  const candidate: Candidate = { policy, target, methods, namespaces, owner, selector, order };
   if (path?.kind === 'regex') {
     try {
       candidate.regex = new RegExp(`^(?:${path.value})$`, path.caseInsensitive === true ? 'iu' : 'u');
@@ -255,38 +278,112 @@ function sortBucket(bucket: PathBucket): void {
   bucket.anyPath.sort(byMethodThenOrder);
 }
 
-function matchRequest(tiers: Tiers, request: RouteRequest): RouteMatch | undefined {
-  const method = request.method.toUpperCase();
-  const namespaced = request.namespace === undefined ? tiers.byHostOnly : tiers.byNamespace.get(request.namespace);
-  for (const index of [tiers.override, namespaced, tiers.fallback]) {
-    if (index === undefined) continue;
-    for (const bucket of index.lookup(request.host)) {
-      const hit = matchBucket(bucket, request.path, method, request.namespace, request.workloadLabels);
-      if (hit !== undefined) return { policy: hit.policy, target: hit.target };
-    }
-  }
-  return undefined;
+/** What a request may belong to, and how namespaced candidates are judged for it. */
+interface Reach {
+  /** The namespaces the request can belong to: the reported one, or the host's owners. */
+  namespaces: ReadonlySet<string>;
+  /** Several owners: only their host-naming candidates apply, and equal ones from two of them contest. */
+  shared: boolean;
+  workloadLabels: Readonly<Record<string, string>> | undefined;
 }
 
-function matchBucket(
-  bucket: PathBucket,
-  path: string,
-  method: string,
-  namespace: string | undefined,
-  labels: Readonly<Record<string, string>> | undefined,
-): Candidate | undefined {
+const NO_NAMESPACES: ReadonlySet<string> = new Set();
+
+function matchRequest(tiers: Tiers, owners: ReturnType<typeof hostOwners>, request: RouteRequest): RouteMatch | RouteRefusal | undefined {
+  const method = request.method.toUpperCase();
+  const { path, host } = request;
+  const owned = request.namespace === undefined ? owners(host) : undefined;
+  const namespaces = request.namespace !== undefined ? new Set([request.namespace]) : (owned?.namespaces ?? NO_NAMESPACES);
+  const reach: Reach = { namespaces, shared: namespaces.size > 1, workloadLabels: request.workloadLabels };
+  const first = (index: HostIndex<PathBucket> | undefined, within: Reach): Candidate | Contest | undefined => {
+    if (index === undefined) return undefined;
+    for (const bucket of index.lookup(host)) {
+      const hit = matchBucket(bucket, path, method, within);
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  };
+  const override = first(tiers.override, reach);
+  if (override !== undefined) return result(override, owned?.grants);
+  if (namespaces.size === 1) {
+    const [only] = namespaces as Set<string>;
+    const own = first(tiers.byNamespace.get(only as string), reach);
+    if (own !== undefined) return result(own, owned?.grants);
+  } else if (reach.shared) {
+    const shared = first(tiers.byHostOnly, reach);
+    if (shared !== undefined) return result(shared, owned?.grants);
+  } else {
+    // Nobody owns the host: a namespaced policy that names it and matches must not be silently
+    // replaced by a cluster default or by `unmatched` (which could be weaker than it).
+    const stray = first(tiers.byHostOnly, { namespaces: ANY_OWNER, shared: false, workloadLabels: request.workloadLabels });
+    if (stray !== undefined && !(stray instanceof Contest)) {
+      return {
+        refusal: 'host_not_granted',
+        detail: `no grant gives host ${host} to a namespace, and ${stray.policy.id} names it: grant the host (JWTHostGrant) to the policy's namespace, or have the proxy report the namespace`,
+      };
+    }
+  }
+  const fallback = first(tiers.fallback, reach);
+  return fallback === undefined ? undefined : result(fallback, owned?.grants);
+}
+
+/** Stands for "any namespace" when looking for a namespaced policy that names an ungranted host. */
+const ANY_OWNER: ReadonlySet<string> = new (class extends Set<string> {
+  override has(): boolean {
+    return true;
+  }
+})();
+
+/** Two owners' policies that match a request equally well. */
+class Contest {
+  readonly a: Candidate;
+  readonly b: Candidate;
+  constructor(a: Candidate, b: Candidate) {
+    this.a = a;
+    this.b = b;
+  }
+}
+
+function result(hit: Candidate | Contest, grants: readonly string[] | undefined): RouteMatch | RouteRefusal {
+  if (!(hit instanceof Contest)) return { policy: hit.policy, target: hit.target };
+  return {
+    refusal: 'route_contested',
+    detail: `${hit.a.policy.id} and ${hit.b.policy.id} match this request equally well, and their namespaces share the host (${(grants ?? []).join(', ')}): the cluster admin must narrow a grant or one of the policies`,
+  };
+}
+
+function matchBucket(bucket: PathBucket, path: string, method: string, reach: Reach): Candidate | Contest | undefined {
+  const labels = reach.workloadLabels;
   const accepts = (c: Candidate): boolean =>
     (c.methods === undefined || c.methods.has(method)) &&
-    (c.namespaces === undefined || (namespace !== undefined && c.namespaces.has(namespace))) &&
+    (c.owner === undefined || reach.namespaces.has(c.owner)) &&
+    (c.namespaces === undefined || (reach.namespaces.size > 0 && [...reach.namespaces].every((ns) => c.namespaces?.has(ns)))) &&
     (c.selector === undefined ||
       (labels !== undefined && c.selector.every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)));
-  const exact = firstAccepted(accepts, bucket.exact.get(path), bucket.exactFolded.get(foldCase(path)));
-  if (exact !== undefined) return exact;
+  const contest = (hit: Candidate | undefined, ...lists: (readonly Candidate[] | undefined)[]): Candidate | Contest | undefined => {
+    if (hit === undefined || !reach.shared) return hit;
+    const rival = lists
+      .flatMap((list) => list ?? [])
+      .find(
+        (c) =>
+          c.owner !== hit.owner &&
+          (c.methods === undefined) === (hit.methods === undefined) &&
+          accepts(c) &&
+          (c.regex === undefined || c.regex.test(path)),
+      );
+    return rival === undefined ? hit : new Contest(hit, rival);
+  };
+  const exactLists = [bucket.exact.get(path), bucket.exactFolded.get(foldCase(path))] as const;
+  const exact = firstAccepted(accepts, ...exactLists);
+  if (exact !== undefined) return contest(exact, ...exactLists);
   for (const prefix of prefixesOf(path)) {
-    const hit = firstAccepted(accepts, bucket.prefix.get(prefix), bucket.prefixFolded.get(foldCase(prefix)));
-    if (hit !== undefined) return hit;
+    const prefixLists = [bucket.prefix.get(prefix), bucket.prefixFolded.get(foldCase(prefix))] as const;
+    const hit = firstAccepted(accepts, ...prefixLists);
+    if (hit !== undefined) return contest(hit, ...prefixLists);
   }
-  return bucket.regex.find((c) => accepts(c) && (c.regex as RegExp).test(path)) ?? bucket.anyPath.find(accepts);
+  const regex = bucket.regex.find((c) => accepts(c) && (c.regex as RegExp).test(path));
+  if (regex !== undefined) return contest(regex, bucket.regex);
+  return contest(bucket.anyPath.find(accepts), bucket.anyPath);
 }
 
 /** The first accepted candidate of a case-sensitive and a case-insensitive list of one path, by bucket order. */

@@ -114,7 +114,7 @@ export class RuntimeStore {
     // Built in slices (about 100 ms of CPU for 12,000 policies, BENCHMARKS.md): the checks that
     // arrive meanwhile are answered between them, from the runtime still in force.
     const buildStarted = performance.now();
-    const router = await buildRouterInSlices(snapshot.policies);
+    const router = await buildRouterInSlices(snapshot.policies, snapshot.grants);
     const routerMs = Math.round(performance.now() - buildStarted);
     const keys = await this.#keys.prepare(snapshot.issuers);
     const runtime: Runtime = Object.freeze({ snapshot, router, keys });

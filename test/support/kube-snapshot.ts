@@ -48,13 +48,14 @@ export function buildSnapshot(input: {
     deny: { realm: 'orders', exposeReason: true, headers: [] },
   });
   const s: Snapshot = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     generation: input.generation,
     createdAt: new Date().toISOString(),
     sha256: '',
     settings: { unmatched: 'deny' },
     issuers: { [input.issuer.id]: input.issuer },
     policies: [policy('ClusterJWTPolicy/orders', SNAPSHOT_HOST, input.rules ?? []), ...(input.extraPolicies ?? [])],
+    grants: [],
   };
   return { ...s, sha256: snapshotDigest(s) };
 }

@@ -5,12 +5,17 @@
 // request without a token that was denied is still denied, unless the policy that denied it was
 // deleted, set to Disabled or Optional, or no longer names that route.
 //
+// The folder also holds the cluster admin's JWTHostGrants (none, or a choice of who owns the
+// host on a shared gateway), which edits change too; and a tenancy property checks that one
+// namespace's manifests never change a decision for another's traffic, nor refuse its policies.
+//
 // Unmatched requests are *allowed* here, so any route that loses its policy shows as an allow.
 // JWTGATE_PROPERTY_RUNS sets the number of folders (default 1000; `npm run test:properties` runs more).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { buildRouter } from '../../../authz/match/router.ts';
+import { buildRouter, type RouteMatch, type RouteRefusal } from '../../../authz/match/router.ts';
+import { hostOwners } from '../../../snapshot/host-owners.ts';
 import type { Snapshot } from '../../../snapshot/types.ts';
 import { compile } from '../../../compiler/compile.ts';
 import { parseManifests, type LoadedManifests } from '../../../cli/load-manifests.ts';
@@ -35,6 +40,20 @@ interface PolicyDoc {
 }
 type Folder = Map<string, PolicyDoc[]>;
 
+/** The grants the admin may have applied: who owns HOST when the proxy reports no namespace. */
+const GRANTS = {
+  none: [],
+  shop: [{ name: 'shop', hostnames: [HOST], namespaces: ['shop'] }],
+  other: [{ name: 'other', hostnames: [HOST], namespaces: ['other'] }],
+  both: [{ name: 'both', hostnames: [HOST], namespaces: ['shop', 'other'] }],
+  narrower: [
+    { name: 'wide', hostnames: ['*.example'], namespaces: ['other'] },
+    { name: 'narrow', hostnames: [HOST], namespaces: ['shop'] },
+  ],
+} as const;
+type GrantChoice = keyof typeof GRANTS;
+const grantChoice = fc.constantFrom(...(Object.keys(GRANTS) as GrantChoice[]));
+
 const policyDoc = fc.record(
   {
     name: fc.constantFrom('admin', 'open', 'aaa', 'zzz'),
@@ -56,7 +75,8 @@ type Edit =
   | { kind: 'deleteFile'; pick: number }
   | { kind: 'renameFile'; pick: number; to: string }
   | { kind: 'copyDoc'; pick: number; to: string }
-  | { kind: 'change'; pick: number; change: Partial<PolicyDoc> & { clearFault?: true } };
+  | { kind: 'change'; pick: number; change: Partial<PolicyDoc> & { clearFault?: true } }
+  | { kind: 'grant'; choice: GrantChoice };
 
 const edit = (): fc.Arbitrary<Edit> =>
   fc.oneof(
@@ -64,6 +84,7 @@ const edit = (): fc.Arbitrary<Edit> =>
     fc.record({ kind: fc.constant('deleteFile' as const), pick: fc.nat() }),
     fc.record({ kind: fc.constant('renameFile' as const), pick: fc.nat(), to: fileName }),
     fc.record({ kind: fc.constant('copyDoc' as const), pick: fc.nat(), to: fileName }),
+    fc.record({ kind: fc.constant('grant' as const), choice: grantChoice }),
     fc.record({
       kind: fc.constant('change' as const),
       pick: fc.nat(),
@@ -79,6 +100,8 @@ const edit = (): fc.Arbitrary<Edit> =>
 
 function applyEdit(folder: Folder, e: Edit): Folder {
   const next: Folder = new Map([...folder].map(([f, docs]) => [f, docs.map((d) => ({ ...d }))]));
+  // The admin's grants live beside the folder (grants.yaml), in GRANT_OF.
+  GRANT_OF.set(next, e.kind === 'grant' ? e.choice : (GRANT_OF.get(folder) ?? 'none'));
   const files = [...next.keys()].sort();
   const docs = files.flatMap((f) => (next.get(f) as PolicyDoc[]).map((doc, i) => ({ f, i, doc })));
   switch (e.kind) {
@@ -100,6 +123,8 @@ function applyEdit(folder: Folder, e: Edit): Folder {
       if (picked !== undefined) next.set(e.to, [...(next.get(e.to) ?? []), { ...picked.doc }]);
       break;
     }
+    case 'grant':
+      break;
     case 'change': {
       const picked = docs[e.pick % Math.max(docs.length, 1)];
       if (picked === undefined) break;
@@ -113,8 +138,19 @@ function applyEdit(folder: Folder, e: Edit): Folder {
   return next;
 }
 
-function folderOf(initial: readonly { file: string; doc: PolicyDoc }[]): Folder {
-  return initial.reduce<Folder>((folder, { file, doc }) => applyEdit(folder, { kind: 'add', file, doc }), new Map());
+/** Which grants each folder carries (grants.yaml). */
+const GRANT_OF = new WeakMap<Folder, GrantChoice>();
+
+function folderOf(initial: readonly { file: string; doc: PolicyDoc }[], grant: GrantChoice = 'none'): Folder {
+  const start: Folder = new Map();
+  GRANT_OF.set(start, grant);
+  return initial.reduce<Folder>((folder, { file, doc }) => applyEdit(folder, { kind: 'add', file, doc }), start);
+}
+
+function renderGrants(choice: GrantChoice): string[] {
+  return GRANTS[choice].map(({ name, ...spec }) =>
+    JSON.stringify({ apiVersion: API_VERSION, kind: 'JWTHostGrant', metadata: { name }, spec }),
+  );
 }
 
 function render(doc: PolicyDoc): Record<string, unknown> {
@@ -138,6 +174,7 @@ function load(folder: Folder): LoadedManifests {
   const loaded: LoadedManifests = { resources: [], secrets: [], diagnostics: [] };
   const files: [string, string][] = [
     ['issuers.yaml', ISSUERS],
+    ['grants.yaml', renderGrants(GRANT_OF.get(folder) ?? 'none').join('\n---\n')],
     ...[...folder].map(([f, docs]): [string, string] => [f, docs.map((d) => JSON.stringify(render(d))).join('\n---\n')]),
   ];
   for (const [file, text] of files.sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -150,6 +187,12 @@ function load(folder: Folder): LoadedManifests {
 
 /** One reload as standalone mode does it: the last good snapshot stays when the folder is refused. */
 function reload(folder: Folder, lastGood: Snapshot | undefined): Snapshot | undefined {
+  const result = compileFolder(folder, lastGood);
+  const unreadable = result.loaded.diagnostics.some((d) => d.severity === 'error');
+  return unreadable || result.refusal !== undefined ? lastGood : result.snapshot;
+}
+
+function compileFolder(folder: Folder, lastGood: Snapshot | undefined): ReturnType<typeof compile> & { loaded: LoadedManifests } {
   const loaded = load(folder);
   const result = compile({
     schema,
@@ -157,8 +200,7 @@ function reload(folder: Folder, lastGood: Snapshot | undefined): Snapshot | unde
     settings: { unmatched: 'allow' },
     ...(lastGood === undefined ? {} : { previous: lastGood }),
   });
-  const unreadable = loaded.diagnostics.some((d) => d.severity === 'error');
-  return unreadable || result.refusal !== undefined ? lastGood : result.snapshot;
+  return { ...result, loaded };
 }
 
 interface Probe {
@@ -170,13 +212,14 @@ const PROBES: Probe[] = PATHS.flatMap((path) => [...NAMESPACES, undefined].map((
 /** The decision for a request without a token: the deciding policy, and whether it denies. */
 function decideAnonymous(snapshot: Snapshot | undefined, probe: Probe): { denied: boolean; policy?: string; mode?: string } {
   if (snapshot === undefined) return { denied: true };
-  const hit = buildRouter(snapshot.policies).match({
+  const hit: RouteMatch | RouteRefusal | undefined = buildRouter(snapshot.policies, snapshot.grants).match({
     host: HOST,
     path: probe.path,
     method: 'GET',
     ...(probe.namespace === undefined ? {} : { namespace: probe.namespace }),
   });
   if (hit === undefined) return { denied: snapshot.settings.unmatched === 'deny' };
+  if (hit.refusal !== undefined) return { denied: true, policy: hit.refusal, mode: 'refused' };
   return { denied: hit.policy.mode === 'required' || hit.policy.mode === 'invalid', policy: hit.policy.id, mode: hit.policy.mode };
 }
 
@@ -191,8 +234,8 @@ function releasedBy(folder: Folder, policyId: string, probe: Probe): boolean {
 
 test('no sequence of edits opens a protected route unless its own policy releases it', () => {
   fc.assert(
-    fc.property(...history(5, { minLength: 1, maxLength: 10 }), (initial, edits) => {
-      let folder = folderOf(initial);
+    fc.property(grantChoice, ...history(5, { minLength: 1, maxLength: 10 }), (grant, initial, edits) => {
+      let folder = folderOf(initial, grant);
       let good = reload(folder, undefined);
       for (const e of edits) {
         folder = applyEdit(folder, e);
@@ -202,7 +245,10 @@ test('no sequence of edits opens a protected route unless its own policy release
           const after = decideAnonymous(next, probe);
           if (!before.denied || after.denied) continue;
           // Denied before by no policy means no snapshot was loaded yet: nothing was protected.
-          if (before.policy === undefined) continue;
+          // A refusal (host_not_granted, route_contested) stands in for a grant the admin has not
+          // made; and which namespace a shared gateway's host belongs to is the admin's to move.
+          if (before.policy === undefined || before.mode === 'refused') continue;
+          if (e.kind === 'grant' && probe.namespace === undefined) continue;
           assert.ok(
             releasedBy(folder, before.policy, probe),
             `${probe.path} (namespace ${probe.namespace ?? 'unknown'}) was denied by ${before.policy} and is now allowed by ${after.policy ?? 'the unmatched default'} after ${JSON.stringify(e)}`,
@@ -228,8 +274,8 @@ function copiesOf(folder: Folder, policyId: string): string {
 
 test('a policy that is left alone keeps deciding its routes, whatever else changes (incumbency, tenancy)', () => {
   fc.assert(
-    fc.property(...history(5, { minLength: 1, maxLength: 10 }), (initial, edits) => {
-      let folder = folderOf(initial);
+    fc.property(grantChoice, ...history(5, { minLength: 1, maxLength: 10 }), (grant, initial, edits) => {
+      let folder = folderOf(initial, grant);
       let good = reload(folder, undefined);
       // The folder the snapshot in force was compiled from: a refused reload leaves both as they were.
       let goodFolder = folder;
@@ -238,6 +284,9 @@ test('a policy that is left alone keeps deciding its routes, whatever else chang
         const next = reload(edited, good);
         for (const probe of PROBES) {
           const before = decideAnonymous(good, probe);
+          // On a shared gateway the host is decided by its owners: an admin's grant edit moves it,
+          // and co-owners' policies may contest a route (route_contested) by design.
+          if (probe.namespace === undefined && (e.kind === 'grant' || soleOwner(edited) === undefined)) continue;
           if (
             before.policy === undefined ||
             before.mode === 'invalid' ||
@@ -260,6 +309,47 @@ test('a policy that is left alone keeps deciding its routes, whatever else chang
   );
 });
 
+/** The one namespace that owns HOST on a shared gateway under a folder's grants, if exactly one does. */
+function soleOwner(folder: Folder): string | undefined {
+  const owners = hostOwners(
+    GRANTS[GRANT_OF.get(folder) ?? 'none'].map((g) => ({ id: g.name, hosts: [...g.hostnames], namespaces: [...g.namespaces] })),
+  )(HOST);
+  return owners?.namespaces.size === 1 ? [...owners.namespaces][0] : undefined;
+}
+
+test("a namespace's manifests never change a decision for another namespace's traffic, nor refuse its policies", () => {
+  const docsIn = (namespace: PolicyDoc['namespace']) =>
+    fc.array(fc.record({ file: fileName, doc: policyDoc.map((doc) => ({ ...doc, namespace })) }), { maxLength: 4 });
+  fc.assert(
+    fc.property(
+      docsIn('shop'),
+      docsIn('other'),
+      docsIn('other'),
+      grantChoice,
+      fc.array(fc.record({ file: fileName, doc: policyDoc }), { maxLength: 5 }),
+      (shop, otherA, otherB, grant, past) => {
+        // Any history: the snapshot in force came from some earlier folder (incumbency is per namespace).
+        const previous = reload(folderOf(past, grant), undefined);
+        const a = compileFolder(folderOf([...shop, ...otherA], grant), previous);
+        const b = compileFolder(folderOf([...shop, ...otherB], grant), previous);
+        const shopOwnsHost = soleOwner(folderOf([], grant)) === 'shop';
+        for (const probe of PROBES) {
+          if (probe.namespace === 'other' || (probe.namespace === undefined && !shopOwnsHost)) continue;
+          assert.deepEqual(
+            decideAnonymous(b.snapshot, probe),
+            decideAnonymous(a.snapshot, probe),
+            `${probe.path} (namespace ${probe.namespace ?? 'unknown'}) changed with namespace other's manifests`,
+          );
+        }
+        const shopDiagnostics = (r: typeof a): string[] =>
+          r.diagnostics.filter((d) => d.resource.namespace === 'shop').map((d) => `${d.severity} ${d.resource.name} ${d.message}`);
+        assert.deepEqual(shopDiagnostics(b), shopDiagnostics(a), "namespace shop's statuses changed with namespace other's manifests");
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});
+
 test('the compiler never throws and every snapshot it makes loads into a router', () => {
   fc.assert(
     fc.property(...history(8, { minLength: 0, maxLength: 6 }), (initial, edits) => {
@@ -268,7 +358,7 @@ test('the compiler never throws and every snapshot it makes loads into a router'
       for (const e of [undefined, ...edits]) {
         if (e !== undefined) folder = applyEdit(folder, e);
         good = reload(folder, good);
-        if (good !== undefined) buildRouter(good.policies);
+        if (good !== undefined) buildRouter(good.policies, good.grants);
       }
     }),
     { numRuns: Math.max(100, RUNS / 5) },

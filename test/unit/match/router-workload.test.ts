@@ -17,7 +17,7 @@ const ORDERS = { app: 'orders', tier: 'api', version: 'v2' };
 const api = { paths: [{ kind: 'prefix' as const, value: '/api' }] };
 
 function matchId(policies: SnapshotPolicy[], request: Partial<RouteRequest>): string | undefined {
-  return buildRouter(policies).match({ host: 'orders.test', path: '/api/x', method: 'GET', namespace: 'shop', ...request })?.policy.id;
+  return buildRouter(policies).match({ host: 'orders.test', path: '/api/x', method: 'GET', namespace: 'shop', ...request })?.policy?.id;
 }
 
 test('precedence table with workload selectors', async (t) => {

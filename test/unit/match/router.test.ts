@@ -16,7 +16,7 @@ const regex = (value: string): PathMatch => ({ kind: 'regex', value });
 
 function matchId(policies: SnapshotPolicy[], request: Partial<RouteRequest>): string | undefined {
   const full: RouteRequest = { host: 'api.example.com', path: '/', method: 'GET', namespace: 'a', ...request };
-  return buildRouter(policies).match(full)?.policy.id;
+  return buildRouter(policies).match(full)?.policy?.id;
 }
 
 test('precedence table: the first differing rule decides', async (t) => {
@@ -302,7 +302,7 @@ test('10 000 policies: every route finds its own policy', () => {
       policies.push(makePolicy(`p${i}`, { hosts: ['shared.example.com'], paths: [exact(`/items/${i}`)], methods: ['PUT'] }, scope));
     else policies.push(makePolicy(`p${i}`, { paths: [regex(`/r${i}/[a-z]+`)] }, scope));
   }
-  const router = buildRouter(policies);
+  const router = buildRouter(policies, [{ id: 'JWTHostGrant/svc0', hosts: ['svc0.example.com'], namespaces: ['ns0'] }]);
   for (let i = 0; i < 10_000; i++) {
     const namespace = `ns${i % 100}`;
     const request: RouteRequest =
@@ -313,11 +313,15 @@ test('10 000 policies: every route finds its own policy', () => {
           : i % 4 === 2
             ? { host: 'shared.example.com', path: `/items/${i}`, method: 'PUT', namespace }
             : { host: 'any.example.org', path: `/r${i}/abc`, method: 'GET', namespace };
-    assert.equal(router.match(request)?.policy.id, `p${i}`, JSON.stringify(request));
+    assert.equal(router.match(request)?.policy?.id, `p${i}`, JSON.stringify(request));
   }
   assert.equal(router.match({ host: 'shared.example.com', path: '/items/2', method: 'GET', namespace: 'ns2' }), undefined);
   assert.equal(router.match({ host: 'svc0.example.com', path: '/', method: 'GET', namespace: 'ns1' }), undefined, 'wrong namespace');
-  assert.equal(router.match({ host: 'svc0.example.com', path: '/', method: 'GET' })?.policy.id, 'p0', 'gateway mode by host');
+  assert.equal(
+    router.match({ host: 'svc0.example.com', path: '/', method: 'GET' })?.policy?.id,
+    'p0',
+    'gateway mode: the host granted to ns0',
+  );
 });
 
 test('built in slices: the event loop runs between slices, and the router decides exactly as one built at once', async () => {
@@ -331,11 +335,11 @@ test('built in slices: the event loop runs between slices, and the router decide
   setImmediate(() => {
     ranMeanwhile = true;
   });
-  const sliced = await buildRouterInSlices(policies, 0);
+  const sliced = await buildRouterInSlices(policies, [], 0);
   assert.equal(ranMeanwhile, true, 'a macrotask queued before the build ran before it finished');
   const whole = buildRouter(policies);
   for (let i = 0; i < 200; i++) {
     const request = { host: `h${i % 50}.example`, path: i % 2 === 0 ? `/p${i % 7}/x` : `/e${i}`, method: 'GET', namespace: 'a' };
-    assert.equal(sliced.match(request)?.policy.id, whole.match(request)?.policy.id);
+    assert.equal(sliced.match(request)?.policy?.id, whole.match(request)?.policy?.id);
   }
 });

@@ -45,13 +45,14 @@ function snapshot(
   issuers: Record<string, SnapshotIssuer> = { 'ns/a': issuer('ns/a', { kind: 'jwksUri', jwksUri: 'https://a/jwks' }) },
 ): Snapshot {
   const s: Snapshot = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     generation: 7,
     createdAt: '2026-01-01T00:00:00Z',
     sha256: '',
     settings: { unmatched: 'deny' },
     issuers,
     policies,
+    grants: [],
   };
   return { ...s, sha256: snapshotDigest(s) };
 }

@@ -19,13 +19,14 @@ const issuer: SnapshotIssuer = {
   claimMappings: [],
 };
 const snapshot: Snapshot = {
-  schemaVersion: 1,
+  schemaVersion: 2,
   generation: 1,
   createdAt: '',
   sha256: 'x',
   settings: { unmatched: 'deny' },
   issuers: { 'shop/idp': issuer },
   policies: [],
+  grants: [],
 };
 const K1 = { keys: [{ kty: 'RSA', kid: 'k1', n: 'n', e: 'AQAB' }] };
 

@@ -1,0 +1,114 @@
+/**
+ * Compiles JWTHostGrants into the snapshot's {@link HostGrant}s, and tells each namespaced
+ * policy whether the hosts it names are its namespace's for requests whose namespace the proxy
+ * does not report (DESIGN.md "Tenants"). Without a grant such a policy still decides its
+ * namespace's reported traffic; on a shared gateway its host is another namespace's or nobody's,
+ * and the status says which, so a missing grant is found before a request is.
+ *
+ * @example
+ * ```ts
+ * const grants = compileGrants(validGrants, namespaces, reportOf);
+ * reportUngrantedHosts(policies, grants, reportOf);
+ * ```
+ */
+import { hostOwners } from '../snapshot/host-owners.ts';
+import type { HostGrant, SnapshotPolicy } from '../snapshot/types.ts';
+import { DIAGNOSTIC_REASONS, type Report, type ResourceRef } from './diagnostics.ts';
+import type { NamespaceInput } from './resources.ts';
+import { selectNamespaces } from './select-namespaces.ts';
+import type { ValidResource } from './validate.ts';
+
+export type ValidGrant = Extract<ValidResource, { kind: 'JWTHostGrant' }>;
+
+/** The id standalone mode's default grant carries. */
+export const STANDALONE_GRANT_ID = 'standalone';
+
+/**
+ * @example
+ * ```ts
+ * compileGrant(valid, [{ name: 'shop', labels: { team: 'shop' } }], report);
+ * // { id: 'JWTHostGrant/shop-hosts', hosts: ['shop.example.com'], namespaces: ['shop'] }
+ * ```
+ */
+export function compileGrant(resource: ValidGrant, namespaces: NamespaceInput[] | undefined, report: Report): HostGrant {
+  const { spec } = resource;
+  const granted = new Set(spec.namespaces ?? []);
+  const selector = spec.namespaceSelector;
+  if (selector !== undefined) {
+    const empty = Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0;
+    if (empty) {
+      report({
+        severity: 'warning',
+        field: 'spec.namespaceSelector',
+        reason: DIAGNOSTIC_REASONS.IgnoredField,
+        message:
+          'an empty namespaceSelector grants nothing: granting every namespace would hand the hosts to whoever creates a policy first',
+      });
+    } else {
+      const selection = selectNamespaces(selector, namespaces);
+      if (!selection.resolved) {
+        report({
+          severity: 'warning',
+          field: 'spec.namespaceSelector',
+          reason: DIAGNOSTIC_REASONS.NamespacesUnknown,
+          message: 'no Namespaces are known, so the selector grants nothing (only the namespaces listed by name are granted)',
+        });
+      }
+      for (const ns of selection.namespaces ?? []) granted.add(ns);
+    }
+  }
+  return { id: `JWTHostGrant/${resource.ref.name}`, hosts: [...new Set(spec.hostnames)].sort(), namespaces: [...granted].sort() };
+}
+
+/**
+ * Standalone mode's default: a folder whose namespaced policies all live in one namespace, and
+ * that declares no JWTHostGrant, grants that namespace every host, so a single-tenant folder
+ * behind a plain Envoy needs no grant. Undefined when the folder does not qualify.
+ *
+ * @example
+ * ```ts
+ * loneNamespaceGrant(['shop']); // { id: 'standalone', hosts: ['*'], namespaces: ['shop'] }
+ * loneNamespaceGrant(['shop', 'billing']); // undefined
+ * ```
+ */
+export function loneNamespaceGrant(policyNamespaces: Iterable<string>): HostGrant | undefined {
+  const distinct = new Set(policyNamespaces);
+  if (distinct.size !== 1) return undefined;
+  return { id: STANDALONE_GRANT_ID, hosts: ['*'], namespaces: [...distinct] };
+}
+
+/**
+ * A warning on each namespaced policy for each host it names that the grants do not give its
+ * namespace, saying what happens to shared-gateway requests for that host instead.
+ *
+ * @example
+ * ```ts
+ * reportUngrantedHosts([{ policy, ref }], grants, (ref) => reporterFor(ref, diagnostics));
+ * ```
+ */
+export function reportUngrantedHosts(
+  policies: readonly { policy: SnapshotPolicy; ref: ResourceRef }[],
+  grants: readonly HostGrant[],
+  reportFor: (ref: ResourceRef) => Report,
+): void {
+  const owners = hostOwners(grants);
+  for (const { policy, ref } of policies) {
+    if (policy.scope.kind !== 'namespaced') continue;
+    const namespace = policy.scope.namespace;
+    const hosts = new Set(policy.targets.flatMap((t) => t.hosts));
+    for (const host of [...hosts].sort()) {
+      const owned = owners(host);
+      if (owned?.namespaces.has(namespace) === true) continue;
+      const instead =
+        owned === undefined || owned.namespaces.size === 0
+          ? 'no grant covers it, so such requests that this policy matches are denied (403 host_not_granted)'
+          : `${owned.grants.join(', ')} gives ${owned.pattern} to ${[...owned.namespaces].sort().join(', ')}, whose policies decide such requests`;
+      reportFor(ref)({
+        severity: 'warning',
+        field: 'spec.targets',
+        reason: DIAGNOSTIC_REASONS.HostNotGranted,
+        message: `host ${host} is not granted to namespace ${namespace}: this policy decides the requests the proxy reports as namespace ${namespace}'s, but not those of a shared gateway that knows only the host (${instead}); a JWTHostGrant of the cluster admin, or an HTTPRoute a Gateway accepted, grants it`,
+      });
+    }
+  }
+}
