@@ -101,13 +101,13 @@ export function reportUngrantedHosts(
       if (owned?.namespaces.has(namespace) === true) continue;
       const instead =
         owned === undefined || owned.namespaces.size === 0
-          ? 'no grant covers it, so such requests that this policy matches are denied (403 host_not_granted)'
-          : `${owned.grants.join(', ')} gives ${owned.pattern} to ${[...owned.namespaces].sort().join(', ')}, whose policies decide such requests`;
+          ? 'no grant covers it: there, its requests are denied with 403 host_not_granted'
+          : `${owned.grants.join(', ')} gives ${owned.pattern} to ${[...owned.namespaces].sort().join(', ')}, whose policies decide there`;
       reportFor(ref)({
         severity: 'warning',
         field: 'spec.targets',
         reason: DIAGNOSTIC_REASONS.HostNotGranted,
-        message: `host ${host} is not granted to namespace ${namespace}: this policy decides the requests the proxy reports as namespace ${namespace}'s, but not those of a shared gateway that knows only the host (${instead}); a JWTHostGrant of the cluster admin, or an HTTPRoute a Gateway accepted, grants it`,
+        message: `host ${host} is not granted to namespace ${namespace}: this policy decides requests the proxy reports as namespace ${namespace}'s, not a shared gateway's (${instead}); a JWTHostGrant or an HTTPRoute a Gateway accepted grants it`,
       });
     }
   }

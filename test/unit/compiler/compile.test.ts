@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { snapshotDigest } from '../../../snapshot/digest.ts';
+import { SNAPSHOT_SCHEMA_VERSION } from '../../../snapshot/types.ts';
 import { compile } from '../../../compiler/compile.ts';
 import { formatDiagnostic } from '../../../compiler/diagnostics.ts';
 import { loadManifests } from '../../../cli/load-manifests.ts';
@@ -54,7 +55,7 @@ test('the same input in any order gives the same snapshot and sha256', () => {
   assert.equal(a.snapshot.sha256, snapshotDigest(a.snapshot));
   assert.deepEqual(
     [a.snapshot.schemaVersion, a.snapshot.generation, a.snapshot.createdAt, b.snapshot.generation],
-    [1, 1, NOW.toISOString(), 9],
+    [SNAPSHOT_SCHEMA_VERSION, 1, NOW.toISOString(), 9],
   );
   assert.deepEqual(a.snapshot.settings, { unmatched: 'deny' });
   const changed = compile({ schema, resources: [good[0] as Resource, policy('orders', requiredPolicy('shop2.example.com'))], now: NOW });
@@ -64,7 +65,12 @@ test('the same input in any order gives the same snapshot and sha256', () => {
 test('a duplicate resource: no copy wins (never the first file); the routes of every copy are held closed', () => {
   const first = { ...policy('orders', requiredPolicy('a.example')), file: 'a.yaml' };
   const second = { ...policy('orders', requiredPolicy('b.example')), file: 'b.yaml' };
-  const { snapshot, diagnostics } = compile({ schema, resources: [good[0] as Resource, first, second], now: NOW });
+  const { snapshot, diagnostics } = compile({
+    schema,
+    resources: [good[0] as Resource, first, second],
+    now: NOW,
+    grantLoneNamespace: true,
+  });
   assert.deepEqual(
     snapshot.policies.map((p) => [p.mode, p.targets.flatMap((t) => t.hosts)]),
     [['invalid', ['a.example', 'b.example']]],
@@ -81,9 +87,9 @@ test('no resources: an empty snapshot, so every request is unmatched and denied'
 });
 
 for (const folder of ['examples/policies', 'examples/policies-hmac']) {
-  test(`${folder} compiles with no error and no warning`, async () => {
+  test(`${folder} compiles with no error and no warning (standalone: its lone namespace needs no grant)`, async () => {
     const loaded = await loadManifests(join(ROOT, folder));
-    const { snapshot, diagnostics } = compile({ schema, ...loaded, now: NOW });
+    const { snapshot, diagnostics } = compile({ schema, ...loaded, now: NOW, grantLoneNamespace: true });
     assert.deepEqual([...loaded.diagnostics, ...diagnostics].map(formatDiagnostic), []);
     assert.ok(snapshot.policies.length > 0 && Object.keys(snapshot.issuers).length > 0);
   });

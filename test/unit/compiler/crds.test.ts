@@ -21,7 +21,12 @@ function* walk(schema: Schema, path: string): Generator<[string, Schema]> {
 }
 
 test('names, scope, versions, subresources and printer columns', () => {
-  const expected = { JWTIssuer: ['Namespaced', 'jwti'], JWTPolicy: ['Namespaced', 'jwtp'], ClusterJWTPolicy: ['Cluster', 'cjwtp'] };
+  const expected = {
+    JWTIssuer: ['Namespaced', 'jwti'],
+    JWTPolicy: ['Namespaced', 'jwtp'],
+    ClusterJWTPolicy: ['Cluster', 'cjwtp'],
+    JWTHostGrant: ['Cluster', 'jwthg'],
+  };
   assert.deepEqual([...crds.keys()].sort(), Object.keys(expected).sort());
   for (const [kind, [scope, shortName]] of Object.entries(expected)) {
     const crd = crds.get(kind) as CustomResourceDefinition & {
@@ -37,7 +42,7 @@ test('names, scope, versions, subresources and printer columns', () => {
     assert.deepEqual(version?.subresources, { status: {} });
     const columns = ((version?.additionalPrinterColumns ?? []) as { name: string }[]).map((c) => c.name);
     assert.ok(columns.includes('Ready') && columns.includes('Age'), `${kind} columns ${columns.join(',')}`);
-    assert.ok(columns.includes(kind === 'JWTIssuer' ? 'Issuer' : 'Issuers'));
+    assert.ok(columns.includes({ JWTIssuer: 'Issuer', JWTHostGrant: 'Hostnames' }[kind] ?? 'Issuers'));
   }
 });
 
@@ -103,12 +108,20 @@ test("ClusterJWTPolicy carries JWTPolicy's spec fields unchanged but workloadSel
   assert.deepEqual(cluster, namespaced);
 });
 
-test('all three kinds share one status schema (conditions + observedGeneration; JWTIssuer adds its keys)', () => {
+test('every kind shares one status schema (conditions + observedGeneration; JWTIssuer adds its keys, JWTHostGrant its namespaces)', () => {
   const statuses = [...crds.keys()].map((kind) => {
     const status = structuredClone(schemaOf(kind).properties?.status);
     if (kind === 'JWTIssuer') {
       assert.ok(status?.properties?.keys, 'JWTIssuer.status.keys');
       delete status?.properties?.keys;
+    }
+    if (kind === 'JWTHostGrant') {
+      assert.ok(status?.properties?.namespaces, 'JWTHostGrant.status.namespaces');
+      delete status?.properties?.namespaces;
+      // A grant refers to nothing, so it has no ResolvedRefs condition.
+      const conditions = status?.properties?.conditions as Schema;
+      assert.equal(conditions.description, 'Accepted and Ready, following Kubernetes API conventions.');
+      conditions.description = 'Accepted, ResolvedRefs and Ready, following Kubernetes API conventions.';
     }
     return status;
   });

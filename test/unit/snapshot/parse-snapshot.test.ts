@@ -7,7 +7,7 @@ import type { Snapshot } from '../../../snapshot/types.ts';
 
 /** A snapshot text with `settings`, sealed with its true digest (so only the settings check can refuse it). */
 function sealed(settings: Record<string, unknown>): string {
-  const body = { schemaVersion: 1, generation: 1, createdAt: '2026-01-01T00:00:00Z', settings, issuers: {}, policies: [] };
+  const body = { schemaVersion: 2, generation: 1, createdAt: '2026-01-01T00:00:00Z', settings, issuers: {}, policies: [], grants: [] };
   return JSON.stringify({ ...body, sha256: snapshotDigest(body as unknown as Snapshot) });
 }
 
@@ -30,5 +30,37 @@ test('any other pathParameters refuses the snapshot, naming the value', () => {
       (err: unknown) => err instanceof SnapshotError && err.message.includes(`settings.pathParameters ${JSON.stringify(value)}`),
       String(value),
     );
+  }
+});
+
+test('a snapshot of schema version 1 (before grants) is refused, so an old snapshot never loads as grantless', () => {
+  const body = {
+    schemaVersion: 1,
+    generation: 1,
+    createdAt: '2026-01-01T00:00:00Z',
+    settings: { unmatched: 'deny' },
+    issuers: {},
+    policies: [],
+  };
+  const text = JSON.stringify({ ...body, sha256: snapshotDigest({ ...body, grants: [] } as unknown as Snapshot) });
+  assert.throws(() => parseSnapshot(text), /schemaVersion 1 is not supported \(expected 2\)/);
+});
+
+test('grants must be a list of { id, hosts (non-empty), namespaces } of strings', () => {
+  const withGrants = (grants: unknown): string => {
+    const body = {
+      schemaVersion: 2,
+      generation: 1,
+      createdAt: '2026-01-01T00:00:00Z',
+      settings: { unmatched: 'deny' },
+      issuers: {},
+      policies: [],
+      grants,
+    };
+    return JSON.stringify({ ...body, sha256: snapshotDigest(body as unknown as Snapshot) });
+  };
+  assert.equal(parseSnapshot(withGrants([{ id: 'JWTHostGrant/g', hosts: ['*.example.com'], namespaces: ['a'] }])).grants.length, 1);
+  for (const bad of [undefined, {}, [{ id: 'g', hosts: [], namespaces: [] }], [{ id: 'g', hosts: ['a'], namespaces: [7] }], [null]]) {
+    assert.throws(() => parseSnapshot(withGrants(bad)), /grants missing or malformed/, JSON.stringify(bad));
   }
 });
