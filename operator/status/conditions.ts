@@ -12,11 +12,11 @@
 
 /** The condition types the operator writes. */
 export const CONDITION_TYPES = {
-  /** The spec passed schema, cross-field and conflict checks. */
+  /** The spec passed schema, cross-field and conflict checks. Every kind. */
   Accepted: 'Accepted',
-  /** Every reference (issuer, Secret) resolved and its keys are usable. */
+  /** Every reference (issuer, Secret) resolved and its keys are usable. Not on JWTHostGrant, which refers to nothing. */
   ResolvedRefs: 'ResolvedRefs',
-  /** Enforced by the published snapshot. */
+  /** Enforced by the published snapshot (a JWTHostGrant: its current spec is what the snapshot grants). Every kind. */
   Ready: 'Ready',
   /** JWTIssuer only: verification keys are in hand (fetched, or static). */
   KeysAvailable: 'KeysAvailable',
@@ -56,6 +56,11 @@ export const CONDITION_REASONS = {
   NotEnforced: 'NotEnforced',
   /** The policy is broken but holds its routes: every request on them gets 503 policy_invalid. */
   FailingClosed: 'FailingClosed',
+  /**
+   * A JWTHostGrant that no longer compiles: its last good version stays in the snapshot, since
+   * dropping it could hand its hosts to a broader grant's namespaces (compiler/compile.ts).
+   */
+  KeepingLastGood: 'KeepingLastGood',
   /** Keys are static (inline, Secret): nothing to fetch. */
   StaticKeys: 'StaticKeys',
   KeysFetched: 'KeysFetched',

@@ -9,7 +9,17 @@
  *                         no keys yet (IssuerKeysUnavailable); Unknown while not Accepted
  *  Ready         True  ◀─ enforced by the published snapshot (and its issuer has keys)
  *  KeysAvailable        (JWTIssuer) static keys, fetched keys, stale keys, or none
+ *  Conflicted           (policies) another policy of the same scope claims a route
  * ```
+ *
+ * A JWTHostGrant has only Accepted and Ready (it refers to nothing), and `status.namespaces`:
+ * what its grant in the published snapshot gives, which is what the router reads. A grant that
+ * stops compiling keeps its last good version in the snapshot (compiler/compile.ts), so Ready
+ * then says False `KeepingLastGood` and `namespaces` shows that version's, not the spec's.
+ *
+ * Warnings never make a resource not Ready; they are listed in Accepted's message. A namespaced
+ * policy naming a host not granted to its namespace (`HostNotGranted`) is still Ready, and its
+ * Ready message says which shared-gateway hosts it does not decide (DESIGN.md "Tenants").
  *
  * @example
  * ```ts
@@ -17,7 +27,8 @@
  * desired.get('JWTPolicy/shop/api')?.conditions;
  * ```
  */
-import type { Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../snapshot/types.ts';
+import { hostOwners, type HostOwners } from '../../snapshot/host-owners.ts';
+import type { HostGrant, Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type DiagnosticReason } from '../../compiler/diagnostics.ts';
 import type { Resource } from '../../compiler/resources.ts';
 import type { RemoteKeyState } from '../keys/remote-key-store.ts';
@@ -42,6 +53,12 @@ export interface DesiredStatus {
   conditions: DesiredCondition[];
   /** JWTIssuer only. */
   keys?: IssuerKeysSummary;
+  /**
+   * JWTHostGrant only: the namespaces its grant in the published snapshot gives its hosts to,
+   * sorted, the first {@link MAX_STATUS_NAMESPACES} (the CRD's `maxItems`); absent while the
+   * grant is not in the snapshot.
+   */
+  namespaces?: string[];
 }
 
 export interface StatusInput {
@@ -66,6 +83,9 @@ const REFERENCE_REASONS: ReadonlySet<DiagnosticReason> = new Set([
 /** Condition messages stay readable in `kubectl describe`; the full list is in the operator log. */
 const MAX_MESSAGE_CHARS = 1024;
 
+/** JWTHostGrant `status.namespaces` holds at most this many (crds/jwthostgrants.jwtgate.dev.yaml). */
+export const MAX_STATUS_NAMESPACES = 64;
+
 /**
  * The desired status of every resource, keyed by `Kind/namespace/name` (`Kind/name` when
  * cluster-scoped), the same form as a snapshot policy id.
@@ -82,6 +102,9 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     byResource.set(key, [...(byResource.get(key) ?? []), d]);
   }
   const enforcedPolicies = new Map(input.snapshot.policies.map((p) => [p.id, p]));
+  const grants = new Map(input.snapshot.grants.map((g) => [g.id, g]));
+  // The router's reading of the grants (snapshot/host-owners.ts), so a status says what requests get.
+  const owners = hostOwners(input.snapshot.grants);
   const out = new Map<string, DesiredStatus>();
   for (const resource of input.resources) {
     const {
@@ -115,6 +138,38 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
           ? `accepted with warnings: ${describe(warnings)}`
           : 'the spec is valid',
     );
+
+    if (kind === 'JWTHostGrant') {
+      const granted = grants.get(`JWTHostGrant/${name}`);
+      if (granted === undefined)
+        condition(
+          CONDITION_TYPES.Ready,
+          'False',
+          CONDITION_REASONS.NotEnforced,
+          errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot',
+        );
+      else if (errors.length > 0)
+        // Only a grant that does not compile has errors; the compiler kept its last good version.
+        condition(
+          CONDITION_TYPES.Ready,
+          'False',
+          CONDITION_REASONS.KeepingLastGood,
+          `its last good version stays in force until it is fixed (${describeGrant(granted)}): ${describe(errors)}`,
+        );
+      else
+        condition(
+          CONDITION_TYPES.Ready,
+          'True',
+          CONDITION_REASONS.Enforced,
+          `granted by the published snapshot: ${describeGrant(granted)}${sharedHosts(granted, owners)}`,
+        );
+      out.set(key, {
+        conditions,
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+        ...(granted === undefined ? {} : { namespaces: [...granted.namespaces].sort().slice(0, MAX_STATUS_NAMESPACES) }),
+      });
+      continue;
+    }
 
     const issuerId = `${namespace ?? ''}/${name}`;
     const issuer = kind === 'JWTIssuer' ? input.snapshot.issuers[issuerId] : undefined;
@@ -171,7 +226,13 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
         kind === 'JWTIssuer' ? CONDITION_REASONS.KeysUnavailable : CONDITION_REASONS.IssuerKeysUnavailable,
         `enforced, but issuer ${keyless.join(', ')} has no keys yet: requests get 503 keys_unavailable`,
       );
-    else condition(CONDITION_TYPES.Ready, 'True', CONDITION_REASONS.Enforced, `enforced by the published snapshot${whereEnforced(policy)}`);
+    else
+      condition(
+        CONDITION_TYPES.Ready,
+        'True',
+        CONDITION_REASONS.Enforced,
+        `enforced by the published snapshot${whereEnforced(policy)}${ungrantedHosts(policy, owners)}`,
+      );
 
     if (kind !== 'JWTIssuer') {
       // Errors on the refused or contested policy, warnings on the holder that keeps the route: both say so.
@@ -269,4 +330,46 @@ function whereEnforced(policy: SnapshotPolicy | undefined): string {
   if (namespaces.length === 0) return ', but its namespaceSelector matches no namespace yet';
   const shown = namespaces.slice(0, 10).join(', ');
   return ` in ${namespaces.length === 1 ? 'namespace' : `${namespaces.length} namespaces:`} ${shown}${namespaces.length > 10 ? ', …' : ''}`;
+}
+
+/** `api.example.com, *.shop.example.com to namespaces a, b`, for a grant's Ready message. */
+function describeGrant(grant: HostGrant): string {
+  const { namespaces } = grant;
+  const to =
+    namespaces.length === 0
+      ? "to no namespace (its namespaceSelector matches none yet), so these hosts are nobody's: requests a policy names are denied 403 host_not_granted"
+      : `to ${namespaces.length === 1 ? 'namespace' : `${namespaces.length} namespaces:`} ${namespaces.slice(0, 10).join(', ')}${namespaces.length > 10 ? ', …' : ''}`;
+  return `${grant.hosts.join(', ')} ${to}`;
+}
+
+/**
+ * The grant's hosts that another grant gives to other namespaces too: the cluster admin should
+ * know that those namespaces now share them, and that equal claims there are refused. (One grant
+ * to several namespaces shares its hosts on purpose and gets no note.)
+ */
+function sharedHosts(grant: HostGrant, owners: (host: string) => HostOwners | undefined): string {
+  const shared = grant.hosts.flatMap((host) => {
+    const owned = owners(host);
+    if (owned === undefined || owned.pattern !== host || owned.namespaces.size < 2) return [];
+    const others = owned.grants.filter((id) => id !== grant.id);
+    if (others.length === 0) return [];
+    return [`${host} (${[...others].sort().join(', ')}; namespaces ${[...owned.namespaces].sort().slice(0, 10).join(', ')})`];
+  });
+  if (shared.length === 0) return '';
+  return `; also granted by other grants: ${shared.join(', ')}: policies of these namespaces that name such a host decide a shared gateway's requests, and a request that policies of two of them match equally well is denied 503 route_contested`;
+}
+
+/**
+ * For a namespaced policy that names hosts its namespace is not granted: Ready stays True (it
+ * decides the traffic reported as its namespace's), but says which shared-gateway hosts it does
+ * not decide, so "Ready" never hides "not on the gateway". The hosts are read through the same
+ * grants the router reads; the compiler's HostNotGranted warning in Accepted says why.
+ */
+function ungrantedHosts(policy: SnapshotPolicy | undefined, owners: (host: string) => HostOwners | undefined): string {
+  if (policy?.scope.kind !== 'namespaced') return '';
+  const { namespace } = policy.scope;
+  const hosts = [...new Set(policy.targets.flatMap((t) => t.hosts))].filter((h) => owners(h)?.namespaces.has(namespace) !== true).sort();
+  if (hosts.length === 0) return '';
+  const shown = hosts.slice(0, 10).join(', ') + (hosts.length > 10 ? ', …' : '');
+  return ` for the requests the proxy reports as namespace ${namespace}'s, but not for a shared gateway's requests to ${shown}, which no JWTHostGrant gives namespace ${namespace} (HostNotGranted, see Accepted)`;
 }

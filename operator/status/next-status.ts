@@ -19,6 +19,8 @@ export interface ResourceStatus {
   observedGeneration?: number;
   conditions: Condition[];
   keys?: IssuerKeysSummary;
+  /** JWTHostGrant only: the namespaces granted in the published snapshot. */
+  namespaces?: string[];
 }
 
 export interface NextStatus {
@@ -50,6 +52,7 @@ export function nextStatus(current: unknown, desired: DesiredStatus, now: Date):
     ...(desired.observedGeneration === undefined ? {} : { observedGeneration: desired.observedGeneration }),
     conditions,
     ...(desired.keys === undefined ? {} : { keys: desired.keys }),
+    ...(desired.namespaces === undefined ? {} : { namespaces: desired.namespaces }),
   };
   return { status, changed: canonicalJson(status) !== canonicalJson(current ?? {}), transitions };
 }

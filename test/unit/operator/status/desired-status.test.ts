@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { compile } from '../../../../compiler/compile.ts';
+import { compile, type CompileInput } from '../../../../compiler/compile.ts';
 import type { Resource } from '../../../../compiler/resources.ts';
 import { computeDesiredStatuses } from '../../../../operator/status/desired-status.ts';
 import { schema } from '../../../support/schema.ts';
@@ -26,8 +26,15 @@ const remote = issuer('idp', {
   jwksUri: 'https://idp.example/jwks',
 });
 
-function statuses(resources: Resource[], keyState = () => undefined) {
-  const { snapshot, diagnostics } = compile({ schema, resources, now: new Date('2026-01-01T00:00:00Z') });
+const grant = (name: string, spec: object, generation = 2): Resource => ({
+  apiVersion: 'jwtgate.dev/v1alpha1',
+  kind: 'JWTHostGrant',
+  metadata: { name, generation },
+  spec,
+});
+
+function statuses(resources: Resource[], keyState = () => undefined, options: Pick<CompileInput, 'namespaces' | 'previous'> = {}) {
+  const { snapshot, diagnostics } = compile({ schema, resources, now: new Date('2026-01-01T00:00:00Z'), ...options });
   return computeDesiredStatuses({ resources, diagnostics, snapshot, keyState });
 }
 const cond = (s: ReturnType<typeof statuses>, key: string, type: string) => s.get(key)?.conditions.find((c) => c.type === type);
@@ -85,22 +92,39 @@ test('a static issuer: KeysAvailable StaticKeys, key ids in status.keys', () => 
   assert.deepEqual(s.get('JWTIssuer/shop/rs')?.keys, { count: 1, keyIds: [jwk.kid] });
 });
 
-test('a host claimed by another namespace: Conflicted True RouteConflict on both, Ready False only on the refused claim', () => {
+test('two namespaces naming the same host: both Accepted and Ready, never Conflicted; the one without the grant carries HostNotGranted', () => {
+  // Issue 10: the old model gave the host to the older claim and refused the other. Now a grant
+  // decides whose shared-gateway traffic it is, and neither policy is refused (DESIGN.md "Tenants").
   const claim = (namespace: string, name: string, created: string): Resource => ({
     apiVersion: 'jwtgate.dev/v1alpha1',
     kind: 'JWTPolicy',
     metadata: { name, namespace, generation: 1, creationTimestamp: created },
     spec: { mode: 'Disabled', targets: [{ hosts: ['a.example'] }] },
   });
-  const s = statuses([claim('a', 'first', '2026-01-01T00:00:00Z'), claim('b', 'takeover', '2026-01-02T00:00:00Z')]);
-  const holder = cond(s, 'JWTPolicy/a/first', 'Conflicted');
-  assert.deepEqual([holder?.status, holder?.reason], ['True', 'RouteConflict']);
-  assert.match(holder?.message ?? '', /JWTPolicy\/b\/takeover also claims host a\.example and was refused; namespace a keeps a\.example/);
-  assert.deepEqual([cond(s, 'JWTPolicy/a/first', 'Ready')?.status, cond(s, 'JWTPolicy/a/first', 'Accepted')?.status], ['True', 'True']);
-  const conflicted = cond(s, 'JWTPolicy/b/takeover', 'Conflicted');
-  assert.deepEqual([conflicted?.status, conflicted?.reason], ['True', 'RouteConflict']);
-  assert.match(conflicted?.message ?? '', /a\.example/);
-  assert.equal(cond(s, 'JWTPolicy/b/takeover', 'Ready')?.status, 'False');
+  // b's policy is the older one: creation order must not matter.
+  const s = statuses([
+    claim('b', 'takeover', '2026-01-01T00:00:00Z'),
+    claim('a', 'owner', '2026-01-02T00:00:00Z'),
+    grant('a-hosts', { hostnames: ['a.example'], namespaces: ['a'] }),
+  ]);
+  for (const key of ['JWTPolicy/a/owner', 'JWTPolicy/b/takeover']) {
+    assert.deepEqual(
+      ['Accepted', 'Ready', 'Conflicted'].map((type) => `${type}=${cond(s, key, type)?.status}/${cond(s, key, type)?.reason}`),
+      ['Accepted=True/Accepted', 'Ready=True/Enforced', 'Conflicted=False/NoConflicts'],
+      key,
+    );
+  }
+  assert.equal(cond(s, 'JWTPolicy/a/owner', 'Accepted')?.message, 'the spec is valid');
+  assert.equal(cond(s, 'JWTPolicy/a/owner', 'Ready')?.message, 'enforced by the published snapshot');
+  // The warning is shown where warnings are: in Accepted's message; Ready says what it means for requests.
+  assert.match(
+    cond(s, 'JWTPolicy/b/takeover', 'Accepted')?.message ?? '',
+    /^accepted with warnings: spec\.targets: host a\.example is not granted to namespace b: .*JWTHostGrant\/a-hosts gives a\.example to a/,
+  );
+  assert.equal(
+    cond(s, 'JWTPolicy/b/takeover', 'Ready')?.message,
+    "enforced by the published snapshot for the requests the proxy reports as namespace b's, but not for a shared gateway's requests to a.example, which no JWTHostGrant gives namespace b (HostNotGranted, see Accepted)",
+  );
 });
 
 test('a ClusterJWTPolicy says in Ready which namespaces it reaches, and when its selector matches none', () => {
@@ -126,4 +150,122 @@ test('a ClusterJWTPolicy says in Ready which namespaces it reaches, and when its
     cond(s, 'ClusterJWTPolicy/none', 'Ready')?.message,
     'enforced by the published snapshot, but its namespaceSelector matches no namespace yet',
   );
+});
+
+test('a JWTHostGrant: Accepted and Ready only, observedGeneration, and the namespaces the snapshot grants, sorted', () => {
+  const s = statuses(
+    [
+      grant('shop-hosts', {
+        hostnames: ['shop.example.com', '*.shop.example.com'],
+        namespaces: ['shop'],
+        namespaceSelector: { matchLabels: { team: 'shop' } },
+      }),
+    ],
+    () => undefined,
+    {
+      namespaces: [
+        { name: 'shop-eu', labels: { team: 'shop' } },
+        { name: 'legacy', labels: { team: 'shop' } },
+        { name: 'bank', labels: {} },
+      ],
+    },
+  );
+  const status = s.get('JWTHostGrant/shop-hosts');
+  assert.deepEqual(
+    status?.conditions.map((c) => `${c.type}=${c.status}/${c.reason}@${c.observedGeneration}`),
+    ['Accepted=True/Accepted@2', 'Ready=True/Enforced@2'],
+  );
+  assert.equal(status?.observedGeneration, 2);
+  assert.deepEqual(status?.namespaces, ['legacy', 'shop', 'shop-eu']);
+  assert.equal(
+    cond(s, 'JWTHostGrant/shop-hosts', 'Ready')?.message,
+    'granted by the published snapshot: *.shop.example.com, shop.example.com to 3 namespaces: legacy, shop, shop-eu',
+  );
+});
+
+test('a JWTHostGrant whose selector selects more than 64 namespaces: status.namespaces holds the first 64 (the CRD maxItems)', () => {
+  const namespaces = Array.from({ length: 70 }, (_, i) => ({ name: `t${String(i).padStart(2, '0')}`, labels: { tier: 'x' } }));
+  const s = statuses(
+    [grant('wide', { hostnames: ['x.example.com'], namespaceSelector: { matchLabels: { tier: 'x' } } })],
+    () => undefined,
+    {
+      namespaces,
+    },
+  );
+  const granted = s.get('JWTHostGrant/wide')?.namespaces;
+  assert.equal(granted?.length, 64);
+  assert.deepEqual(
+    granted,
+    namespaces.slice(0, 64).map((n) => n.name),
+  );
+  assert.match(cond(s, 'JWTHostGrant/wide', 'Ready')?.message ?? '', /to 70 namespaces: t00, .*, t09, …$/);
+});
+
+test("a JWTHostGrant whose selector matches no namespace: Ready True, but it says the hosts are nobody's; namespaces []", () => {
+  const s = statuses(
+    [grant('none', { hostnames: ['x.example.com'], namespaceSelector: { matchLabels: { team: 'z' } } })],
+    () => undefined,
+    {
+      namespaces: [{ name: 'shop', labels: { team: 'a' } }],
+    },
+  );
+  assert.equal(cond(s, 'JWTHostGrant/none', 'Ready')?.status, 'True');
+  assert.match(cond(s, 'JWTHostGrant/none', 'Ready')?.message ?? '', /x\.example\.com to no namespace .*403 host_not_granted/);
+  assert.deepEqual(s.get('JWTHostGrant/none')?.namespaces, []);
+});
+
+test('a JWTHostGrant with an empty selector: Accepted True with the warning in its message, not Ready False', () => {
+  const s = statuses([grant('all', { hostnames: ['x.example.com'], namespaces: ['shop'], namespaceSelector: {} })]);
+  assert.deepEqual([cond(s, 'JWTHostGrant/all', 'Accepted')?.status, cond(s, 'JWTHostGrant/all', 'Ready')?.status], ['True', 'True']);
+  assert.match(
+    cond(s, 'JWTHostGrant/all', 'Accepted')?.message ?? '',
+    /^accepted with warnings: spec\.namespaceSelector: an empty namespaceSelector grants nothing/,
+  );
+  assert.deepEqual(s.get('JWTHostGrant/all')?.namespaces, ['shop']);
+});
+
+test('a JWTHostGrant that stops compiling: Accepted False with the diagnostic reason, Ready False KeepingLastGood, namespaces of the version in force', () => {
+  const good = grant('api', { hostnames: ['api.example.com'], namespaces: ['shop'] }, 1);
+  const before = compile({ schema, resources: [good], now: new Date(0) });
+  const broken = grant('api', { hostnames: ['API!'], namespaces: ['evil'] }, 2);
+  const s = statuses([broken], () => undefined, { previous: before.snapshot });
+  const accepted = cond(s, 'JWTHostGrant/api', 'Accepted');
+  assert.deepEqual([accepted?.status, accepted?.reason, accepted?.observedGeneration], ['False', 'InvalidSpec', 2]);
+  assert.match(accepted?.message ?? '', /spec\.hostnames\[0\]/);
+  const ready = cond(s, 'JWTHostGrant/api', 'Ready');
+  assert.deepEqual([ready?.status, ready?.reason], ['False', 'KeepingLastGood']);
+  assert.match(
+    ready?.message ?? '',
+    /^its last good version stays in force until it is fixed \(api\.example\.com to namespace shop\): spec\.hostnames\[0\]/,
+  );
+  assert.deepEqual(s.get('JWTHostGrant/api')?.namespaces, ['shop']);
+
+  // Never in force: not in the snapshot, so no namespaces to show.
+  const cold = statuses([broken]);
+  assert.deepEqual(
+    [cond(cold, 'JWTHostGrant/api', 'Ready')?.status, cond(cold, 'JWTHostGrant/api', 'Ready')?.reason],
+    ['False', 'NotEnforced'],
+  );
+  assert.match(cond(cold, 'JWTHostGrant/api', 'Ready')?.message ?? '', /^not in the published snapshot: spec\.hostnames\[0\]/);
+  assert.equal(s.get('JWTHostGrant/api')?.observedGeneration, 2);
+  assert.equal(cold.get('JWTHostGrant/api')?.namespaces, undefined);
+});
+
+test('two JWTHostGrants giving one host to two namespaces: both Ready, and both say the host is shared and equal claims are refused', () => {
+  // (One grant to several namespaces shares on purpose: the tests above show it gets no such note.)
+  const s = statuses([
+    grant('to-a', { hostnames: ['api.example.com', 'a.example.com'], namespaces: ['a'] }),
+    grant('to-b', { hostnames: ['api.example.com'], namespaces: ['b'] }),
+  ]);
+  for (const name of ['to-a', 'to-b']) {
+    const ready = cond(s, `JWTHostGrant/${name}`, 'Ready');
+    assert.equal(ready?.status, 'True');
+    assert.match(
+      ready?.message ?? '',
+      new RegExp(
+        `; also granted by other grants: api\\.example\\.com \\(JWTHostGrant/${name === 'to-a' ? 'to-b' : 'to-a'}; namespaces a, b\\): .*503 route_contested$`,
+      ),
+    );
+    assert.doesNotMatch(ready?.message ?? '', /a\.example\.com \(/);
+  }
 });

@@ -36,3 +36,12 @@ test('malformed conditions from the API are dropped, unknown types removed', () 
     ['Ready'],
   );
 });
+
+test('a JWTHostGrant status carries namespaces: a change of them is written without a transition, and they go when the grant leaves the snapshot', () => {
+  const { status } = nextStatus(undefined, { conditions: [ready], namespaces: ['a'] }, now);
+  assert.deepEqual(status.namespaces, ['a']);
+  const widened = nextStatus(status, { conditions: [ready], namespaces: ['a', 'b'] }, now);
+  assert.deepEqual([widened.changed, widened.transitions, widened.status.namespaces], [true, [], ['a', 'b']]);
+  const gone = nextStatus(widened.status, { conditions: [ready] }, now);
+  assert.deepEqual([gone.changed, 'namespaces' in gone.status], [true, false]);
+});
