@@ -30,6 +30,7 @@ import {
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
 import { startServeProcess } from '../../dev/serve-process.ts';
+import { jwtHostGrant } from '../../dev/fixtures/manifests.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { SHUTDOWN_TIMINGS } from '../../cli/operator-command.ts';
 
@@ -118,7 +119,12 @@ describe('charts/jwtgate rendered by helm', () => {
         parseManifests(shown.stdout).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
         repo.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
       );
-      assert.equal(repo.length, 3);
+      assert.deepEqual(repo.map((crd) => crd.metadata.name).sort(), [
+        'clusterjwtpolicies.jwtgate.dev',
+        'jwthostgrants.jwtgate.dev',
+        'jwtissuers.jwtgate.dev',
+        'jwtpolicies.jwtgate.dev',
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -531,13 +537,28 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
     const examples = await Promise.all(
       ['issuer.yaml', 'secret.yaml', 'reports.yaml'].map((f) => readFile(join(ROOT, 'examples', 'policies-hmac', f), 'utf8')),
     );
-    await kubectlOk(['apply', '-f', '-'], examples.join('\n---\n'));
+    // The checks below come as a gateway's do, with no namespace: the cluster admin grants the
+    // host to the policy's namespace (issue 10), which also proves the operator may read grants.
+    const grant = jwtHostGrant('demo-reports', { hostnames: ['reports.example.com'], namespaces: ['demo'] });
+    await kubectlOk(['apply', '-f', '-'], [...examples, grant].join('\n---\n'));
     await operator.waitForLog((l) => /^snapshot (created|updated)$/.test(String(l.msg)) && l.policies === 1, 30_000);
-    const ready = async () =>
+    const ready = async (kind: string, name: string, namespace?: string) =>
       (
-        await kubectlOk(['get', 'jwtpolicy', 'reports', '-n', 'demo', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])
+        await kubectlOk([
+          'get',
+          kind,
+          name,
+          ...(namespace === undefined ? [] : ['-n', namespace]),
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ])
       ).trim();
-    await waitFor('Ready True, written by the operator as its ServiceAccount', async () => (await ready()) === 'True', 20_000, 200);
+    await waitFor(
+      'Ready True on the policy and the grant, written by the operator as its ServiceAccount',
+      async () => (await ready('jwtpolicy', 'reports', 'demo')) === 'True' && (await ready('jwthostgrant', 'demo-reports')) === 'True',
+      20_000,
+      200,
+    );
 
     const request = (token?: string) =>
       httpCheckRequest({

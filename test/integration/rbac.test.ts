@@ -30,6 +30,12 @@ const OPERATOR_PERMISSIONS: Permission[] = [
   ['watch', 'clusterjwtpolicies.jwtgate.dev', '', true],
   ['patch', 'jwtpolicies.jwtgate.dev --subresource=status', 'shop', true],
   ['update', 'clusterjwtpolicies.jwtgate.dev --subresource=status', '', true],
+  // Grants (issue 10): read them and write their status, never their spec (only the cluster admin grants).
+  ['watch', 'jwthostgrants.jwtgate.dev', '', true],
+  ['list', 'jwthostgrants.jwtgate.dev', '', true],
+  ['patch', 'jwthostgrants.jwtgate.dev --subresource=status', '', true],
+  ['update', 'jwthostgrants.jwtgate.dev', '', false],
+  ['create', 'jwthostgrants.jwtgate.dev', '', false],
   ['update', 'jwtpolicies.jwtgate.dev', 'shop', false],
   ['delete', 'jwtissuers.jwtgate.dev', 'shop', false],
   ['list', 'secrets', '', true],
@@ -63,6 +69,7 @@ const AUTHZ_PERMISSIONS: Permission[] = [
   ['list', 'configmaps', '', false],
   ['update', 'configmaps', NAMESPACE, false],
   ['list', 'jwtpolicies.jwtgate.dev', '', false],
+  ['list', 'jwthostgrants.jwtgate.dev', '', false],
 ];
 
 describe('RBAC of deploy/rbac on a real kube-apiserver', { skip, timeout: 110_000 }, () => {
