@@ -55,6 +55,8 @@ export interface OperatorProcessOptions {
   identity: string;
   /** Extra environment (e.g. `JWTGATE_LOG_LEVEL`). */
   env?: Record<string, string>;
+  /** Extra flags of `jwtgate operator` (e.g. `['--unmatched', 'allow']`). */
+  args?: string[];
 }
 
 /**
@@ -79,6 +81,7 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
       '0',
       '--listen-address',
       '127.0.0.1',
+      ...(options.args ?? []),
     ],
     { JWTGATE_LOG_LEVEL: 'info', ...options.env, POD_NAME: options.identity },
     `operator ${options.identity}`,
