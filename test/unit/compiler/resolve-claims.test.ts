@@ -1,5 +1,6 @@
 // Who holds a route: incumbency from the last good snapshot, never name or file order; claims
-// with no incumbent are contested and held closed; hosts across namespaces (tenancy).
+// with no incumbent are contested and held closed; policies of two namespaces never compete
+// (tenancy by grant: compile-grant.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile } from '../../../compiler/compile.ts';
@@ -148,53 +149,6 @@ test('the same route in two namespaces without hosts is fine: each applies to it
     'JWTPolicy/other/a required',
     'JWTPolicy/shop/a required',
   ]);
-});
-
-test('a host stays with the namespace that held it, even against an earlier creationTimestamp', () => {
-  const grab = policy(
-    'grab',
-    requiredPolicy('shop.example.com', { mode: 'Disabled', targets: [{ hosts: ['shop.example.com'], paths: [{ exact: '/admin' }] }] }),
-    'evil',
-    '2020-01-01T00:00:00Z',
-  );
-  const orders = policy('orders', requiredPolicy(), 'shop', '2026-01-01T00:00:00Z');
-  const { snapshot, diagnostics } = edit([orders], [orders, grab]);
-  assert.deepEqual(modesOf(snapshot), ['JWTPolicy/shop/orders required']);
-  const refused = diagnostics.find((d) => d.reason === 'RouteConflict' && d.severity === 'error');
-  assert.deepEqual([refused?.resource.namespace, refused?.resource.name, refused?.field], ['evil', 'grab', 'spec.targets']);
-  assert.match(refused?.message ?? '', /belongs to namespace shop \(held by JWTPolicy\/shop\/orders\)/);
-});
-
-test('new host claims from two namespaces: the earlier creationTimestamp wins; without timestamps, contested', () => {
-  const at = (ns: string, ts?: string) => policy('a', requiredPolicy(), ns, ts);
-  assert.deepEqual(modesOf(run([at('shop', '2026-01-02T00:00:00Z'), at('evil', '2026-01-01T00:00:00Z')]).snapshot), [
-    'JWTPolicy/evil/a required',
-  ]);
-  assert.deepEqual(modesOf(run([at('shop', '2030-01-01T00:00:00Z'), at('evil')]).snapshot), ['JWTPolicy/shop/a required']);
-  assert.deepEqual(modesOf(run([at('shop'), at('evil')]).snapshot), ['JWTPolicy/evil/a invalid', 'JWTPolicy/shop/a invalid']);
-});
-
-test('a wildcard host overlaps the hosts under it, in either order', () => {
-  const wildcard = requiredPolicy('*.example.com');
-  assert.deepEqual(
-    modesOf(
-      run([
-        policy('w', wildcard, 'shop', '2026-01-01T00:00:00Z'),
-        policy('a', requiredPolicy('api.example.com'), 'evil', '2026-01-02T00:00:00Z'),
-      ]).snapshot,
-    ),
-    ['JWTPolicy/shop/w required'],
-  );
-  assert.deepEqual(
-    modesOf(
-      run([
-        policy('w', wildcard, 'evil', '2026-01-02T00:00:00Z'),
-        policy('a', requiredPolicy('api.example.com'), 'shop', '2026-01-01T00:00:00Z'),
-      ]).snapshot,
-    ),
-    ['JWTPolicy/shop/a required'],
-  );
-  assert.equal(run([policy('w', wildcard, 'shop'), policy('a', requiredPolicy('example.com'), 'evil')]).snapshot.policies.length, 2);
 });
 
 test('several policies of one namespace may share its hosts', () => {

@@ -118,11 +118,11 @@ test('precedence table with workload selectors', async (t) => {
   }
 });
 
-test('host-only lookups (namespace unknown) skip selector policies that name the host', () => {
+test('host-only lookups (namespace unknown, host granted) skip selector policies that name the host', () => {
   const hosted = { hosts: ['orders.test'], ...api };
-  assert.equal(matchId([makePolicy('selected', hosted, { app: 'orders' })], { namespace: undefined }), undefined);
-  assert.equal(
-    matchId([makePolicy('selected', hosted, { app: 'orders' }), makePolicy('plain', hosted)], { namespace: undefined }),
-    'plain',
-  );
+  const grants = [{ id: 'JWTHostGrant/orders', hosts: ['orders.test'], namespaces: ['shop'] }];
+  const route = (policies: SnapshotPolicy[]) =>
+    buildRouter(policies, grants).match({ host: 'orders.test', path: '/api/x', method: 'GET' })?.policy?.id;
+  assert.equal(route([makePolicy('selected', hosted, { app: 'orders' })]), undefined);
+  assert.equal(route([makePolicy('selected', hosted, { app: 'orders' }), makePolicy('plain', hosted)]), 'plain');
 });
