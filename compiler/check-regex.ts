@@ -84,3 +84,64 @@ function endOfClass(source: string, open: number): number {
   }
   return source.length;
 }
+
+/**
+ * Admits a regular expression written for a proxy that matches with RE2 (Envoy's `safe_regex`,
+ * which Gateway API implementations such as Envoy Gateway and Istio use for an HTTPRoute's
+ * `RegularExpression` path), to be matched here as an ECMAScript expression: it must pass
+ * {@link checkRegex}, and use nothing whose meaning differs between the two dialects, so the
+ * policy covers exactly the requests the route does. Refused, with the construct named:
+ * - what RE2 does not have (the proxy refuses the route): lookaround `(?=` `(?!` `(?<=` `(?<!`,
+ *   backreferences `\1` `\k<…>`, `\u` escapes, `\c` control escapes;
+ * - what both parse but read differently: `[[:alpha:]]` (a POSIX class in RE2, a set of
+ *   characters followed by `]` in ECMAScript), the empty classes `[]` and `[^]`, `\p{…}` (RE2
+ *   scripts are bare names, ECMAScript's need `Script=`), and flag groups such as `(?i)`.
+ * RE2-only syntax (`\z`, `\Q…\E`, `\pL`, `(?P<n>…)`, `\x{…}`) does not compile in Unicode mode,
+ * so {@link checkRegex} refuses it already.
+ *
+ * @example
+ * ```ts
+ * checkPortableRegex('^/orders/[0-9]+$').ok; // true
+ * checkPortableRegex('/(?!admin).*').ok;     // false: lookahead is not RE2
+ * ```
+ */
+export function checkPortableRegex(source: string): Checked<RegExp> {
+  const checked = checkRegex(source);
+  if (!checked.ok) return checked;
+  const found = nonPortableConstruct(source);
+  return found === undefined
+    ? checked
+    : { ok: false, problem: `${found} means something else, or nothing, to RE2, which the proxy matches the route with` };
+}
+
+function nonPortableConstruct(source: string): string | undefined {
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    const next = source[i + 1] ?? '';
+    if (c === '\\') {
+      if (/[1-9]/.test(next)) return `the backreference \\${next}`;
+      if (next === 'k' || next === 'u' || next === 'c' || next === 'p' || next === 'P') return `the escape \\${next}`;
+      i++;
+    } else if (c === '(' && next === '?') {
+      const head = source.slice(i, i + 4);
+      if (head.startsWith('(?:')) continue;
+      if (head === '(?<=' || head === '(?<!') return `the lookbehind ${head}`;
+      if (head.startsWith('(?=') || head.startsWith('(?!')) return `the lookahead ${head.slice(0, 3)}`;
+      if (head.startsWith('(?<')) continue; // a named group: a plain group to both
+      return 'a flag group such as (?i)';
+    } else if (c === '[') {
+      if (source.startsWith('[]', i)) return 'the empty class []';
+      if (source.startsWith('[^]', i)) return 'the class [^]';
+      let j = source[i + 1] === '^' ? i + 2 : i + 1;
+      for (; j < source.length && source[j] !== ']'; j++) {
+        if (source[j] === '[' && source[j + 1] === ':') return 'a POSIX class such as [[:alpha:]]';
+        if (source[j] !== '\\') continue;
+        const escaped = source[j + 1] ?? '';
+        if (/[kucpP]/.test(escaped)) return `the escape \\${escaped}`;
+        j++;
+      }
+      i = j;
+    }
+  }
+  return undefined;
+}

@@ -17,6 +17,7 @@ import type {
   ClaimHeader,
   DenySettings,
   ForwardSettings,
+  HostGrant,
   IssuerRequirement,
   PathMatch,
   PolicyScope,
@@ -26,10 +27,12 @@ import type {
   Target,
   TokenSource,
 } from '../snapshot/types.ts';
-import { normalizePath, PathRefusedError } from '../common/normalize-path.ts';
-import { DIAGNOSTIC_REASONS, type DiagnosticReason, type Report, type ResourceRef } from './diagnostics.ts';
+import { DIAGNOSTIC_REASONS, type Report, type ResourceRef } from './diagnostics.ts';
+import { checkPath, type Fail } from './check-path.ts';
 import { checkRegex } from './check-regex.ts';
 import { issuerId } from './compile-issuer.ts';
+import { compileTargetRefs } from './compile-route-refs.ts';
+import { indexGatewayApi, type GatewayApi } from './gateway-api.ts';
 import type { ClusterJWTPolicySpec, IssuerRefSpec, JWTPolicySpec, NamespaceInput, RuleSpec, TokenSourceSpec } from './resources.ts';
 import { selectNamespaces } from './select-namespaces.ts';
 import { splitClaimPath } from './split-claim-path.ts';
@@ -77,6 +80,7 @@ export function compilePolicy(
   issuers: IssuerCatalog,
   namespaces: NamespaceInput[] | undefined,
   report: Report,
+  gatewayApi: GatewayApi = indexGatewayApi({ httpRoutes: undefined, gateways: undefined, namespaces }),
 ): CompiledPolicy {
   let failed = false;
   const fail: Fail = (field, reason, message) => {
@@ -100,10 +104,16 @@ export function compilePolicy(
   }
   const tokenSources = spec.tokenSources.map(compileTokenSource);
   const issuerList = spec.issuers?.allOf !== undefined ? 'allOf' : 'anyOf';
+  // targetRefs (JWTPolicy only): the routes a Gateway admitted are read even when a ref fails,
+  // so what can be read is held closed; the refs that failed made the policy `broken`.
+  const refs =
+    spec.targetRefs === undefined
+      ? undefined
+      : compileTargetRefs(spec.targetRefs, resource.ref.namespace as string, spec.mode, gatewayApi, fail, report);
   const policy: SnapshotPolicy = {
     id: policyId(resource.ref),
     scope: compileScope(resource, namespaces, report),
-    targets: compileTargets(spec, failTarget),
+    targets: refs?.targets ?? compileTargets(spec, failTarget),
     mode: disabled ? 'disabled' : spec.mode === 'Optional' ? 'optional' : 'required',
     issuers: disabled
       ? []
@@ -118,7 +128,7 @@ export function compilePolicy(
   // Keys sorted: the same selector always compiles to the same snapshot bytes (and digest).
   if (selector !== undefined)
     policy.workloadSelector = Object.fromEntries(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { policy, broken: failed, targetsReadable: !targetsFailed };
+  return { policy, broken: failed, targetsReadable: !targetsFailed, grants: refs?.grants ?? [] };
 }
 
 /** A compiled policy, and whether it can be enforced as written. */
@@ -129,6 +139,8 @@ export interface CompiledPolicy {
   broken: boolean;
   /** Its targets compiled, so its routes are known from the manifest. */
   targetsReadable: boolean;
+  /** The hosts of the HTTPRoutes its targetRefs name that a Gateway admitted (compile-route-refs.ts). */
+  grants: HostGrant[];
 }
 
 /**
@@ -157,7 +169,7 @@ export function heldPolicy(owner: Pick<SnapshotPolicy, 'id' | 'scope' | 'workloa
   };
 }
 
-export type Fail = (field: string, reason: DiagnosticReason, message: string) => void;
+export type { Fail } from './check-path.ts';
 
 export function compileScope(resource: ValidPolicy, namespaces: NamespaceInput[] | undefined, report: Report): PolicyScope {
   if (resource.kind === 'JWTPolicy') return { kind: 'namespaced', namespace: resource.ref.namespace as string };
@@ -177,7 +189,7 @@ export function compileScope(resource: ValidPolicy, namespaces: NamespaceInput[]
 }
 
 export function compileTargets(spec: Pick<JWTPolicySpec, 'targets'>, fail: Fail): Target[] {
-  return spec.targets.map((target, t) => ({
+  return (spec.targets ?? []).map((target, t) => ({
     hosts: target.hosts ?? [],
     paths: (target.paths ?? []).map((path, p): PathMatch => {
       // Set only when true, so a snapshot compiled before the field existed keeps its digest.
@@ -193,31 +205,6 @@ export function compileTargets(spec: Pick<JWTPolicySpec, 'targets'>, fail: Fail)
     }),
     methods: target.methods ?? [],
   }));
-}
-
-/**
- * Requests are matched on their decision path (common/normalize-path.ts), so a rule
- * written in another form (`%7E`, `%3a`) would silently never match: refuse it and name the form
- * that would. A form every request is refused in (`/api/./x`, `/api//x`, `/a;b`) is refused
- * with the reason.
- */
-function checkPath(value: string, field: string, fail: Fail): string {
-  try {
-    const normal = normalizePath(value);
-    if (normal.query !== '' || value.includes('?') || value.includes('#')) {
-      fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" has a query or fragment; paths are matched without them`);
-    } else if (normal.path !== value) {
-      fail(
-        field,
-        DIAGNOSTIC_REASONS.InvalidPath,
-        `"${value}" is not in normal form; requests are matched after normalization, write "${normal.path}"`,
-      );
-    }
-  } catch (err) {
-    const why = err instanceof PathRefusedError ? err.description : String(err);
-    fail(field, DIAGNOSTIC_REASONS.InvalidPath, `"${value}" can never match a request: ${why}`);
-  }
-  return value;
 }
 
 function compileTokenSource(source: TokenSourceSpec): TokenSource {

@@ -33,7 +33,9 @@ import { compilePolicy, heldPolicy, policyId, type ValidPolicy } from './compile
 import { DIAGNOSTIC_REASONS, formatResourceName, reporterFor, type Diagnostic, type ResourceRef } from './diagnostics.ts';
 import { mergeCopies, readBrokenPolicy, type BrokenPolicy } from './read-broken-policy.ts';
 import { resolveClaims, type Claimant } from './resolve-claims.ts';
-import type { NamespaceInput, Resource, SecretInput } from './resources.ts';
+import { compileTargetRefs } from './compile-route-refs.ts';
+import { indexGatewayApi } from './gateway-api.ts';
+import type { GatewayInput, HTTPRouteInput, NamespaceInput, Resource, SecretInput, TargetRefSpec } from './resources.ts';
 import type { SchemaValidator } from './schema.ts';
 import { resourceRef, validateResource, type ValidResource } from './validate.ts';
 
@@ -47,6 +49,14 @@ export interface CompileInput {
   secrets?: SecretInput[];
   /** Namespaces with their labels, for ClusterJWTPolicy selectors; absent = unknown (selectors then match nothing). */
   namespaces?: NamespaceInput[];
+  /**
+   * Gateway API HTTPRoutes, with their status, for JWTPolicy targetRefs (compile-route-refs.ts);
+   * absent = the Gateway API is not known (not installed, or not read), so every ref to a route is
+   * not found.
+   */
+  httpRoutes?: HTTPRouteInput[];
+  /** Gateway API Gateways: the parents that accept routes, and targets themselves; absent = not known. */
+  gateways?: GatewayInput[];
   /** Snapshot generation (default 1). */
   generation?: number;
   /** The compile time: `createdAt`, and the clock certificate expiry is judged by (default: now). */
@@ -95,6 +105,26 @@ export function compile(input: CompileInput): CompileResult {
   const policyResources: ValidPolicy[] = [];
   const broken: (BrokenPolicy & { ref: ResourceRef })[] = [];
   const keptGrants: HostGrant[] = [];
+  const gatewayApi = indexGatewayApi({ httpRoutes: input.httpRoutes, gateways: input.gateways, namespaces: input.namespaces });
+  /** What the Gateways' acceptance of targeted HTTPRoutes grants, by grant id (several policies may target one route). */
+  const routeGrants = new Map<string, HostGrant>();
+  const addRouteGrants = (grants: readonly HostGrant[]): void => {
+    for (const g of grants) routeGrants.set(g.id, g);
+  };
+  // A policy that cannot be enforced still holds the routes its targetRefs name closed; the refs
+  // are read as a Required policy's would be (header matches broadened), since it denies anyway.
+  const readTargetRefs = (refs: readonly TargetRefSpec[], namespace: string) => {
+    const read = compileTargetRefs(
+      refs,
+      namespace,
+      'Required',
+      gatewayApi,
+      () => {},
+      () => {},
+    );
+    addRouteGrants(read.grants);
+    return read.targets;
+  };
   for (const copies of groupCopies(input.resources, diagnostics)) {
     const checked = copies.map((resource) => ({ resource, ref: resourceRef(resource), ...validateResource(resource, input.schema) }));
     for (const c of checked) diagnostics.push(...c.diagnostics);
@@ -124,6 +154,7 @@ export function compile(input: CompileInput): CompileResult {
           input.namespaces,
           previous.get(policyId(c.ref)),
           reporterFor(c.ref, diagnostics),
+          readTargetRefs,
         ),
       ),
     );
@@ -142,7 +173,14 @@ export function compile(input: CompileInput): CompileResult {
   const claimants: Claimant[] = [];
   const compiled = new Map<string, SnapshotPolicy>();
   for (const resource of policyResources) {
-    const result = compilePolicy(resource, { declared, compiled: issuers }, input.namespaces, reporterFor(resource.ref, diagnostics));
+    const result = compilePolicy(
+      resource,
+      { declared, compiled: issuers },
+      input.namespaces,
+      reporterFor(resource.ref, diagnostics),
+      gatewayApi,
+    );
+    addRouteGrants(result.grants);
     const { id, scope, workloadSelector } = result.policy;
     if (!result.broken) compiled.set(id, result.policy);
     claimants.push({
@@ -183,6 +221,7 @@ export function compile(input: CompileInput): CompileResult {
     ...grantResources.map((g) => compileGrant(g, input.namespaces, reporterFor(g.ref, diagnostics))),
     ...keptGrants,
     ...(lone === undefined ? [] : [lone]),
+    ...routeGrants.values(),
   ];
   reportUngrantedHosts(resolved, grants, (ref) => reporterFor(ref, diagnostics));
 

@@ -40,6 +40,8 @@ export const CROSS_FIELD_MESSAGES = {
   onePathMatch: 'exactly one of exact, prefix or regex must be set',
   selectorValues: 'values must be non-empty for In and NotIn and absent for Exists and DoesNotExist',
   grantNamespaces: 'name the namespaces, select them, or both',
+  oneTargetKind: 'exactly one of targets or targetRefs must be set',
+  noSelectorWithTargetRefs: 'workloadSelector narrows targets to sidecar workloads and cannot be combined with targetRefs',
   labelKeys:
     "label keys must be [prefix/]name: an optional DNS subdomain prefix, then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
 } as const;
@@ -94,7 +96,10 @@ function checkIssuer(spec: JWTIssuerSpec, fail: Fail): void {
 
 function checkPolicy(spec: JWTPolicySpec & Partial<ClusterJWTPolicySpec>, fail: Fail): void {
   if (spec.mode !== 'Disabled' && spec.issuers === undefined) fail('spec', M.issuersUnlessDisabled);
-  spec.targets.forEach((target, t) => {
+  // A ClusterJWTPolicy's schema requires targets and has no targetRefs, so only a JWTPolicy can fail these.
+  if ((spec.targets === undefined) === (spec.targetRefs === undefined)) fail('spec', M.oneTargetKind);
+  if (spec.targetRefs !== undefined && spec.workloadSelector !== undefined) fail('spec', M.noSelectorWithTargetRefs);
+  spec.targets?.forEach((target, t) => {
     target.paths?.forEach((path, p) => {
       if (!exactlyOne(path.exact !== undefined, path.prefix !== undefined, path.regex !== undefined)) {
         fail(`spec.targets[${t}].paths[${p}]`, M.onePathMatch);

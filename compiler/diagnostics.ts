@@ -57,6 +57,15 @@ export const DIAGNOSTIC_REASONS = {
   MissingAudience: 'MissingAudience',
   /** Another policy of the same scope already holds this route, or claims it too (a warning on the holder). */
   RouteConflict: 'RouteConflict',
+  /** A JWTPolicy targetRef names an HTTPRoute, Gateway, rule or listener that does not exist. */
+  TargetNotFound: 'TargetNotFound',
+  /** A JWTPolicy targetRef names an HTTPRoute that no parent Gateway accepted (for its current generation). */
+  TargetNotAccepted: 'TargetNotAccepted',
+  /**
+   * A targeted HTTPRoute match jwtgate cannot express (headers, query parameters): dropped with a
+   * warning when that protects more (Required), an error when it would open more.
+   */
+  UnsupportedMatch: 'UnsupportedMatch',
   /** A namespaced policy names a host that no grant gives its namespace (warning). */
   HostNotGranted: 'HostNotGranted',
   /** A policy that cannot be enforced and whose routes cannot be read, now or from the last good snapshot. */

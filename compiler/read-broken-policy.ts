@@ -6,7 +6,8 @@
  * default (DESIGN.md "Integrity of the policy set").
  *
  * A part is read only where validation found no problem inside it: the targets when nothing under
- * `spec.targets` failed (and they compile), the selector and enforcement likewise. What cannot be
+ * `spec.targets` failed (and they compile), a JWTPolicy's targetRefs when nothing under
+ * `spec.targetRefs` did (through `readTargetRefs`), the selector and enforcement likewise. What cannot be
  * read comes from the policy's entry in the last good snapshot, else the reading that denies more.
  *
  * @example
@@ -19,7 +20,7 @@ import type { PolicyScope, SnapshotPolicy, Target } from '../snapshot/types.ts';
 import { compileScope, compileTargets, policyId, type ValidPolicy } from './compile-policy.ts';
 import { CROSS_FIELD_MESSAGES } from './cross-field-rules.ts';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type Report, type ResourceRef } from './diagnostics.ts';
-import type { NamespaceInput, Resource } from './resources.ts';
+import type { NamespaceInput, Resource, TargetRefSpec } from './resources.ts';
 
 /** A policy that cannot be enforced, as far as it can be read. */
 export interface BrokenPolicy {
@@ -52,6 +53,7 @@ export function readBrokenPolicy(
   namespaces: NamespaceInput[] | undefined,
   previous: SnapshotPolicy | undefined,
   report: Report,
+  readTargetRefs?: (refs: readonly TargetRefSpec[], namespace: string) => Target[],
 ): BrokenPolicy | undefined {
   const touched = (prefix: string): boolean =>
     problems.some(
@@ -69,6 +71,13 @@ export function readBrokenPolicy(
       readable = false;
     });
     if (readable) targets = read;
+  }
+  // A JWTPolicy's targetRefs, when the schema found nothing wrong inside them: the routes a
+  // Gateway admitted (compile-route-refs.ts). With targets beside them (a cross-field error),
+  // both are held; if the targets cannot be read, neither is known.
+  if (resource.kind === 'JWTPolicy' && Array.isArray(spec.targetRefs) && !touched('spec.targetRefs') && readTargetRefs !== undefined) {
+    const fromRefs = readTargetRefs(spec.targetRefs as TargetRefSpec[], ref.namespace as string);
+    targets = spec.targets === undefined ? fromRefs : targets === undefined ? undefined : [...targets, ...fromRefs];
   }
   const asValid = { kind: resource.kind, ref, metadata: resource.metadata, spec } as unknown as ValidPolicy;
   const scope: PolicyScope =

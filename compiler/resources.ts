@@ -121,9 +121,23 @@ export interface RuleSpec {
   description?: string;
 }
 
+/**
+ * A GEP-713 `LocalPolicyTargetReferenceWithSectionName`: a Gateway API object in the policy's own
+ * namespace (there is no namespace field), optionally one HTTPRoute rule or Gateway listener.
+ */
+export interface TargetRefSpec {
+  group: 'gateway.networking.k8s.io';
+  kind: 'HTTPRoute' | 'Gateway';
+  name: string;
+  sectionName?: string;
+}
+
 /** JWTPolicy.spec after schema defaults. */
 export interface JWTPolicySpec {
-  targets: TargetSpec[];
+  /** Exactly one of targets and targetRefs (JWTPolicy); a ClusterJWTPolicy always has targets. */
+  targets?: TargetSpec[];
+  /** JWTPolicy only: the Gateway API routes or Gateways whose requests it covers (compile-route-refs.ts). */
+  targetRefs?: TargetRefSpec[];
   /** JWTPolicy only (the ClusterJWTPolicy schema has no such field). */
   workloadSelector?: { matchLabels: Record<string, string> };
   mode: 'Required' | 'Optional' | 'Disabled';
@@ -152,7 +166,8 @@ export interface LabelSelector {
 }
 
 /** ClusterJWTPolicy.spec after schema defaults. */
-export interface ClusterJWTPolicySpec extends JWTPolicySpec {
+export interface ClusterJWTPolicySpec extends Omit<JWTPolicySpec, 'targets' | 'targetRefs'> {
+  targets: TargetSpec[];
   namespaceSelector?: LabelSelector;
   enforcement: 'Default' | 'Override';
 }
@@ -163,3 +178,82 @@ export interface JWTHostGrantSpec {
   namespaces?: string[];
   namespaceSelector?: LabelSelector;
 }
+
+/**
+ * The Gateway API group whose HTTPRoutes and Gateways a JWTPolicy's targetRefs name
+ * (gateway.networking.k8s.io/v1, standard channel).
+ */
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+
+/**
+ * An HTTPRoute or Gateway as the API server or a manifest has it. jwtgate does not own these
+ * kinds and validates them against no schema of its own, so every field below is what the
+ * Gateway API defines but may be missing or malformed: the compiler reads them defensively
+ * (compiler/gateway-api.ts) and treats what it cannot read as not there.
+ */
+export interface GatewayApiObject<Spec, Status = unknown> {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; generation?: number };
+  spec?: Partial<Spec>;
+  status?: Partial<Status>;
+  /** The manifest file it came from (standalone mode), for diagnostics. */
+  file?: string;
+}
+
+/** `ParentReference` (HTTPRoute `spec.parentRefs[]`, `status.parents[].parentRef`); group and kind default to a Gateway. */
+export interface GatewayParentRef {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+/** `metav1.Condition` as a Gateway controller writes it. */
+export interface GatewayCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+}
+
+export interface HTTPRouteMatchSpec {
+  /** Absent = `{ type: PathPrefix, value: '/' }`. */
+  path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
+  headers?: { type?: string; name: string; value: string }[];
+  queryParams?: { type?: string; name: string; value: string }[];
+  method?: string;
+}
+
+export interface HTTPRouteRuleSpec {
+  /** GEP-995: what a policy's `sectionName` names. */
+  name?: string;
+  /** Absent or empty = one match, every path. */
+  matches?: HTTPRouteMatchSpec[];
+}
+
+/** An HTTPRoute (gateway.networking.k8s.io/v1). */
+export type HTTPRouteInput = GatewayApiObject<
+  { parentRefs: GatewayParentRef[]; hostnames: string[]; rules: HTTPRouteRuleSpec[] },
+  { parents: { parentRef: GatewayParentRef; controllerName?: string; conditions?: GatewayCondition[] }[] }
+>;
+
+export interface GatewayListenerSpec {
+  name: string;
+  /** Absent = every host. */
+  hostname?: string;
+  port?: number;
+  protocol?: string;
+  allowedRoutes?: {
+    /** `from` defaults to Same. */
+    namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelector };
+    /** Absent or empty = the protocol's route kinds (HTTPRoute for HTTP and HTTPS). */
+    kinds?: { group?: string; kind: string }[];
+  };
+}
+
+/** A Gateway (gateway.networking.k8s.io/v1). */
+export type GatewayInput = GatewayApiObject<{ gatewayClassName: string; listeners: GatewayListenerSpec[] }>;

@@ -86,11 +86,24 @@ test('every CEL rule has its TypeScript twin with the same message, and no twin 
   assert.deepEqual([...messages].sort(), Object.values(CROSS_FIELD_MESSAGES).sort());
 });
 
-test("ClusterJWTPolicy carries JWTPolicy's spec fields unchanged but workloadSelector, plus selector, enforcement and issuer namespaces", () => {
+test("ClusterJWTPolicy carries JWTPolicy's spec fields unchanged but workloadSelector and targetRefs, plus selector, enforcement and issuer namespaces", () => {
   const namespaced = JSON.parse(JSON.stringify(schemaOf('JWTPolicy').properties?.spec)) as Schema;
   // A workload selector only narrows a namespace's own routes; a cluster policy selects namespaces instead.
   assert.ok(namespaced.properties?.workloadSelector !== undefined);
   delete namespaced.properties?.workloadSelector;
+  // targetRefs name Gateway API objects in the policy's own namespace, which a cluster-scoped
+  // policy does not have: a ClusterJWTPolicy keeps targets required, and the rules that choose
+  // between targets and targetRefs are JWTPolicy's alone.
+  assert.ok(namespaced.properties?.targetRefs !== undefined);
+  delete namespaced.properties?.targetRefs;
+  assert.equal(namespaced.required, undefined);
+  namespaced.required = ['targets'];
+  const rules = namespaced['x-kubernetes-validations'] as { message: string }[];
+  assert.deepEqual(
+    rules.map((r) => r.message),
+    [CROSS_FIELD_MESSAGES.issuersUnlessDisabled, CROSS_FIELD_MESSAGES.oneTargetKind, CROSS_FIELD_MESSAGES.noSelectorWithTargetRefs],
+  );
+  namespaced['x-kubernetes-validations'] = rules.slice(0, 1);
   // A JSON copy, not structuredClone: YAML aliases (`*issuerRef`) share objects, which must not stay shared.
   const cluster = JSON.parse(JSON.stringify(schemaOf('ClusterJWTPolicy').properties?.spec)) as Schema;
   const clusterFields = cluster.properties as Record<string, Schema>;
@@ -106,6 +119,11 @@ test("ClusterJWTPolicy carries JWTPolicy's spec fields unchanged but workloadSel
   }
   cluster.description = namespaced.description;
   assert.deepEqual(cluster, namespaced);
+  assert.deepEqual(
+    Object.keys(cluster).sort(),
+    ['description', 'properties', 'required', 'type', 'x-kubernetes-validations'],
+    'the comparison covers every keyword',
+  );
 });
 
 test('every kind shares one status schema (conditions + observedGeneration; JWTIssuer adds its keys, JWTHostGrant its namespaces)', () => {

@@ -39,7 +39,11 @@ test('unknown fields, enums, patterns, bounds and required fields are all report
     'spec.targets[0].methods must NOT have duplicate items (items ## 1 and 0 are identical)',
     'spec.mode must be one of Required, Optional, Disabled',
   ]);
-  assert.deepEqual(problems(policy('p', {})), ['spec.targets is required']);
+  // targets is optional beside targetRefs: "exactly one" is a cross-field rule (CEL in the CRD).
+  assert.deepEqual(problems(policy('p', {})), [
+    'spec issuers are required unless mode is Disabled',
+    'spec exactly one of targets or targetRefs must be set',
+  ]);
   assert.deepEqual(problems({ apiVersion: 'jwtgate.dev/v1alpha1', kind: 'JWTPolicy', metadata: { name: 'p' } }), ['spec is required']);
 });
 
@@ -152,6 +156,21 @@ const CROSS_FIELD_CASES: [string, Resource, string][] = [
     policy('p', requiredPolicy('a.example', { rules: [{ claim: 'a' }] })),
     `spec.rules[0] exactly one of equals, in, notIn, exists, containsAll, containsAny, regex must be set`,
   ],
+  [
+    'targets and targetRefs',
+    policy('p', requiredPolicy('a.example', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'r' }] })),
+    `spec ${M.oneTargetKind}`,
+  ],
+  ['neither targets nor targetRefs', policy('p', { mode: 'Disabled' }), `spec ${M.oneTargetKind}`],
+  [
+    'targetRefs with a workloadSelector',
+    policy('p', {
+      mode: 'Disabled',
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'r' }],
+      workloadSelector: { matchLabels: { app: 'a' } },
+    }),
+    `spec ${M.noSelectorWithTargetRefs}`,
+  ],
   ['a path with two match kinds', pathRule([{ exact: '/a', prefix: '/a' }]), `spec.targets[0].paths[0] ${M.onePathMatch}`],
   ['a path with no match kind', pathRule([{ exact: '/a' }, {}]), `spec.targets[0].paths[1] ${M.onePathMatch}`],
   [
@@ -192,6 +211,10 @@ test('cross-field rules accept what they should', () => {
     issuer('i', { issuer: 'https://idp', algorithms: ['HS256', 'HS512'], secretRef: hmacSecret }),
     issuer('i', { issuer: 'https://idp', algorithms: ['HS256'], secretRef: { ...hmacSecret, keyId: 'hs-1' } }),
     policy('p', { targets: [{}], mode: 'Disabled' }),
+    policy('p', {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'g', sectionName: 'https' }],
+      mode: 'Disabled',
+    }),
     clusterPolicy(
       'c',
       requiredPolicy('a.example', {
