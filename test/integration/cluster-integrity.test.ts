@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { denied } from '../support/decisions.ts';
 import { createGrpcClient, httpCheckRequest, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
-import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
+import { jwtHostGrant, jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
 import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
 import { generateTestKey, TEST_AUDIENCE, type TestKey } from '../../dev/fixtures/tokens.ts';
@@ -90,6 +90,8 @@ describe('incumbency through the operator on a real kube-apiserver', { skip, tim
             secretRef: { name: 'idp-secret', key: 'secret', format: 'HMAC' },
           },
         }),
+        // The checks come as a shared gateway's, with no namespace: the host is granted to shop (issue 10).
+        jwtHostGrant('shop-hosts', { hostnames: [HOST], namespaces: ['shop'] }),
         policy('zzz-admin', '/admin'),
       ),
     );
