@@ -1,8 +1,10 @@
 /**
  * Standalone mode's reader: collects every manifest under a folder (recursively; `.yaml`,
  * `.yml`, `.json`; multi-document YAML and `kind: List` allowed) into compiler input. jwtgate
- * resources, `v1/Secret`s (for secretRefs) and `v1/Namespace`s (for ClusterJWTPolicy
- * selectors) are kept, each remembering its file; anything else gets a warning.
+ * resources, `v1/Secret`s (for secretRefs), `v1/Namespace`s (for ClusterJWTPolicy
+ * selectors) and Gateway API HTTPRoutes and Gateways (for JWTPolicy targetRefs; an HTTPRoute
+ * counts only with the status its Gateway controller wrote, as `kubectl get -o yaml` shows it)
+ * are kept, each remembering its file; anything else gets a warning.
  *
  * @example
  * ```ts
@@ -18,6 +20,9 @@ import {
   API_VERSION,
   DEFAULT_NAMESPACE,
   RESOURCE_KINDS,
+  GATEWAY_API_GROUP,
+  type GatewayInput,
+  type HTTPRouteInput,
   type NamespaceInput,
   type ObjectMeta,
   type Resource,
@@ -30,6 +35,12 @@ export interface LoadedManifests {
   secrets: SecretInput[];
   /** Undefined when the folder holds no Namespace (ClusterJWTPolicy selectors then match nothing). */
   namespaces?: NamespaceInput[];
+  /**
+   * Gateway API HTTPRoutes (with their status) and Gateways. The readers here always set them (a
+   * folder knows its own, none = empty); absent only in input built elsewhere, where it means unknown.
+   */
+  httpRoutes?: HTTPRouteInput[];
+  gateways?: GatewayInput[];
   /** Problems reading files and documents; resource problems come from the compiler. */
   diagnostics: Diagnostic[];
 }
@@ -48,17 +59,26 @@ export async function loadManifests(dir: string): Promise<LoadedManifests> {
   const files = (await readdir(dir, { recursive: true }))
     .filter((path) => EXTENSIONS.has(extname(path)) && !path.split(sep).some((part) => part.startsWith('.')))
     .sort();
-  const loaded: LoadedManifests = { resources: [], secrets: [], diagnostics: [] };
+  const loaded = emptyManifests();
   for (const relative of files) {
     const file = join(dir, relative);
     const parsed = parseManifests(await readFile(file, 'utf8'), file);
     loaded.resources.push(...parsed.resources);
     loaded.secrets.push(...parsed.secrets);
+    loaded.httpRoutes.push(...parsed.httpRoutes);
+    loaded.gateways.push(...parsed.gateways);
     if (parsed.namespaces !== undefined) loaded.namespaces = [...(loaded.namespaces ?? []), ...parsed.namespaces];
     loaded.diagnostics.push(...parsed.diagnostics);
   }
   return loaded;
 }
+
+function emptyManifests(): LoadedManifests & Required<Pick<LoadedManifests, 'httpRoutes' | 'gateways'>> {
+  return { resources: [], secrets: [], httpRoutes: [], gateways: [], diagnostics: [] };
+}
+
+/** The Gateway API versions whose HTTPRoute and Gateway have the fields jwtgate reads. */
+const GATEWAY_API_VERSIONS = new Set([`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`]);
 
 type Doc = Record<string, unknown>;
 
@@ -75,8 +95,8 @@ function isObject(value: unknown): value is Doc {
  * // [{ name: 'shop', labels: {} }]
  * ```
  */
-export function parseManifests(text: string, file: string): LoadedManifests {
-  const loaded: LoadedManifests = { resources: [], secrets: [], diagnostics: [] };
+export function parseManifests(text: string, file: string): LoadedManifests & Required<Pick<LoadedManifests, 'httpRoutes' | 'gateways'>> {
+  const loaded = emptyManifests();
   // YAML 1.1, as kubectl reads it (sigs.k8s.io/yaml): an unquoted `n:` or `y:` key is a boolean
   // there, so it must be one here too, or a manifest would mean one thing on a laptop and another
   // on a cluster.
@@ -101,7 +121,7 @@ export function parseManifests(text: string, file: string): LoadedManifests {
   return loaded;
 }
 
-function addDocument(doc: unknown, where: ResourceRef, loaded: LoadedManifests): void {
+function addDocument(doc: unknown, where: ResourceRef, loaded: ReturnType<typeof emptyManifests>): void {
   const problem = (severity: Diagnostic['severity'], reason: Diagnostic['reason'], message: string, field?: string): void => {
     loaded.diagnostics.push({ resource: where, severity, reason, message, ...(field === undefined ? {} : { field }) });
   };
@@ -140,6 +160,22 @@ function addDocument(doc: unknown, where: ResourceRef, loaded: LoadedManifests):
       });
     });
     if (data !== undefined) loaded.secrets.push({ namespace, name: metadata.name, data });
+  } else if (GATEWAY_API_VERSIONS.has(apiVersion) && (kind === 'HTTPRoute' || kind === 'Gateway') && typeof metadata.name === 'string') {
+    // Not validated here (jwtgate has no schema of the Gateway API): the compiler reads them defensively.
+    const object = {
+      apiVersion,
+      kind,
+      metadata: {
+        name: metadata.name,
+        namespace: typeof metadata.namespace === 'string' ? metadata.namespace : DEFAULT_NAMESPACE,
+        ...(typeof metadata.generation === 'number' ? { generation: metadata.generation } : {}),
+      },
+      ...(isObject(doc.spec) ? { spec: doc.spec } : {}),
+      ...(isObject(doc.status) ? { status: doc.status } : {}),
+      file: where.file as string,
+    };
+    if (kind === 'HTTPRoute') loaded.httpRoutes.push(object as HTTPRouteInput);
+    else loaded.gateways.push(object as GatewayInput);
   } else if (apiVersion.startsWith('jwtgate.') || isResourceKind(kind) || /jwt/i.test(kind)) {
     // Meant as one of ours but unreadable (`JWTPolicyy`, `jwtgate.dev/v1`, `jwtgate.de/…`):
     // ignoring it like a Deployment would silently drop a policy, so it counts as unparsable

@@ -117,3 +117,55 @@ test('a document meant as a jwtgate resource but unreadable as one is a ParseErr
     [['warning', 'UnknownKind']],
   );
 });
+
+test('Gateway API HTTPRoutes and Gateways (v1, v1beta1) are read with their status, for JWTPolicy targetRefs; other versions are ignored kinds', () => {
+  const text = [
+    'apiVersion: gateway.networking.k8s.io/v1',
+    'kind: Gateway',
+    'metadata: {name: public, namespace: infra}',
+    'spec: {gatewayClassName: eg, listeners: [{name: api, protocol: HTTP, port: 80, hostname: api.example.com, allowedRoutes: {namespaces: {from: All}}}]}',
+    '---',
+    'apiVersion: gateway.networking.k8s.io/v1beta1',
+    'kind: HTTPRoute',
+    'metadata: {name: orders, generation: 2}',
+    'spec: {parentRefs: [{name: public, namespace: infra}], rules: [{matches: [{path: {type: PathPrefix, value: /orders}}]}]}',
+    'status: {parents: [{parentRef: {name: public, namespace: infra}, controllerName: x/y, conditions: [{type: Accepted, status: "True", observedGeneration: 2}]}]}',
+    '---',
+    'apiVersion: gateway.networking.k8s.io/v1alpha2',
+    'kind: HTTPRoute',
+    'metadata: {name: old}',
+    '---',
+    'apiVersion: jwtgate.dev/v1alpha1',
+    'kind: JWTPolicy',
+    'metadata: {name: orders}',
+    'spec: {mode: Disabled, targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: orders}]}',
+  ].join('\n');
+  const parsed = parseManifests(text, 'routes.yaml');
+  assert.deepEqual(
+    parsed.gateways.map((g) => [g.kind, g.metadata.namespace, g.metadata.name, g.file]),
+    [['Gateway', 'infra', 'public', 'routes.yaml']],
+  );
+  assert.deepEqual(
+    parsed.httpRoutes.map((r) => [r.kind, r.metadata.namespace, r.metadata.name, r.metadata.generation]),
+    [['HTTPRoute', 'default', 'orders', 2]],
+  );
+  assert.deepEqual(
+    parsed.diagnostics.map((d) => `${d.severity} ${d.reason} ${d.resource.name}`),
+    ['warning UnknownKind old'],
+  );
+  // The same folder compiles as the operator would: the route is accepted, so the policy holds it.
+  const { snapshot, diagnostics } = compile({ schema, now: NOW, ...parsed });
+  assert.deepEqual(diagnostics.map(formatDiagnostic), []);
+  assert.deepEqual(
+    snapshot.policies.map((p) => [p.id, p.mode, p.targets]),
+    [
+      [
+        'JWTPolicy/default/orders',
+        'disabled',
+        [{ hosts: ['api.example.com'], paths: [{ kind: 'prefix', value: '/orders' }], methods: [] }],
+      ],
+    ],
+  );
+  assert.deepEqual(snapshot.grants, [{ id: 'HTTPRoute/default/orders', hosts: ['api.example.com'], namespaces: ['default'] }]);
+  assert.deepEqual(loaded.httpRoutes, [], 'a folder without routes knows it has none');
+});
