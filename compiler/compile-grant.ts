@@ -62,19 +62,23 @@ export function compileGrant(resource: ValidGrant, namespaces: NamespaceInput[] 
 
 /**
  * Standalone mode's default: a folder whose namespaced policies all live in one namespace, and
- * that declares no JWTHostGrant, grants that namespace every host, so a single-tenant folder
- * behind a plain Envoy needs no grant. Undefined when the folder does not qualify.
+ * that declares no JWTHostGrant, grants that namespace the hosts its policies name, so a
+ * single-tenant folder behind a plain Envoy needs no grant. Hostless policies stay for the
+ * traffic the proxy reports as the namespace's, as on a cluster. Undefined when the folder does
+ * not qualify or names no host.
  *
  * @example
  * ```ts
- * loneNamespaceGrant(['shop']); // { id: 'standalone', hosts: ['*'], namespaces: ['shop'] }
- * loneNamespaceGrant(['shop', 'billing']); // undefined
+ * loneNamespaceGrant([policyInShop]); // { id: 'standalone', hosts: ['api.example.com'], namespaces: ['shop'] }
+ * loneNamespaceGrant([policyInShop, policyInBilling]); // undefined
  * ```
  */
-export function loneNamespaceGrant(policyNamespaces: Iterable<string>): HostGrant | undefined {
-  const distinct = new Set(policyNamespaces);
-  if (distinct.size !== 1) return undefined;
-  return { id: STANDALONE_GRANT_ID, hosts: ['*'], namespaces: [...distinct] };
+export function loneNamespaceGrant(policies: readonly SnapshotPolicy[]): HostGrant | undefined {
+  const namespaces = new Set(policies.flatMap((p) => (p.scope.kind === 'namespaced' ? [p.scope.namespace] : [])));
+  if (namespaces.size !== 1) return undefined;
+  const hosts = new Set(policies.filter((p) => p.scope.kind === 'namespaced').flatMap((p) => p.targets.flatMap((t) => t.hosts)));
+  if (hosts.size === 0) return undefined;
+  return { id: STANDALONE_GRANT_ID, hosts: [...hosts].sort(), namespaces: [...namespaces] };
 }
 
 /**

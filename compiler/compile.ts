@@ -65,7 +65,7 @@ export interface CompileInput {
   settings?: SnapshotSettings;
   /**
    * Standalone mode: when no JWTHostGrant is given and the namespaced policies all live in one
-   * namespace, that namespace is granted every host (compile-grant.ts). Never on a cluster.
+   * namespace, that namespace is granted the hosts they name (compile-grant.ts). Never on a cluster.
    */
   grantLoneNamespace?: boolean;
   /**
@@ -216,7 +216,7 @@ export function compile(input: CompileInput): CompileResult {
   const policies = resolved.map((r) => r.policy);
 
   const declaresGrants = input.resources.some((r) => r.kind === 'JWTHostGrant');
-  const lone = input.grantLoneNamespace === true && !declaresGrants ? loneNamespaceGrant(namespacesOf(claimants)) : undefined;
+  const lone = input.grantLoneNamespace === true && !declaresGrants ? loneNamespaceGrant(policies) : undefined;
   const grants = [
     ...grantResources.map((g) => compileGrant(g, input.namespaces, reporterFor(g.ref, diagnostics))),
     ...keptGrants,
@@ -243,10 +243,6 @@ export function compile(input: CompileInput): CompileResult {
     diagnostics: diagnostics.sort((a, b) => compareRefs(a.resource, b.resource)),
     ...(refusals.length === 0 ? {} : { refusal: refusals.join('; ') }),
   };
-}
-
-function namespacesOf(claimants: readonly Claimant[]): string[] {
-  return claimants.flatMap((c) => (c.scope.kind === 'namespaced' ? [c.scope.namespace] : []));
 }
 
 function isPolicyKind(kind: string): kind is ValidPolicy['kind'] {

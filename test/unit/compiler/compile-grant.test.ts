@@ -116,9 +116,14 @@ test("without a grant the host is nobody's on a shared gateway: every policy nam
   assert.match(diagnostics[0]?.message ?? '', /no grant covers it: there, its requests are denied with 403 host_not_granted/);
 });
 
-test('standalone: a lone namespace is granted every host, unless the folder declares grants or spans namespaces', () => {
+test('standalone: a lone namespace is granted the hosts it names, unless the folder declares grants or spans namespaces', () => {
   const orders = policy('orders', requiredPolicy('api.example.com'), 'shop');
-  assert.deepEqual(run([orders], { grantLoneNamespace: true }).snapshot.grants, [{ id: 'standalone', hosts: ['*'], namespaces: ['shop'] }]);
+  const wild = policy('wild', requiredPolicy('*.example.org'), 'shop');
+  const hostless = policy('all', requiredPolicy('x', { targets: [{ paths: [{ prefix: '/' }] }] }), 'shop');
+  assert.deepEqual(run([orders, wild, hostless], { grantLoneNamespace: true }).snapshot.grants, [
+    { id: 'standalone', hosts: ['*.example.org', 'api.example.com'], namespaces: ['shop'] },
+  ]);
+  assert.deepEqual(run([hostless], { grantLoneNamespace: true }).snapshot.grants, [], 'no host named, nothing granted');
   assert.deepEqual(run([orders]).snapshot.grants, [], 'never on a cluster');
   assert.deepEqual(run([orders, policy('grab', requiredPolicy(), 'evil')], { grantLoneNamespace: true }).snapshot.grants, []);
   const declared = run([orders, grant('g', { hostnames: ['x.example.com'], namespaces: ['evil'] })], { grantLoneNamespace: true });
