@@ -1,8 +1,9 @@
 /**
  * Turns what the informers hold into the compiler's input: jwtgate objects become
  * {@link Resource}s (metadata trimmed to what the compiler reads), the Secrets that JWTIssuers
- * reference become {@link SecretInput}s with their base64 `data` decoded to bytes, and
- * Namespaces become their labels. Pure, so it is unit-tested without a cluster.
+ * reference become {@link SecretInput}s with their base64 `data` decoded to bytes,
+ * Namespaces become their labels, and Gateway API HTTPRoutes and Gateways are passed with their
+ * spec and status (the compiler reads them defensively). Pure, so it is unit-tested without a cluster.
  *
  * @example
  * ```ts
@@ -12,7 +13,7 @@
  */
 import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { CompileInput } from '../compiler/compile.ts';
-import type { NamespaceInput, Resource, SecretInput } from '../compiler/resources.ts';
+import type { GatewayApiObject, GatewayInput, HTTPRouteInput, NamespaceInput, Resource, SecretInput } from '../compiler/resources.ts';
 
 /** A jwtgate object as the API returns it (list items and watch events are plain JSON). */
 export interface ApiObject {
@@ -36,6 +37,9 @@ export interface ClusterObjects {
   resources: readonly ApiObject[];
   secrets: readonly V1Secret[];
   namespaces: readonly V1Namespace[];
+  /** Gateway API objects; absent while the Gateway API is not installed (watch-gateway-api.ts). */
+  httpRoutes?: readonly ApiObject[];
+  gateways?: readonly ApiObject[];
 }
 
 /**
@@ -47,11 +51,43 @@ export interface ClusterObjects {
  * toCompileInput({ resources: [], secrets: [], namespaces: [] }); // { resources: [], secrets: [], namespaces: [] }
  * ```
  */
-export function toCompileInput(objects: ClusterObjects): Required<Pick<CompileInput, 'resources' | 'secrets' | 'namespaces'>> {
+export function toCompileInput(
+  objects: ClusterObjects,
+): Required<Pick<CompileInput, 'resources' | 'secrets' | 'namespaces'>> & Pick<CompileInput, 'httpRoutes' | 'gateways'> {
   const resources = objects.resources.map(toResource);
   const wanted = referencedSecrets(resources);
   const secrets = objects.secrets.filter((s) => wanted.has(`${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`)).map(toSecretInput);
-  return { resources, secrets, namespaces: objects.namespaces.map(toNamespaceInput) };
+  return {
+    resources,
+    secrets,
+    namespaces: objects.namespaces.map(toNamespaceInput),
+    ...(objects.httpRoutes === undefined ? {} : { httpRoutes: objects.httpRoutes.map((o) => toGatewayApiObject(o) as HTTPRouteInput) }),
+    ...(objects.gateways === undefined ? {} : { gateways: objects.gateways.map((o) => toGatewayApiObject(o) as GatewayInput) }),
+  };
+}
+
+/**
+ * A Gateway API object as the compiler takes it: name, namespace and generation, spec and
+ * status as the API has them (the compiler checks each field it reads).
+ *
+ * @example
+ * ```ts
+ * toGatewayApiObject({ kind: 'HTTPRoute', metadata: { name: 'r', namespace: 'shop', generation: 2 }, spec: {}, status: {} });
+ * ```
+ */
+export function toGatewayApiObject(object: ApiObject): GatewayApiObject<unknown> {
+  const m = object.metadata ?? {};
+  return {
+    ...(object.apiVersion === undefined ? {} : { apiVersion: object.apiVersion }),
+    ...(object.kind === undefined ? {} : { kind: object.kind }),
+    metadata: {
+      name: m.name ?? '',
+      ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
+      ...(m.generation === undefined ? {} : { generation: m.generation }),
+    },
+    ...(object.spec === undefined ? {} : { spec: object.spec as Partial<unknown> }),
+    ...(object.status === undefined ? {} : { status: object.status as Partial<unknown> }),
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
- * Everything the operator keeps warm, on every replica: informers on the three jwtgate kinds,
+ * Everything the operator keeps warm, on every replica: informers on the jwtgate kinds,
  * on Secrets (only those a JWTIssuer names are ever used) and Namespaces (ClusterJWTPolicy
- * selectors), and on the published snapshot ConfigMaps, so a head deleted by hand is restored.
+ * selectors), on the Gateway API's HTTPRoutes and Gateways where it is installed (JWTPolicy
+ * targetRefs, watch-gateway-api.ts), and on the published snapshot ConfigMaps, so a head deleted
+ * by hand is restored.
  * Each informer event only calls `onChange` (which enqueues); reconcile reads the caches.
  *
  * @example
@@ -20,6 +22,7 @@ import type { ApiObject, ClusterObjects } from './compiler-input.ts';
 import { GROUP, PLURALS, VERSION, type KubeClients } from './kube-clients.ts';
 import { describePublished, type PublishedHead } from './publish-snapshot.ts';
 import { watchResource, type WatchedResource } from '../common/watch-resource.ts';
+import { watchGatewayApi } from './watch-gateway-api.ts';
 
 export interface ClusterWatch {
   objects(): ClusterObjects;
@@ -38,6 +41,8 @@ export interface WatchClusterOptions {
   namespace: string;
   onChange: () => void;
   log: Logger;
+  /** How often to look for the Gateway API while it is not installed (watch-gateway-api.ts; default 60 s). */
+  gatewayApiProbeMs?: number;
 }
 
 /**
@@ -105,20 +110,28 @@ export function watchCluster(options: WatchClusterOptions): ClusterWatch {
     onChange: () => options.onChange(),
   });
   const all = [...kinds, secrets, namespaces, configMaps];
+  const gatewayApi = watchGatewayApi({
+    clients,
+    log,
+    onChange: () => options.onChange(),
+    ...(options.gatewayApiProbeMs === undefined ? {} : { probeEveryMs: options.gatewayApiProbeMs }),
+  });
 
   return {
     objects: () => ({
       resources: kinds.flatMap((k) => k.cache.list() as ApiObject[]),
       secrets: secrets.cache.list(),
       namespaces: namespaces.cache.list(),
+      ...optional('httpRoutes', gatewayApi.httpRoutes()),
+      ...optional('gateways', gatewayApi.gateways()),
     }),
     ...publishedView(namespace, {
       configMap: (name) => configMaps.cache.get(name, namespace),
       secret: (name) => secrets.cache.get(name, namespace),
     }),
-    synced: Promise.all(all.map((w) => w.synced)).then(() => {}),
+    synced: Promise.all([...all.map((w) => w.synced), gatewayApi.synced]).then(() => {}),
     async stop() {
-      await Promise.all(all.map((w) => w.stop()));
+      await Promise.all([...all.map((w) => w.stop()), gatewayApi.stop()]);
     },
   };
 }
@@ -163,6 +176,11 @@ export function publishedView(
       }
     },
   };
+}
+
+/** `{ [key]: value }`, or nothing when the value is unknown (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 function asPublished(cm: V1ConfigMap | undefined): PublishedConfigMap | undefined {

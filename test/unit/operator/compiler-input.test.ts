@@ -33,3 +33,26 @@ test('referenced Secrets only, decoded; resources trimmed; namespaces labelled',
   assert.equal(Buffer.from(input.secrets[0]!.data.k!).toString(), 's3cret');
   assert.deepEqual(input.namespaces, [{ name: 'shop', labels: { team: 'a' } }]);
 });
+
+test('Gateway API objects pass with spec, status and generation; absent lists stay absent (the Gateway API is unknown)', () => {
+  const route = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'orders', namespace: 'shop', generation: 3, uid: 'u', resourceVersion: '9' },
+    spec: { hostnames: ['api.example.com'] },
+    status: { parents: [] },
+  };
+  const input = toCompileInput({ resources: [], secrets: [], namespaces: [], httpRoutes: [route], gateways: [] });
+  assert.deepEqual(input.httpRoutes, [
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'orders', namespace: 'shop', generation: 3 },
+      spec: { hostnames: ['api.example.com'] },
+      status: { parents: [] },
+    },
+  ]);
+  assert.deepEqual(input.gateways, []);
+  const unknown = toCompileInput({ resources: [], secrets: [], namespaces: [] });
+  assert.deepEqual(['httpRoutes' in unknown, 'gateways' in unknown], [false, false]);
+});
