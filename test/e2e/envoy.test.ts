@@ -208,10 +208,14 @@ describe('Envoy in front of jwtgate serve --policies', { skip: SKIP }, () => {
       ['x-namespace', 'shop'],
       ['x-forwarded-client-cert', 'By=spiffe://cluster.local/ns/shop/sa/api;URI=spiffe://cluster.local/ns/shop/sa/api'],
     ];
-    // A route without the extension: the namespace stays unknown, so the shop policy cannot apply.
-    const unnamed = await send(envoy.url, '/tenant/other/x', forged);
+    // A route without the extension, for a host no grant covers: the namespace stays unknown, so
+    // the shop policy cannot apply.
+    const unnamed = await send(envoy.url, '/tenant/other/x', [['host', 'elsewhere.test'], ...forged]);
     assert.equal(unnamed.status, 403);
     assert.equal(denial(unnamed).body.reason, 'no_policy');
+    // The same route for HOST, which the folder's lone namespace is granted by default (its
+    // policies name it): shop's traffic, so shop's policies decide, hostless ones included.
+    upstreamSaw(await send(envoy.url, '/tenant/other/x'));
     // A route the configuration gives to billing stays billing's.
     const billing = await send(envoy.url, '/tenant/billing/x', forged);
     assert.equal(billing.status, 403);
