@@ -4,8 +4,8 @@
 // operator's ServiceAccount can do exactly what it needs (`kubectl auth can-i`).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -20,6 +20,7 @@ const skip = process.env.JWTGATE_SKIP_KUBE === '1' ? 'JWTGATE_SKIP_KUBE=1 (no re
 const NAMESPACE = 'jwtgate-system';
 const RBAC_DIR = fileURLToPath(new URL('../../deploy/rbac/', import.meta.url));
 const CRDS_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+const GATEWAY_API_CRDS = join(process.env.JWTGATE_PEERS_DIR ?? join(homedir(), '.cache', 'jwtgate-peers'), 'schemas', 'crds');
 
 /** [verb, resource (`kind/name`, or with ` --subresource=…`), namespace ('' = cluster-wide), allowed?] as `kubectl auth can-i` asks it. */
 type Permission = [string, string, string, boolean];
@@ -40,6 +41,11 @@ const OPERATOR_PERMISSIONS: Permission[] = [
   ['delete', 'jwtissuers.jwtgate.dev', 'shop', false],
   ['list', 'secrets', '', true],
   ['watch', 'namespaces', '', true],
+  // JWTPolicy targetRefs: read the Gateway API's routes (and their status) and Gateways, never write them.
+  ['watch', 'httproutes.gateway.networking.k8s.io', 'shop', true],
+  ['list', 'gateways.gateway.networking.k8s.io', '', true],
+  ['patch', 'httproutes.gateway.networking.k8s.io --subresource=status', 'shop', false],
+  ['update', 'gateways.gateway.networking.k8s.io', 'shop', false],
   ['create', 'events', 'shop', true],
   ['patch', 'events', 'shop', true],
   ['create', 'events.events.k8s.io', 'shop', false],
@@ -130,8 +136,13 @@ describe('RBAC of deploy/rbac on a real kube-apiserver', { skip, timeout: 110_00
     cluster = await startKubeCluster();
     await kubectlOk(['create', 'namespace', NAMESPACE]);
     await kubectlOk(['create', 'namespace', 'shop']);
-    // The CRDs make `kubectl auth can-i` resolve the jwtgate.dev resources by discovery.
+    // The CRDs make `kubectl auth can-i` resolve the jwtgate.dev resources by discovery, and the
+    // pinned Gateway API CRDs (test/peers/schemas/install.sh) the routes and Gateways targetRefs name.
     await kubectlOk(['apply', '-f', CRDS_DIR]);
+    const gatewayApi = (await readdir(GATEWAY_API_CRDS)).filter((f) => /^gateway-api-v[\d.]+-(gateways|httproutes)\.yaml$/.test(f));
+    assert.equal(gatewayApi.length, 2, `Gateway API CRDs in ${GATEWAY_API_CRDS} (run test/peers/install.sh)`);
+    await kubectlOk(['apply', '--server-side', ...gatewayApi.flatMap((f) => ['-f', join(GATEWAY_API_CRDS, f)])]);
+    await kubectlOk(['wait', '--for', 'condition=established', '--timeout=60s', 'crd', '--all']);
     await kubectlOk(['apply', '-f', RBAC_DIR]);
     await kubectlOk(['create', 'secret', 'generic', 'other', '-n', NAMESPACE, '--from-literal=password=hunter2']);
     await kubectlOk(['create', 'secret', 'generic', 'db', '-n', 'shop', '--from-literal=password=hunter2']);
