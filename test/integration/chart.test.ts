@@ -521,9 +521,12 @@ describe('charts/jwtgate on a real kube-apiserver', { skip: skipKube, timeout: 2
       .filter((line) => line.startsWith('     '))
       .join('\n');
     const exampleDocs = example.slice(example.indexOf('apiVersion: jwtgate.dev'), example.indexOf('kubectl get')).replace(/^ {5}/gm, '');
-    const accepted = await kubectlOk(['apply', '--dry-run=server', '-f', '-'], exampleDocs);
+    const grantDoc = example.slice(example.lastIndexOf('apiVersion: jwtgate.dev')).replace(/^ {5}/gm, '');
+    assert.match(grantDoc, /^apiVersion: jwtgate\.dev\/v1alpha1\nkind: JWTHostGrant\n/);
+    const accepted = await kubectlOk(['apply', '--dry-run=server', '-f', '-'], `${exampleDocs}\n---\n${grantDoc}`);
     assert.match(accepted, /jwtissuer\.jwtgate\.dev\/my-idp created \(server dry run\)/);
     assert.match(accepted, /jwtpolicy\.jwtgate\.dev\/orders created \(server dry run\)/);
+    assert.match(accepted, /jwthostgrant\.jwtgate\.dev\/shop-hosts created \(server dry run\)/);
 
     operator = await startOperatorProcess({
       kubeconfigPath: await serviceAccountKubeconfig(RELEASE_NAMESPACE, 'jwtgate-operator'),
