@@ -46,6 +46,7 @@ export function hostOwners(grants: readonly HostGrant[]): (host: string) => Host
       entry.grants.push(grant.id);
     }
   }
+  if (byPattern.size === 0) return () => undefined;
   return (host) => {
     for (const pattern of coveringPatterns(normalizeHost(host))) {
       const entry = byPattern.get(pattern);
@@ -63,8 +64,7 @@ function normalizeHost(host: string): string {
 
 /** `a.b.c` → `a.b.c`, `*.b.c`, `*.c`, `*`; `*.b.c` → `*.b.c`, `*.c`, `*`: most specific first. */
 function* coveringPatterns(host: string): Generator<string> {
-  const labels = host.split('.');
-  if (labels[0] !== '*') yield host;
-  for (let i = 1; i < labels.length; i++) yield `*.${labels.slice(i).join('.')}`;
+  if (!host.startsWith('*.')) yield host;
+  for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.', dot + 1)) yield `*${host.slice(dot)}`;
   yield '*';
 }

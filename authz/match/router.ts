@@ -280,52 +280,16 @@ function sortBucket(bucket: PathBucket): void {
 
 /** What a request may belong to, and how namespaced candidates are judged for it. */
 interface Reach {
-  /** The namespaces the request can belong to: the reported one, or the host's owners. */
-  namespaces: ReadonlySet<string>;
-  /** Several owners: only their host-naming candidates apply, and equal ones from two of them contest. */
+  /** The namespace the proxy reported. */
+  reported: string | undefined;
+  /** Otherwise: the host's owners (empty when nobody owns it). */
+  owners: ReadonlySet<string>;
+  /** Namespace not reported: only host-naming candidates apply, and equal ones from two namespaces contest. */
   shared: boolean;
   workloadLabels: Readonly<Record<string, string>> | undefined;
 }
 
 const NO_NAMESPACES: ReadonlySet<string> = new Set();
-
-function matchRequest(tiers: Tiers, owners: ReturnType<typeof hostOwners>, request: RouteRequest): RouteMatch | RouteRefusal | undefined {
-  const method = request.method.toUpperCase();
-  const { path, host } = request;
-  const owned = request.namespace === undefined ? owners(host) : undefined;
-  const namespaces = request.namespace !== undefined ? new Set([request.namespace]) : (owned?.namespaces ?? NO_NAMESPACES);
-  const reach: Reach = { namespaces, shared: namespaces.size > 1, workloadLabels: request.workloadLabels };
-  const first = (index: HostIndex<PathBucket> | undefined, within: Reach): Candidate | Contest | undefined => {
-    if (index === undefined) return undefined;
-    for (const bucket of index.lookup(host)) {
-      const hit = matchBucket(bucket, path, method, within);
-      if (hit !== undefined) return hit;
-    }
-    return undefined;
-  };
-  const override = first(tiers.override, reach);
-  if (override !== undefined) return result(override, owned?.grants);
-  if (namespaces.size === 1) {
-    const [only] = namespaces as Set<string>;
-    const own = first(tiers.byNamespace.get(only as string), reach);
-    if (own !== undefined) return result(own, owned?.grants);
-  } else if (reach.shared) {
-    const shared = first(tiers.byHostOnly, reach);
-    if (shared !== undefined) return result(shared, owned?.grants);
-  } else {
-    // Nobody owns the host: a namespaced policy that names it and matches must not be silently
-    // replaced by a cluster default or by `unmatched` (which could be weaker than it).
-    const stray = first(tiers.byHostOnly, { namespaces: ANY_OWNER, shared: false, workloadLabels: request.workloadLabels });
-    if (stray !== undefined && !(stray instanceof Contest)) {
-      return {
-        refusal: 'host_not_granted',
-        detail: `no grant gives host ${host} to a namespace, and ${stray.policy.id} names it: grant the host (JWTHostGrant) to the policy's namespace, or have the proxy report the namespace`,
-      };
-    }
-  }
-  const fallback = first(tiers.fallback, reach);
-  return fallback === undefined ? undefined : result(fallback, owned?.grants);
-}
 
 /** Stands for "any namespace" when looking for a namespaced policy that names an ungranted host. */
 const ANY_OWNER: ReadonlySet<string> = new (class extends Set<string> {
@@ -333,6 +297,60 @@ const ANY_OWNER: ReadonlySet<string> = new (class extends Set<string> {
     return true;
   }
 })();
+
+function matchRequest(tiers: Tiers, owners: ReturnType<typeof hostOwners>, request: RouteRequest): RouteMatch | RouteRefusal | undefined {
+  const method = request.method.toUpperCase();
+  const { path, host, namespace } = request;
+  const owned = namespace === undefined ? owners(host) : undefined;
+  const reach: Reach = {
+    reported: namespace,
+    owners: owned?.namespaces ?? NO_NAMESPACES,
+    shared: namespace === undefined,
+    workloadLabels: request.workloadLabels,
+  };
+  const override = firstIn(tiers.override, host, path, method, reach);
+  if (override !== undefined) return result(override, owned?.grants);
+  if (namespace !== undefined) {
+    const own = firstIn(tiers.byNamespace.get(namespace), host, path, method, reach);
+    if (own !== undefined) return result(own, owned?.grants);
+  } else if (reach.owners.size === 1) {
+    // The host is one namespace's: its traffic, so all that namespace's policies decide.
+    const [only] = reach.owners;
+    const own = firstIn(tiers.byNamespace.get(only as string), host, path, method, { ...reach, reported: only, shared: false });
+    if (own !== undefined) return result(own, owned?.grants);
+  } else if (reach.owners.size > 1) {
+    const shared = firstIn(tiers.byHostOnly, host, path, method, reach);
+    if (shared !== undefined) return result(shared, owned?.grants);
+  } else {
+    // Nobody owns the host: a namespaced policy that names it and matches must not be silently
+    // replaced by a cluster default or by `unmatched` (which could be weaker than it).
+    const stray = firstIn(tiers.byHostOnly, host, path, method, { ...reach, owners: ANY_OWNER, shared: false });
+    if (stray !== undefined && !(stray instanceof Contest)) {
+      return {
+        refusal: 'host_not_granted',
+        detail: `no grant gives host ${host} to a namespace, and ${stray.policy.id} names it: grant the host (JWTHostGrant) to the policy's namespace, or have the proxy report the namespace`,
+      };
+    }
+  }
+  const fallback = firstIn(tiers.fallback, host, path, method, reach);
+  return fallback === undefined ? undefined : result(fallback, owned?.grants);
+}
+
+/** The first hit in `index`, most specific host first. */
+function firstIn(
+  index: HostIndex<PathBucket> | undefined,
+  host: string,
+  path: string,
+  method: string,
+  reach: Reach,
+): Candidate | Contest | undefined {
+  if (index === undefined) return undefined;
+  for (const bucket of index.lookup(host)) {
+    const hit = matchBucket(bucket, path, method, reach);
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
+}
 
 /** Two owners' policies that match a request equally well. */
 class Contest {
@@ -352,34 +370,46 @@ function result(hit: Candidate | Contest, grants: readonly string[] | undefined)
   };
 }
 
+/** Whether a cluster policy's namespaces list covers the request: the reported namespace, or every owner. */
+function listed(namespaces: ReadonlySet<string>, reach: Reach): boolean {
+  if (reach.reported !== undefined) return namespaces.has(reach.reported);
+  if (reach.owners.size === 0) return false;
+  for (const ns of reach.owners) if (!namespaces.has(ns)) return false;
+  return true;
+}
+
 function matchBucket(bucket: PathBucket, path: string, method: string, reach: Reach): Candidate | Contest | undefined {
   const labels = reach.workloadLabels;
   const accepts = (c: Candidate): boolean =>
     (c.methods === undefined || c.methods.has(method)) &&
-    (c.owner === undefined || reach.namespaces.has(c.owner)) &&
-    (c.namespaces === undefined || (reach.namespaces.size > 0 && [...reach.namespaces].every((ns) => c.namespaces?.has(ns)))) &&
+    (c.owner === undefined || (reach.reported !== undefined ? c.owner === reach.reported : reach.owners.has(c.owner))) &&
+    (c.namespaces === undefined || listed(c.namespaces, reach)) &&
     (c.selector === undefined ||
       (labels !== undefined && c.selector.every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)));
-  const contest = (hit: Candidate | undefined, ...lists: (readonly Candidate[] | undefined)[]): Candidate | Contest | undefined => {
+  /** With several owners, a rival of another namespace in the same lists, as specific, makes a contest. */
+  const contest = (
+    hit: Candidate | undefined,
+    a: readonly Candidate[] | undefined,
+    b?: readonly Candidate[],
+  ): Candidate | Contest | undefined => {
     if (hit === undefined || !reach.shared) return hit;
-    const rival = lists
-      .flatMap((list) => list ?? [])
-      .find(
-        (c) =>
-          c.owner !== hit.owner &&
-          (c.methods === undefined) === (hit.methods === undefined) &&
-          accepts(c) &&
-          (c.regex === undefined || c.regex.test(path)),
-      );
+    const rivals = (c: Candidate): boolean =>
+      c.owner !== hit.owner &&
+      (c.methods === undefined) === (hit.methods === undefined) &&
+      accepts(c) &&
+      (c.regex === undefined || c.regex.test(path));
+    const rival = a?.find(rivals) ?? b?.find(rivals);
     return rival === undefined ? hit : new Contest(hit, rival);
   };
-  const exactLists = [bucket.exact.get(path), bucket.exactFolded.get(foldCase(path))] as const;
-  const exact = firstAccepted(accepts, ...exactLists);
-  if (exact !== undefined) return contest(exact, ...exactLists);
+  const exactCase = bucket.exact.get(path);
+  const exactFolded = bucket.exactFolded.size === 0 ? undefined : bucket.exactFolded.get(foldCase(path));
+  const exact = firstAccepted(accepts, exactCase, exactFolded);
+  if (exact !== undefined) return contest(exact, exactCase, exactFolded);
   for (const prefix of prefixesOf(path)) {
-    const prefixLists = [bucket.prefix.get(prefix), bucket.prefixFolded.get(foldCase(prefix))] as const;
-    const hit = firstAccepted(accepts, ...prefixLists);
-    if (hit !== undefined) return contest(hit, ...prefixLists);
+    const prefixCase = bucket.prefix.get(prefix);
+    const prefixFolded = bucket.prefixFolded.size === 0 ? undefined : bucket.prefixFolded.get(foldCase(prefix));
+    const hit = firstAccepted(accepts, prefixCase, prefixFolded);
+    if (hit !== undefined) return contest(hit, prefixCase, prefixFolded);
   }
   const regex = bucket.regex.find((c) => accepts(c) && (c.regex as RegExp).test(path));
   if (regex !== undefined) return contest(regex, bucket.regex);
