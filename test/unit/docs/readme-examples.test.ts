@@ -91,6 +91,6 @@ test('every complete manifest in the README compiles without a diagnostic', () =
   const routed = snapshot.policies.find((p) => p.id === 'JWTPolicy/shop/orders-route');
   assert.deepEqual(
     routed?.targets.map((t) => `${t.hosts.join(',')} ${t.paths.map((p) => `${p.kind}:${p.value}`).join(',')} ${t.methods.join(',')}`),
-    ['api.example.com prefix:/invoices GET,POST', 'api.example.com exact:/admin/users POST'],
+    ['api.example.com prefix:/invoices GET', 'api.example.com prefix:/invoices POST', 'api.example.com exact:/admin/users POST'],
   );
 });
