@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseManifests } from '../../../cli/load-manifests.ts';
-import { compile } from '../../../compiler/compile.ts';
+import { compile, type CompileInput } from '../../../compiler/compile.ts';
 import { formatDiagnostic } from '../../../compiler/diagnostics.ts';
 import { schema } from '../../support/schema.ts';
 
@@ -63,7 +63,7 @@ const GATEWAY_API = {
       status: accepted(1),
     },
   ],
-} as never;
+} as unknown as Pick<CompileInput, 'gateways' | 'httpRoutes'>;
 
 test('every complete manifest in the README compiles without a diagnostic', () => {
   const blocks = [...readFileSync(README, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)]
