@@ -1,7 +1,8 @@
 /**
- * Turns snapshot JSON text into a {@link Snapshot}, refusing anything an older or newer
- * compiler, a truncated write or a hand edit could have produced: wrong schema version, missing
- * sections, or content whose sha256 differs from the one it declares.
+ * Turns snapshot JSON text into a {@link Snapshot}, refusing anything a newer compiler, a
+ * truncated write or a hand edit could have produced: an unknown schema version, missing
+ * sections, or content whose sha256 differs from the one it declares. The previous schema
+ * version is read too, so replicas of two releases can serve during a rolling upgrade.
  *
  * @example
  * ```ts
@@ -12,6 +13,9 @@ import { snapshotDigest } from './digest.ts';
 import { SNAPSHOT_SCHEMA_VERSION, type HostGrant, type Snapshot } from './types.ts';
 
 /** A snapshot that must not be enforced; the message says why. */
+/** The version before grants, still read (see below). */
+const PREVIOUS_SCHEMA_VERSION = 1;
+
 export class SnapshotError extends Error {
   override name = 'SnapshotError';
 }
@@ -25,8 +29,11 @@ export function parseSnapshot(text: string): Snapshot {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SnapshotError('not a JSON object');
   const s = value as Partial<Snapshot>;
-  if (s.schemaVersion !== SNAPSHOT_SCHEMA_VERSION) {
-    throw new SnapshotError(`schemaVersion ${String(s.schemaVersion)} is not supported (expected ${SNAPSHOT_SCHEMA_VERSION})`);
+  const version = s.schemaVersion as number;
+  if (version !== SNAPSHOT_SCHEMA_VERSION && version !== PREVIOUS_SCHEMA_VERSION) {
+    throw new SnapshotError(
+      `schemaVersion ${String(s.schemaVersion)} is not supported (expected ${PREVIOUS_SCHEMA_VERSION} or ${SNAPSHOT_SCHEMA_VERSION})`,
+    );
   }
   if (typeof s.settings !== 'object' || s.settings === null) throw new SnapshotError('settings missing');
   const { pathParameters } = s.settings;
@@ -35,11 +42,18 @@ export function parseSnapshot(text: string): Snapshot {
   }
   if (typeof s.issuers !== 'object' || s.issuers === null || Array.isArray(s.issuers)) throw new SnapshotError('issuers missing');
   if (!Array.isArray(s.policies)) throw new SnapshotError('policies missing');
-  if (!Array.isArray(s.grants) || !s.grants.every(isGrant)) throw new SnapshotError('grants missing or malformed');
+  if (version === PREVIOUS_SCHEMA_VERSION && s.grants !== undefined) throw new SnapshotError('a version 1 snapshot has no grants');
+  if (version === SNAPSHOT_SCHEMA_VERSION && (!Array.isArray(s.grants) || !s.grants.every(isGrant))) {
+    throw new SnapshotError('grants missing or malformed');
+  }
   if (typeof s.generation !== 'number' || typeof s.sha256 !== 'string') throw new SnapshotError('generation or sha256 missing');
   const actual = snapshotDigest(s as Snapshot);
   if (actual !== s.sha256) throw new SnapshotError(`sha256 mismatch: content hashes to ${actual}, snapshot says ${s.sha256}`);
-  return s as Snapshot;
+  // Version 1 (before grants; its digest has no grants key) reads as version 2 without grants:
+  // the router then refuses a shared gateway's requests for hosts namespaced policies name (403
+  // host_not_granted), so a rolling upgrade's new replicas serve the old operator's snapshot and
+  // never open what it protected. Its sha256 stays the one it was published with.
+  return version === PREVIOUS_SCHEMA_VERSION ? ({ ...s, schemaVersion: SNAPSHOT_SCHEMA_VERSION, grants: [] } as Snapshot) : (s as Snapshot);
 }
 
 /** The router indexes grants' hosts and namespaces as strings: anything else must not load. */

@@ -33,17 +33,23 @@ test('any other pathParameters refuses the snapshot, naming the value', () => {
   }
 });
 
-test('a snapshot of schema version 1 (before grants) is refused, so an old snapshot never loads as grantless', () => {
+test('a version 1 snapshot (before grants, digest without a grants key) reads as version 2 without grants', () => {
   const body = {
     schemaVersion: 1,
-    generation: 1,
+    generation: 4,
     createdAt: '2026-01-01T00:00:00Z',
     settings: { unmatched: 'deny' },
     issuers: {},
     policies: [],
   };
-  const text = JSON.stringify({ ...body, sha256: snapshotDigest({ ...body, grants: [] } as unknown as Snapshot) });
-  assert.throws(() => parseSnapshot(text), /schemaVersion 1 is not supported \(expected 2\)/);
+  const sha256 = snapshotDigest(body as unknown as Snapshot);
+  const read = parseSnapshot(JSON.stringify({ ...body, sha256 }));
+  assert.deepEqual([read.schemaVersion, read.grants, read.sha256, read.generation], [2, [], sha256, 4]);
+  assert.throws(() => parseSnapshot(JSON.stringify({ ...body, grants: [], sha256 })), /a version 1 snapshot has no grants/);
+  assert.throws(
+    () => parseSnapshot(JSON.stringify({ ...body, schemaVersion: 3, sha256 })),
+    /schemaVersion 3 is not supported \(expected 1 or 2\)/,
+  );
 });
 
 test('grants must be a list of { id, hosts (non-empty), namespaces } of strings', () => {
