@@ -33,6 +33,7 @@ import { checkRegex } from './check-regex.ts';
 import { issuerId } from './compile-issuer.ts';
 import { compileTargetRefs } from './compile-route-refs.ts';
 import { indexGatewayApi, type GatewayApi } from './gateway-api.ts';
+import type { RefAncestor } from './policy-ancestors.ts';
 import type { ClusterJWTPolicySpec, IssuerRefSpec, JWTPolicySpec, NamespaceInput, RuleSpec, TokenSourceSpec } from './resources.ts';
 import { selectNamespaces } from './select-namespaces.ts';
 import { splitClaimPath } from './split-claim-path.ts';
@@ -128,7 +129,13 @@ export function compilePolicy(
   // Keys sorted: the same selector always compiles to the same snapshot bytes (and digest).
   if (selector !== undefined)
     policy.workloadSelector = Object.fromEntries(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { policy, broken: failed, targetsReadable: !targetsFailed, grants: refs?.grants ?? [] };
+  return {
+    policy,
+    broken: failed,
+    targetsReadable: !targetsFailed,
+    grants: refs?.grants ?? [],
+    ...(refs === undefined ? {} : { ancestors: refs.ancestors }),
+  };
 }
 
 /** A compiled policy, and whether it can be enforced as written. */
@@ -141,6 +148,8 @@ export interface CompiledPolicy {
   targetsReadable: boolean;
   /** The hosts of the HTTPRoutes its targetRefs name that a Gateway admitted (compile-route-refs.ts). */
   grants: HostGrant[];
+  /** With targetRefs only: where each ref reaches, for its GEP-713 ancestors (policy-ancestors.ts). */
+  ancestors?: RefAncestor[];
 }
 
 /**

@@ -17,6 +17,13 @@
  *     └─ hosts = its HTTP listeners' hostnames, any path, any method; no grant
  * ```
  *
+ * Each ref also says where it reaches, for the policy's GEP-713 `status.ancestors`
+ * (policy-ancestors.ts): an HTTPRoute ref each Gateway the route names in parentRefs (found where
+ * that Gateway admitted the route), or the HTTPRoute itself when it is missing or names no Gateway;
+ * a Gateway ref the Gateway (its listener with sectionName). A policy reaching more than
+ * {@link MAX_ANCESTORS} ancestors is refused (TooManyAncestors): GEP-713 lists at most 16, and a
+ * policy whose status cannot say where it applies must not apply.
+ *
  * A ref never names a namespace (the schema has no such field): a policy covers only its own
  * namespace's routes. Every problem is an error, so the policy is not enforced as written and
  * the compiler holds what it protected closed (resolve-claims.ts); the targets returned are
@@ -39,12 +46,15 @@ import { checkPortableRegex } from './check-regex.ts';
 import { checkPath, type Fail } from './check-path.ts';
 import { DIAGNOSTIC_REASONS, type Report } from './diagnostics.ts';
 import { ANY_HOST, admittedRoute, httpListeners, type GatewayApi } from './gateway-api.ts';
-import type { HTTPRouteMatchSpec, HTTPRouteRuleSpec, JWTPolicySpec, TargetRefSpec } from './resources.ts';
+import { ancestorKey, describeAncestor, MAX_ANCESTORS, type RefAncestor } from './policy-ancestors.ts';
+import { GATEWAY_API_GROUP, type HTTPRouteMatchSpec, type HTTPRouteRuleSpec, type JWTPolicySpec, type TargetRefSpec } from './resources.ts';
 
 export interface CompiledRefs {
   targets: Target[];
   /** One per targeted HTTPRoute that a Gateway admitted. */
   grants: HostGrant[];
+  /** Where each ref reaches (GEP-713 ancestors), in ref order, and whether its target is there. */
+  ancestors: RefAncestor[];
 }
 
 /** HTTPRoute `method` values (Gateway API `HTTPMethod`), which our targets take as they are. */
@@ -54,7 +64,8 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPT
  * @example
  * ```ts
  * compileTargetRefs([{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'orders' }], 'shop', 'Required', api, fail, report);
- * // { targets: [{ hosts: ['api.example.com'], paths: [{ kind: 'prefix', value: '/orders' }], methods: [] }], grants: [ … ] }
+ * // { targets: [{ hosts: ['api.example.com'], paths: [{ kind: 'prefix', value: '/orders' }], methods: [] }], grants: [ … ],
+ * //   ancestors: [{ field: 'spec.targetRefs[0]', ancestorRef: { …, kind: 'Gateway', namespace: 'infra', name: 'public' }, found: true, message: '…' }] }
  * ```
  */
 export function compileTargetRefs(
@@ -67,50 +78,79 @@ export function compileTargetRefs(
 ): CompiledRefs {
   const targets: Target[] = [];
   const grants = new Map<string, HostGrant>();
+  const ancestors: RefAncestor[] = [];
   for (const [i, ref] of refs.entries()) {
     const field = `spec.targetRefs[${i}]`;
+    const hint = api.known ? '' : ' (no Gateway API objects are known: the Gateway API CRDs are not installed, or not readable by jwtgate)';
     const notFound = (what: string): void =>
-      fail(
-        field,
-        DIAGNOSTIC_REASONS.TargetNotFound,
-        `${what}${api.known ? '' : ' (no Gateway API objects are known: the Gateway API CRDs are not installed, or not readable by jwtgate)'}; the policy is not enforced until it exists`,
-      );
+      fail(field, DIAGNOSTIC_REASONS.TargetNotFound, `${what}${hint}; the policy is not enforced until it exists`);
+    const reach = (ancestorRef: RefAncestor['ancestorRef'], found: boolean, message: string): void => {
+      ancestors.push({ field, ancestorRef, found, message });
+    };
     if (ref.kind === 'Gateway') {
+      const self = {
+        group: GATEWAY_API_GROUP,
+        kind: 'Gateway',
+        namespace,
+        name: ref.name,
+        ...(ref.sectionName === undefined ? {} : { sectionName: ref.sectionName }),
+      };
       const gateway = api.gateway(namespace, ref.name);
       if (gateway === undefined) {
         notFound(`Gateway ${namespace}/${ref.name} not found`);
+        reach(self, false, `Gateway ${namespace}/${ref.name} not found${hint}`);
         continue;
       }
       const listeners = httpListeners(gateway, ref.sectionName);
       if (listeners.length === 0) {
-        notFound(
+        const what =
           ref.sectionName === undefined
             ? `Gateway ${namespace}/${ref.name} has no HTTP or HTTPS listener`
-            : `Gateway ${namespace}/${ref.name} has no HTTP or HTTPS listener named ${ref.sectionName}`,
-        );
+            : `Gateway ${namespace}/${ref.name} has no HTTP or HTTPS listener named ${ref.sectionName}`;
+        notFound(what);
+        reach(self, false, what);
         continue;
       }
       const anyHost = listeners.some((l) => l.hostname === undefined);
       const hosts = anyHost ? [] : [...new Set(listeners.map((l) => (l.hostname as string).toLowerCase()))].sort();
       targets.push({ hosts, paths: [], methods: [] });
-      continue;
-    }
-    const route = api.route(namespace, ref.name);
-    if (route === undefined) {
-      notFound(`HTTPRoute ${namespace}/${ref.name} not found`);
-      continue;
-    }
-    const rules = Array.isArray(route.spec?.rules) ? route.spec.rules : [];
-    const chosen = ref.sectionName === undefined ? rules : rules.filter((r) => isObject(r) && r.name === ref.sectionName);
-    if (chosen.length === 0) {
-      notFound(
-        ref.sectionName === undefined
-          ? `HTTPRoute ${namespace}/${ref.name} has no rules`
-          : `HTTPRoute ${namespace}/${ref.name} has no rule named ${ref.sectionName}`,
+      reach(
+        self,
+        true,
+        `the policy covers ${describeAncestor(self)}'s requests to ${anyHost ? 'any host' : hosts.join(', ')}, as a default (a route's own policy decides that route)`,
       );
       continue;
     }
+    const routeRef = { group: GATEWAY_API_GROUP, kind: 'HTTPRoute', namespace, name: ref.name };
+    const route = api.route(namespace, ref.name);
+    if (route === undefined) {
+      notFound(`HTTPRoute ${namespace}/${ref.name} not found`);
+      reach(routeRef, false, `HTTPRoute ${namespace}/${ref.name} not found${hint}`);
+      continue;
+    }
     const admission = admittedRoute(api, route);
+    // Where the route takes effect: the Gateways it names; without one, only the route itself.
+    const reachAll = (found: (parent: (typeof admission.parents)[number]) => [boolean, string], problem?: string): void => {
+      if (admission.parents.length === 0) reach(routeRef, false, problem ?? `HTTPRoute ${namespace}/${ref.name} names no parent Gateway`);
+      for (const parent of admission.parents) reach(parent.parentRef, ...found(parent));
+    };
+    const rules = Array.isArray(route.spec?.rules) ? route.spec.rules : [];
+    const chosen = ref.sectionName === undefined ? rules : rules.filter((r) => isObject(r) && r.name === ref.sectionName);
+    if (chosen.length === 0) {
+      const what =
+        ref.sectionName === undefined
+          ? `HTTPRoute ${namespace}/${ref.name} has no rules`
+          : `HTTPRoute ${namespace}/${ref.name} has no rule named ${ref.sectionName}`;
+      notFound(what);
+      reachAll(() => [false, what], what);
+      continue;
+    }
+    const target = `HTTPRoute ${namespace}/${ref.name}${ref.sectionName === undefined ? '' : ` rule ${ref.sectionName}`}`;
+    reachAll((parent) =>
+      parent.accepted
+        ? [true, `${target} is attached to ${describeAncestor(parent.parentRef)}, which admitted it`]
+        : [false, `${target} is not attached here: ${parent.why}`],
+    );
     if (!admission.accepted) {
       fail(
         field,
@@ -131,7 +171,14 @@ export function compileTargetRefs(
       });
     }
   }
-  return { targets, grants: [...grants.values()].sort((a, b) => (a.id < b.id ? -1 : 1)) };
+  const distinct = new Set(ancestors.map((a) => ancestorKey(a.ancestorRef))).size;
+  if (distinct > MAX_ANCESTORS)
+    fail(
+      'spec.targetRefs',
+      DIAGNOSTIC_REASONS.TooManyAncestors,
+      `its targets take effect under ${distinct} Gateways or listeners (GEP-713 ancestors), more than the ${MAX_ANCESTORS} its status can list: split the policy`,
+    );
+  return { targets, grants: [...grants.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), ancestors };
 }
 
 function describeRule(rule: HTTPRouteRuleSpec, index: number): string {

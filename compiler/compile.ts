@@ -35,6 +35,7 @@ import { mergeCopies, readBrokenPolicy, type BrokenPolicy } from './read-broken-
 import { resolveClaims, type Claimant } from './resolve-claims.ts';
 import { compileTargetRefs } from './compile-route-refs.ts';
 import { indexGatewayApi } from './gateway-api.ts';
+import { judgeAncestors, type PolicyAttachment, type RefAncestor } from './policy-ancestors.ts';
 import type { GatewayInput, HTTPRouteInput, NamespaceInput, Resource, SecretInput, TargetRefSpec } from './resources.ts';
 import type { SchemaValidator } from './schema.ts';
 import { resourceRef, validateResource, type ValidResource } from './validate.ts';
@@ -85,6 +86,12 @@ export interface CompileResult {
    * reload; the snapshot is still returned for diagnostics.
    */
   refusal?: string;
+  /**
+   * GEP-713 status of each JWTPolicy with targetRefs: the ancestors (Gateways, listeners, or a
+   * route that names none) its refs take effect under, and whether it is accepted at each
+   * (policy-ancestors.ts). Sorted by resource; not part of the snapshot.
+   */
+  attachments: PolicyAttachment[];
 }
 
 /**
@@ -111,9 +118,15 @@ export function compile(input: CompileInput): CompileResult {
   const addRouteGrants = (grants: readonly HostGrant[]): void => {
     for (const g of grants) routeGrants.set(g.id, g);
   };
+  /** Where each policy's targetRefs reach, by policy id, for its GEP-713 ancestors. */
+  const reached = new Map<string, { ref: ResourceRef; ancestors: RefAncestor[] }>();
+  const addReached = (ref: ResourceRef, ancestors: readonly RefAncestor[]): void => {
+    const id = policyId(ref);
+    reached.set(id, { ref, ancestors: [...(reached.get(id)?.ancestors ?? []), ...ancestors] });
+  };
   // A policy that cannot be enforced still holds the routes its targetRefs name closed; the refs
   // are read as a Required policy's would be (header matches broadened), since it denies anyway.
-  const readTargetRefs = (refs: readonly TargetRefSpec[], namespace: string) => {
+  const readTargetRefs = (refs: readonly TargetRefSpec[], namespace: string, ref: ResourceRef) => {
     const read = compileTargetRefs(
       refs,
       namespace,
@@ -123,6 +136,7 @@ export function compile(input: CompileInput): CompileResult {
       () => {},
     );
     addRouteGrants(read.grants);
+    addReached(ref, read.ancestors);
     return read.targets;
   };
   for (const copies of groupCopies(input.resources, diagnostics)) {
@@ -154,7 +168,7 @@ export function compile(input: CompileInput): CompileResult {
           input.namespaces,
           previous.get(policyId(c.ref)),
           reporterFor(c.ref, diagnostics),
-          readTargetRefs,
+          (refs, namespace) => readTargetRefs(refs, namespace, c.ref),
         ),
       ),
     );
@@ -181,6 +195,7 @@ export function compile(input: CompileInput): CompileResult {
       gatewayApi,
     );
     addRouteGrants(result.grants);
+    if (result.ancestors !== undefined) addReached(resource.ref, result.ancestors);
     const { id, scope, workloadSelector } = result.policy;
     if (!result.broken) compiled.set(id, result.policy);
     claimants.push({
@@ -238,10 +253,21 @@ export function compile(input: CompileInput): CompileResult {
     sha256: snapshotDigest(body),
     ...body,
   };
+  // Last: every diagnostic is in (conflicts and RoutesUnknown included), and each verdict reads them.
+  const attachments = [...reached.values()]
+    .sort((a, b) => compareRefs(a.ref, b.ref))
+    .map(({ ref, ancestors }) =>
+      judgeAncestors(
+        ref,
+        ancestors,
+        diagnostics.filter((d) => sameResource(d.resource, ref)),
+      ),
+    );
   return {
     snapshot,
     diagnostics: diagnostics.sort((a, b) => compareRefs(a.resource, b.resource)),
     ...(refusals.length === 0 ? {} : { refusal: refusals.join('; ') }),
+    attachments,
   };
 }
 
@@ -283,4 +309,9 @@ function describeRef(ref: ResourceRef): string {
 function compareRefs(a: ResourceRef, b: ResourceRef): number {
   const key = (r: ResourceRef): string => `${r.kind}\u0000${r.namespace ?? ''}\u0000${r.name}`;
   return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+}
+
+/** The same resource (kind, namespace, name), whichever file it was read from. */
+function sameResource(a: ResourceRef, b: ResourceRef): boolean {
+  return a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
 }

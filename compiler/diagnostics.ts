@@ -62,6 +62,11 @@ export const DIAGNOSTIC_REASONS = {
   /** A JWTPolicy targetRef names an HTTPRoute that no parent Gateway accepted (for its current generation). */
   TargetNotAccepted: 'TargetNotAccepted',
   /**
+   * A JWTPolicy's targetRefs take effect under more Gateways or listeners than the 16 GEP-713
+   * `status.ancestors` can list; the policy is refused rather than applied where its status is silent.
+   */
+  TooManyAncestors: 'TooManyAncestors',
+  /**
    * A targeted HTTPRoute match jwtgate cannot express (headers, query parameters): dropped with a
    * warning when that protects more (Required), an error when it would open more.
    */

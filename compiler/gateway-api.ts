@@ -21,6 +21,10 @@
  * when ANY listener admits it, so the status alone would let a route that a `*.tenant-b` listener
  * admits also claim an `api.example.com` listener reserved for another namespace.
  *
+ * Besides the union, {@link admittedRoute} says for each Gateway the route names whether that one
+ * admitted it, and why not: a policy's status lists them as its GEP-713 ancestors
+ * (policy-ancestors.ts).
+ *
  * Nothing here is trusted to be well-formed (jwtgate validates no Gateway API schema): a field
  * that cannot be read counts as absent, and absence never admits more.
  *
@@ -57,7 +61,13 @@ export interface GatewayApi {
 }
 
 /** Whether a route counts, and under which hostnames; `why` says what is missing when it does not. */
-export type Admission = { accepted: true; hosts: AdmittedHosts } | { accepted: false; why: string };
+export type Admission = ({ accepted: true; hosts: AdmittedHosts } | { accepted: false; why: string }) & {
+  /** Each Gateway the route names in spec.parentRefs, and whether it admitted the route (GEP-713 ancestors). */
+  parents: ParentAdmission[];
+};
+
+/** One parent Gateway of a route, as spec.parentRefs names it (the API's defaults applied), and its verdict. */
+export type ParentAdmission = { parentRef: FullParentRef } & ({ accepted: true } | { accepted: false; why: string });
 
 /**
  * @example
@@ -102,27 +112,37 @@ export function admittedRoute(api: GatewayApi, route: HTTPRouteInput): Admission
   const namespace = route.metadata.namespace as string;
   const generation = route.metadata.generation;
   const declared = list(route.spec?.parentRefs).flatMap((r) => readParentRef(r, namespace) ?? []);
+  const gatewayParents = declared.filter(
+    (d, i) => d.group === GATEWAY_API_GROUP && d.kind === 'Gateway' && declared.findIndex((e) => sameParent(d, e)) === i,
+  );
+  /** Per Gateway parent: admitted (true), or why not (the last refusal; an admission through any status entry wins). */
+  const verdicts = new Map<FullParentRef, true | string>();
   const refused: string[] = [];
   let hosts: Set<string> | typeof ANY_HOST | undefined;
   for (const parent of list(route.status?.parents)) {
     const ref = readParentRef(isObject(parent) ? parent.parentRef : undefined, namespace);
     if (ref === undefined || ref.group !== GATEWAY_API_GROUP || ref.kind !== 'Gateway') continue;
-    const at = `Gateway ${ref.namespace}/${ref.name}${ref.sectionName === undefined ? '' : ` listener ${ref.sectionName}`}`;
-    if (!declared.some((d) => sameParent(d, ref))) continue; // a stale entry for a parentRef the route no longer has
+    const at = describeParent(ref);
+    const mine = gatewayParents.find((d) => sameParent(d, ref));
+    if (mine === undefined) continue; // a stale entry for a parentRef the route no longer has
+    const refuse = (why: string): void => {
+      refused.push(why);
+      if (verdicts.get(mine) !== true) verdicts.set(mine, why);
+    };
     const gateway = api.gateway(ref.namespace, ref.name);
     if (gateway === undefined) {
-      refused.push(`${at} does not exist`);
+      refuse(`${at} does not exist`);
       continue;
     }
     const accepted = list(isObject(parent) ? parent.conditions : undefined).find(
       (c): c is GatewayCondition => isObject(c) && c.type === 'Accepted',
     );
     if (accepted?.status !== 'True') {
-      refused.push(`${at} has not accepted it${accepted?.reason === undefined ? '' : ` (${String(accepted.reason)})`}`);
+      refuse(`${at} has not accepted it${accepted?.reason === undefined ? '' : ` (${String(accepted.reason)})`}`);
       continue;
     }
     if (typeof generation === 'number' && typeof accepted.observedGeneration === 'number' && accepted.observedGeneration < generation) {
-      refused.push(
+      refuse(
         `${at} accepted generation ${accepted.observedGeneration}, not the current ${generation} (waiting for the Gateway controller)`,
       );
       continue;
@@ -133,19 +153,29 @@ export function admittedRoute(api: GatewayApi, route: HTTPRouteInput): Admission
       .filter((l) => admitsRoute(l, gateway, namespace, api.namespaces));
     const admitted = listeners.map((l) => intersectHosts(route.spec?.hostnames, l.hostname));
     if (admitted.every((a) => a !== ANY_HOST && a.length === 0)) {
-      refused.push(`no HTTP listener of ${at} admits namespace ${namespace} for the route's hostnames`);
+      refuse(`no HTTP listener of ${at} admits namespace ${namespace} for the route's hostnames`);
       continue;
     }
+    verdicts.set(mine, true);
     for (const a of admitted) {
       if (hosts === ANY_HOST || a === ANY_HOST) hosts = ANY_HOST;
       else hosts = new Set([...(hosts ?? []), ...a]);
     }
   }
+  const parents = gatewayParents.map((parentRef): ParentAdmission => {
+    const verdict = verdicts.get(parentRef) ?? `${describeParent(parentRef)} has not reported on it yet (no status.parents entry)`;
+    return verdict === true ? { parentRef, accepted: true } : { parentRef, accepted: false, why: verdict };
+  });
   if (hosts === undefined) {
     const why = refused.length > 0 ? refused.join('; ') : 'no parent Gateway has accepted it (status.parents has no Accepted=True entry)';
-    return { accepted: false, why };
+    return { accepted: false, why, parents };
   }
-  return { accepted: true, hosts: hosts === ANY_HOST ? ANY_HOST : [...hosts].sort() };
+  return { accepted: true, hosts: hosts === ANY_HOST ? ANY_HOST : [...hosts].sort(), parents };
+}
+
+/** `Gateway infra/public listener api`, as messages name a parent. */
+function describeParent(ref: FullParentRef): string {
+  return `Gateway ${ref.namespace}/${ref.name}${ref.sectionName === undefined ? '' : ` listener ${ref.sectionName}`}`;
 }
 
 /**
@@ -234,7 +264,8 @@ function isListener(value: unknown): value is GatewayListenerSpec {
   );
 }
 
-type FullParentRef = Required<Pick<GatewayParentRef, 'group' | 'kind' | 'namespace' | 'name'>> &
+/** A Gateway API ParentReference with its defaults applied: what a GEP-713 `ancestorRef` holds. */
+export type FullParentRef = Required<Pick<GatewayParentRef, 'group' | 'kind' | 'namespace' | 'name'>> &
   Pick<GatewayParentRef, 'sectionName' | 'port'>;
 
 /** A parentRef with the API's defaults applied (group gateway.networking.k8s.io, kind Gateway, the route's namespace). */
