@@ -126,9 +126,29 @@ test("ClusterJWTPolicy carries JWTPolicy's spec fields unchanged but workloadSel
   );
 });
 
-test('every kind shares one status schema (conditions + observedGeneration; JWTIssuer adds its keys, JWTHostGrant its namespaces)', () => {
+test('every kind shares one status schema (conditions + observedGeneration; JWTIssuer adds its keys, JWTHostGrant its namespaces, JWTPolicy its ancestors)', () => {
   const statuses = [...crds.keys()].map((kind) => {
     const status = structuredClone(schemaOf(kind).properties?.status);
+    if (kind === 'JWTPolicy') {
+      // GEP-713 PolicyAncestorStatus, for targetRefs (a ClusterJWTPolicy has none): at most 16
+      // entries, each condition the same metav1.Condition as status.conditions.
+      const ancestors = status?.properties?.ancestors as Schema;
+      assert.ok(ancestors, 'JWTPolicy.status.ancestors');
+      assert.equal(ancestors.maxItems, 16);
+      assert.equal(ancestors['x-kubernetes-list-type'], 'atomic');
+      assert.deepEqual(ancestors.items?.required, ['ancestorRef', 'controllerName', 'conditions']);
+      assert.deepEqual(Object.keys(ancestors.items?.properties?.ancestorRef?.properties ?? {}), [
+        'group',
+        'kind',
+        'namespace',
+        'name',
+        'sectionName',
+        'port',
+      ]);
+      assert.deepEqual(ancestors.items?.properties?.conditions?.items, status?.properties?.conditions?.items);
+      assert.match('jwtgate.dev/operator', new RegExp(ancestors.items?.properties?.controllerName?.pattern as string));
+      delete status?.properties?.ancestors;
+    }
     if (kind === 'JWTIssuer') {
       assert.ok(status?.properties?.keys, 'JWTIssuer.status.keys');
       delete status?.properties?.keys;
