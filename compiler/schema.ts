@@ -70,7 +70,8 @@ export function createSchemaValidator(crds: readonly CustomResourceDefinition[])
 
 function compileValidators(crds: readonly CustomResourceDefinition[]): Map<string, ValidateFunction> {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTypes: false, verbose: true });
-  addFormats(ajv, ['date-time', 'int64']);
+  // The formats the CRDs use (int32: JWTPolicy status.ancestors[].ancestorRef.port, as Gateway API has it).
+  addFormats(ajv, ['date-time', 'int32', 'int64']);
   for (const keyword of KUBERNETES_KEYWORDS) ajv.addKeyword({ keyword });
   const compiled = new Map<string, ValidateFunction>();
   for (const crd of crds) {
