@@ -26,10 +26,9 @@
 import type { Logger } from '../common/log.ts';
 import { SNAPSHOT_NAME } from '../snapshot/published-form.ts';
 import type { Snapshot, SnapshotSettings } from '../snapshot/types.ts';
-import { compile } from '../compiler/compile.ts';
+import { compile, type CompileResult } from '../compiler/compile.ts';
 import type { SchemaValidator } from '../compiler/schema.ts';
 import { API_VERSION, RESOURCE_KINDS, type Resource, type ResourceKind } from '../compiler/resources.ts';
-import type { Diagnostic } from '../compiler/diagnostics.ts';
 import { toCompileInput, type ApiObject } from './compiler-input.ts';
 import type { RemoteKeyStore } from './keys/remote-key-store.ts';
 import type { KubeClients } from './kube-clients.ts';
@@ -131,7 +130,7 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
       }
     }
 
-    await writeStatuses(writes, objects.resources, input.resources, compiled.diagnostics, snapshot);
+    await writeStatuses(writes, objects.resources, input.resources, compiled, snapshot);
     const nextKeys = keys.nextRefreshInMs();
     return { requeueAfter: Math.min(resyncMs, nextKeys ?? Infinity) };
   }
@@ -179,10 +178,16 @@ export function createReconciler(deps: ReconcilerDeps): () => Promise<ReconcileR
     writes: WriteSession,
     resources: readonly ApiObject[],
     asResources: readonly Resource[],
-    diagnostics: readonly Diagnostic[],
+    { diagnostics, attachments }: Pick<CompileResult, 'diagnostics' | 'attachments'>,
     snapshot: Snapshot,
   ): Promise<void> {
-    const desired = computeDesiredStatuses({ resources: asResources, diagnostics, snapshot, keyState: (id) => keys.state(id) });
+    const desired = computeDesiredStatuses({
+      resources: asResources,
+      diagnostics,
+      attachments,
+      snapshot,
+      keyState: (id) => keys.state(id),
+    });
     const at = now();
     const failures: unknown[] = [];
     const seen = new Set<string>();

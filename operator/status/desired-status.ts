@@ -17,6 +17,13 @@
  * stops compiling keeps its last good version in the snapshot (compiler/compile.ts), so Ready
  * then says False `KeepingLastGood` and `namespaces` shows that version's, not the spec's.
  *
+ * A JWTPolicy with targetRefs also gets `status.ancestors` (GEP-713 PolicyAncestorStatus): one
+ * entry per ancestor the compiler found (compiler/policy-ancestors.ts), the first
+ * {@link MAX_ANCESTORS}, each with controllerName {@link CONTROLLER_NAME} and one `Accepted`
+ * condition (True Accepted, or False TargetNotFound, Conflicted or Invalid). The policy's own
+ * conditions stay as they are: Accepted there says whether the spec can be enforced at all (with
+ * jwtgate's finer reasons, such as TargetNotAccepted), Ready whether the snapshot enforces it.
+ *
  * Warnings never make a resource not Ready; they are listed in Accepted's message. A namespaced
  * policy naming a host not granted to its namespace (`HostNotGranted`) is still Ready, and its
  * Ready message says which shared-gateway hosts it does not decide (DESIGN.md "Tenants").
@@ -30,6 +37,7 @@
 import { hostOwners, type HostOwners } from '../../snapshot/host-owners.ts';
 import type { HostGrant, Snapshot, SnapshotIssuer, SnapshotPolicy } from '../../snapshot/types.ts';
 import { DIAGNOSTIC_REASONS, type Diagnostic, type DiagnosticReason } from '../../compiler/diagnostics.ts';
+import { MAX_ANCESTORS, type AncestorRef, type PolicyAttachment } from '../../compiler/policy-ancestors.ts';
 import type { Resource } from '../../compiler/resources.ts';
 import type { RemoteKeyState } from '../keys/remote-key-store.ts';
 import { CONDITION_REASONS, CONDITION_TYPES, type DesiredCondition } from './conditions.ts';
@@ -59,11 +67,28 @@ export interface DesiredStatus {
    * grant is not in the snapshot.
    */
   namespaces?: string[];
+  /** JWTPolicy with targetRefs only: its GEP-713 ancestors, sorted by ancestorRef. */
+  ancestors?: DesiredAncestor[];
 }
+
+/** One `status.ancestors` entry (Gateway API PolicyAncestorStatus) before its transition times. */
+export interface DesiredAncestor {
+  ancestorRef: AncestorRef;
+  controllerName: string;
+  conditions: DesiredCondition[];
+}
+
+/**
+ * The `controllerName` of the ancestor entries jwtgate's operator writes (GEP-713: entries are
+ * keyed by ancestorRef and controllerName; it is a domain-prefixed path like a GatewayClass's).
+ */
+export const CONTROLLER_NAME = 'jwtgate.dev/operator';
 
 export interface StatusInput {
   resources: readonly Resource[];
   diagnostics: readonly Diagnostic[];
+  /** The compiler's GEP-713 verdicts per JWTPolicy with targetRefs (CompileResult.attachments); absent = none. */
+  attachments?: readonly PolicyAttachment[];
   /** The snapshot now published (with cachedKeys embedded). */
   snapshot: Snapshot;
   keyState: (issuerId: string) => RemoteKeyState | undefined;
@@ -105,6 +130,9 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
   const grants = new Map(input.snapshot.grants.map((g) => [g.id, g]));
   // The router's reading of the grants (snapshot/host-owners.ts), so a status says what requests get.
   const owners = hostOwners(input.snapshot.grants);
+  const attachments = new Map(
+    (input.attachments ?? []).map((a) => [statusKey(a.resource.kind, a.resource.namespace, a.resource.name), a] as const),
+  );
   const out = new Map<string, DesiredStatus>();
   for (const resource of input.resources) {
     const {
@@ -242,6 +270,8 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
     }
 
     const status: DesiredStatus = { conditions, ...(generation === undefined ? {} : { observedGeneration: generation }) };
+    const attachment = kind === 'JWTPolicy' ? attachments.get(key) : undefined;
+    if (attachment !== undefined) status.ancestors = desiredAncestors(attachment, generation);
     if (kind === 'JWTIssuer') {
       const keys = issuer === undefined ? undefined : summarizeKeys(issuer, input.keyState(issuerId));
       conditions.push({
@@ -265,6 +295,26 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
  */
 export function statusKey(kind: string, namespace: string | undefined, name: string): string {
   return namespace === undefined ? `${kind}/${name}` : `${kind}/${namespace}/${name}`;
+}
+
+/**
+ * GEP-713 `status.ancestors` from the compiler's verdicts: the first {@link MAX_ANCESTORS} (the
+ * compiler refuses a policy that reaches more, TooManyAncestors, so none is lost from an enforced one).
+ */
+function desiredAncestors(attachment: PolicyAttachment, generation: number | undefined): DesiredAncestor[] {
+  return attachment.ancestors.slice(0, MAX_ANCESTORS).map((a) => ({
+    ancestorRef: a.ancestorRef,
+    controllerName: CONTROLLER_NAME,
+    conditions: [
+      {
+        type: CONDITION_TYPES.Accepted,
+        status: a.accepted ? 'True' : 'False',
+        reason: a.reason,
+        message: truncate(a.message),
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+      },
+    ],
+  }));
 }
 
 function keysCondition(issuer: SnapshotIssuer | undefined, state: RemoteKeyState | undefined): DesiredCondition {

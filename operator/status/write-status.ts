@@ -1,7 +1,7 @@
 /**
  * Writes a resource's whole `status` through the status subresource (conditions,
- * observedGeneration, a JWTIssuer's `keys`, a JWTHostGrant's `namespaces`: all of it comes from
- * next-status.ts, so a field that is no longer wanted is removed). A JSON patch `add` of
+ * observedGeneration, a JWTIssuer's `keys`, a JWTHostGrant's `namespaces`, a JWTPolicy's GEP-713
+ * `ancestors`: all of it comes from next-status.ts, so a field that is no longer wanted is removed). A JSON patch `add` of
  * `/status` (RFC 6902 §4.1: replaces the member if present) rather than a merge patch, because
  * a merge patch cannot drop a field such as a cleared `keys.lastError` without writing nulls.
  *

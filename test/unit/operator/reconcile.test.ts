@@ -241,3 +241,93 @@ test('incumbency: a refused newcomer stays refused on the next run and under a n
   assert.deepEqual(modesOf(h.cluster.publishedSnapshot()!), ['JWTPolicy/shop/zzz-holder required'], 'a new reconciler keeps the holder');
   assert.match(refused()?.message ?? '', /held by JWTPolicy\/shop\/zzz-holder: this policy is refused/);
 });
+
+test('GEP-713 ancestors of a targetRefs policy: written with its status, their time moving only when Accepted flips at that Gateway, no Events of their own', async (t) => {
+  const h = harness(t);
+  const parentRef = { name: 'public', namespace: 'infra' };
+  const gatewayApi = (accepted: 'True' | 'False' | undefined) => ({
+    gateways: [
+      {
+        kind: 'Gateway',
+        metadata: { name: 'public', namespace: 'infra', generation: 1 },
+        spec: {
+          listeners: [
+            { name: 'web', protocol: 'HTTP', port: 80, hostname: 'shop.example.com', allowedRoutes: { namespaces: { from: 'All' } } },
+          ],
+        },
+      },
+    ],
+    httpRoutes: [
+      {
+        kind: 'HTTPRoute',
+        metadata: { name: 'orders', namespace: 'shop', generation: 1 },
+        spec: { parentRefs: [parentRef], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/orders' } }] }] },
+        ...(accepted === undefined
+          ? {}
+          : { status: { parents: [{ parentRef, conditions: [{ type: 'Accepted', status: accepted, reason: 'R' }] }] } }),
+      },
+    ],
+  });
+  let routes = gatewayApi(undefined);
+  const objects = h.cluster.objects;
+  h.cluster.objects = () => ({ ...objects(), ...routes });
+  h.fake.apply(idp);
+  h.fake.apply(
+    policy('orders', {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'orders' }],
+      issuers: { anyOf: [{ name: 'idp' }] },
+    }),
+  );
+  const ancestors = () => (h.fake.resource('JWTPolicy', 'orders', 'shop')?.status as ResourceStatus | undefined)?.ancestors ?? [];
+  const accepted = () =>
+    ancestors().map(
+      (a) =>
+        `${a.ancestorRef.kind} ${a.ancestorRef.namespace}/${a.ancestorRef.name} ${a.controllerName} ${a.conditions[0]?.status}/${a.conditions[0]?.reason} ${a.conditions[0]?.lastTransitionTime}`,
+    );
+  const reconcile = h.reconciler();
+
+  await reconcile();
+  assert.deepEqual(accepted(), [`Gateway infra/public jwtgate.dev/operator False/TargetNotFound ${stamp(T0)}`]);
+  assert.equal(h.condition('JWTPolicy', 'orders', 'Accepted')?.reason, 'TargetNotAccepted');
+
+  h.advance(60_000);
+  const t1 = new Date();
+  routes = gatewayApi('False');
+  let events = h.fake.events.length;
+  await reconcile();
+  assert.deepEqual(
+    accepted(),
+    [`Gateway infra/public jwtgate.dev/operator False/TargetNotFound ${stamp(T0)}`],
+    'refused now, not yet seen before: the same verdict, its time kept',
+  );
+  assert.match(
+    ancestors()[0]?.conditions[0]?.message ?? '',
+    /Gateway infra\/public has not accepted it \(R\)/,
+    'the new reason is written',
+  );
+  assert.deepEqual(h.eventsSince(events), [], 'a message change is no Event');
+
+  routes = gatewayApi('True');
+  events = h.fake.events.length;
+  await reconcile();
+  assert.deepEqual(accepted(), [`Gateway infra/public jwtgate.dev/operator True/Accepted ${stamp(t1)}`]);
+  assert.deepEqual(
+    h
+      .eventsSince(events)
+      .filter((e) => e.endsWith('JWTPolicy/orders'))
+      .sort(),
+    ['Normal Accepted JWTPolicy/orders', 'Normal Enforced JWTPolicy/orders', 'Normal ResolvedRefs JWTPolicy/orders'],
+    'the policy’s own conditions make the Events',
+  );
+
+  h.advance(60_000);
+  const calls = h.fake.calls.length;
+  await reconcile();
+  assert.deepEqual(h.writesSince(calls), [], 'nothing new: nothing written');
+
+  const t2 = new Date();
+  routes = gatewayApi('False');
+  await reconcile();
+  assert.deepEqual(accepted(), [`Gateway infra/public jwtgate.dev/operator False/TargetNotFound ${stamp(t2)}`]);
+  assert.equal(h.condition('JWTPolicy', 'orders', 'Ready')?.reason, 'FailingClosed');
+});

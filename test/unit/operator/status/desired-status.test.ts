@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { compile, type CompileInput } from '../../../../compiler/compile.ts';
-import type { Resource } from '../../../../compiler/resources.ts';
-import { computeDesiredStatuses } from '../../../../operator/status/desired-status.ts';
+import type { GatewayInput, HTTPRouteInput, Resource } from '../../../../compiler/resources.ts';
+import { CONTROLLER_NAME, computeDesiredStatuses } from '../../../../operator/status/desired-status.ts';
 import { schema } from '../../../support/schema.ts';
 
 const issuer = (name: string, spec: object): Resource => ({
@@ -268,4 +268,109 @@ test('two JWTHostGrants giving one host to two namespaces: both Ready, and both 
     );
     assert.doesNotMatch(ready?.message ?? '', /a\.example\.com \(/);
   }
+});
+
+/** The Gateway API objects of the ancestors tests: Gateway infra/public admits shop's routes for api.example.com. */
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+const publicGateway: GatewayInput = {
+  metadata: { name: 'public', namespace: 'infra' },
+  spec: {
+    listeners: [
+      {
+        name: 'api',
+        protocol: 'HTTP',
+        port: 80,
+        hostname: 'api.example.com',
+        allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } } },
+      },
+    ],
+  },
+};
+const ordersRoute = (accepted: boolean | undefined): HTTPRouteInput => {
+  const parentRef = { name: 'public', namespace: 'infra', sectionName: 'api' };
+  return {
+    metadata: { name: 'orders', namespace: 'shop', generation: 1 },
+    spec: {
+      parentRefs: [parentRef],
+      hostnames: ['api.example.com'],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/orders' } }] }],
+    },
+    ...(accepted === undefined
+      ? {}
+      : { status: { parents: [{ parentRef, conditions: [{ type: 'Accepted', status: accepted ? 'True' : 'False', reason: 'X' }] }] } }),
+  };
+};
+
+function withGatewayApi(resources: Resource[], accepted: boolean | undefined) {
+  const { snapshot, diagnostics, attachments } = compile({
+    schema,
+    resources,
+    namespaces: [
+      { name: 'shop', labels: {} },
+      { name: 'infra', labels: {} },
+    ],
+    httpRoutes: [ordersRoute(accepted)],
+    gateways: [publicGateway],
+    now: new Date('2026-01-01T00:00:00Z'),
+  });
+  return computeDesiredStatuses({ resources, diagnostics, attachments, snapshot, keyState: () => undefined });
+}
+
+test('a JWTPolicy with targetRefs gets GEP-713 ancestors: the Gateway listener its route names, controllerName jwtgate.dev/operator, Accepted per ancestor', () => {
+  const targeted = policy('orders', 'idp', {
+    targets: undefined,
+    targetRefs: [{ group: GATEWAY_GROUP, kind: 'HTTPRoute', name: 'orders' }],
+  });
+  const hosts = policy('hosts', 'idp');
+  const accepted = withGatewayApi([remote, targeted, hosts], true);
+  assert.deepEqual(accepted.get('JWTPolicy/shop/orders')?.ancestors, [
+    {
+      ancestorRef: { group: GATEWAY_GROUP, kind: 'Gateway', namespace: 'infra', name: 'public', sectionName: 'api' },
+      controllerName: CONTROLLER_NAME,
+      conditions: [
+        {
+          type: 'Accepted',
+          status: 'True',
+          reason: 'Accepted',
+          message: 'spec.targetRefs[0]: HTTPRoute shop/orders is attached to Gateway infra/public listener api, which admitted it',
+          observedGeneration: 5,
+        },
+      ],
+    },
+  ]);
+  assert.equal(CONTROLLER_NAME, 'jwtgate.dev/operator');
+  // Accepted at its Gateway says where it applies; Ready says whether requests get it enforced (keys not fetched yet here).
+  assert.equal(cond(accepted, 'JWTPolicy/shop/orders', 'Ready')?.reason, 'IssuerKeysUnavailable');
+  assert.ok(!('ancestors' in (accepted.get('JWTPolicy/shop/hosts') ?? {})), 'a policy with targets has no ancestors');
+  assert.ok(!('ancestors' in (accepted.get('JWTIssuer/shop/idp') ?? {})));
+
+  const pending = withGatewayApi([remote, targeted], undefined);
+  const [ancestor] = pending.get('JWTPolicy/shop/orders')?.ancestors ?? [];
+  assert.deepEqual([ancestor?.conditions[0]?.status, ancestor?.conditions[0]?.reason], ['False', 'TargetNotFound']);
+  assert.match(ancestor?.conditions[0]?.message ?? '', /has not reported on it yet/);
+  // The policy's own conditions keep jwtgate's finer reason.
+  assert.equal(cond(pending, 'JWTPolicy/shop/orders', 'Accepted')?.reason, 'TargetNotAccepted');
+});
+
+test('status.ancestors holds at most 16 entries (the CRD maxItems), and long messages are cut like every condition’s', () => {
+  const ref = { kind: 'JWTPolicy', namespace: 'shop', name: 'api' };
+  const ancestors = Array.from({ length: 20 }, (_, i) => ({
+    ancestorRef: { group: GATEWAY_GROUP, kind: 'Gateway', namespace: 'infra', name: `g${String(i).padStart(2, '0')}` },
+    accepted: false,
+    reason: 'TargetNotFound' as const,
+    message: 'x'.repeat(5000),
+  }));
+  const resources = [policy('api', 'nope')];
+  const { snapshot, diagnostics } = compile({ schema, resources, now: new Date('2026-01-01T00:00:00Z') });
+  const s = computeDesiredStatuses({
+    resources,
+    diagnostics,
+    attachments: [{ resource: ref, ancestors }],
+    snapshot,
+    keyState: () => undefined,
+  });
+  const written = s.get('JWTPolicy/shop/api')?.ancestors ?? [];
+  assert.equal(written.length, 16);
+  assert.equal(written[15]?.ancestorRef.name, 'g15');
+  assert.equal(written[0]?.conditions[0]?.message.length, 1024);
 });
