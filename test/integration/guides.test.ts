@@ -3,7 +3,11 @@
 // server-side dry run to a real kube-apiserver carrying Istio's, Envoy Gateway's and Gateway
 // API's own CRDs; the Istio mesh config is decoded strictly into Istio's MeshConfig type; the
 // guides' references are checked against the rendered Helm chart; and the guides' jwtgate
-// policies decide requests shaped the way each proxy sends them, through real gRPC.
+// policies decide requests shaped the way each proxy sends them, through real gRPC. The gateway
+// recipes' policies attach to an HTTPRoute with targetRefs, which counts only once a Gateway
+// controller has accepted the route; no controller runs here, so those checks serve a folder of
+// the guide's jwtgate/*.yaml, gateway.yaml and httproute.yaml with the status a controller
+// writes added to the route (what `kubectl get -o yaml` prints on a cluster).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,11 +20,16 @@ import { importJWK, SignJWT, type CryptoKey } from 'jose';
 import { parseAllDocuments } from 'yaml';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { startStandalone, type StandaloneService } from '../../dev/standalone-service.ts';
-import { headerRecord, httpCheckRequest, type HttpCheckInput } from '../../cli/grpc-client.ts';
+import { headerRecord, httpCheckRequest, structToJson, type DecodedCheckResponse, type HttpCheckInput } from '../../cli/grpc-client.ts';
+import type { HTTPRouteInput } from '../../compiler/resources.ts';
+import { jwtPolicy } from '../../dev/fixtures/manifests.ts';
 import { denied } from '../support/decisions.ts';
+import { judgeRoute, namespace, toYaml } from '../support/gateway-status.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ISTIO = join(ROOT, 'examples/istio');
+const ISTIO_GATEWAY = join(ISTIO, 'gateway-api');
 const GATEWAY = join(ROOT, 'examples/envoy-gateway');
 const PEERS_DIR = process.env.JWTGATE_PEERS_DIR ?? join(homedir(), '.cache', 'jwtgate-peers');
 const SCHEMA_CRDS = join(PEERS_DIR, 'schemas', 'crds');
@@ -85,8 +94,8 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
     await cluster.kubectlOk(['apply', '--server-side', '-f', join(ROOT, 'crds'), '-f', SCHEMA_CRDS]);
     const crds = (await cluster.kubectl(['get', 'crd', '-o', 'name'])).stdout.trim().split('\n');
     await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
-    for (const namespace of ['shop', 'jwtgate-system', 'gateway-system']) {
-      await cluster.kubectlOk(['create', 'namespace', namespace]);
+    for (const ns of ['shop', 'jwtgate-system', 'gateway-system', 'istio-ingress']) {
+      await cluster.kubectlOk(['create', 'namespace', ns]);
     }
   });
   after(() => cluster?.stop());
@@ -127,6 +136,17 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
     ]);
   });
 
+  test('Istio Gateway API guide: Gateway, HTTPRoute, AuthorizationPolicy with targetRefs and the jwtgate policies are accepted', async () => {
+    const applied = await cluster.kubectlOk(dryRunArgs(['-f', ISTIO_GATEWAY, '-f', join(ISTIO_GATEWAY, 'jwtgate')]));
+    assert.deepEqual(applied.trim().split('\n').sort(), [
+      'authorizationpolicy.security.istio.io/public-jwtgate serverside-applied (server dry run)',
+      'gateway.gateway.networking.k8s.io/public serverside-applied (server dry run)',
+      'httproute.gateway.networking.k8s.io/orders serverside-applied (server dry run)',
+      'jwtissuer.jwtgate.dev/demo-idp serverside-applied (server dry run)',
+      'jwtpolicy.jwtgate.dev/orders-route serverside-applied (server dry run)',
+    ]);
+  });
+
   test('Envoy Gateway guide: Gateway API objects, SecurityPolicy, ReferenceGrant and the jwtgate policies are accepted', async () => {
     const applied = await cluster.kubectlOk(dryRunArgs(['-f', GATEWAY, '-f', join(GATEWAY, 'jwtgate')]));
     assert.deepEqual(applied.trim().split('\n').sort(), [
@@ -147,6 +167,34 @@ describe('guide manifests on a real kube-apiserver with the real CRDs', { skip, 
     const policy = await readFile(join(ISTIO, 'authorization-policy.yaml'), 'utf8');
     await assertRefused(mutate(policy, 'action: CUSTOM', 'action: EXTERNAL'), /spec\.action: Unsupported value: "EXTERNAL"/);
     await assertRefused(mutate(policy, 'name: jwtgate ', 'nmae: jwtgate '), /\.spec\.provider\.nmae: field not declared in schema/);
+  });
+
+  test('Istio schema refuses a Gateway policy that also has a selector, or whose targetRef names another namespace', async () => {
+    const policy = await readFile(join(ISTIO_GATEWAY, 'authorization-policy.yaml'), 'utf8');
+    await assertRefused(
+      mutate(policy, 'action: CUSTOM', 'selector: { matchLabels: { app: orders } }\n  action: CUSTOM'),
+      /only one of targetRefs or selector can be set/,
+    );
+    await assertRefused(
+      mutate(policy, 'name: public\n', 'name: public\n      namespace: shop\n'),
+      /cross namespace referencing is not currently supported/,
+    );
+  });
+
+  test("jwtgate's schema refuses a targetRef naming a namespace or another kind, and targets beside targetRefs", async () => {
+    const policy = await readFile(join(GATEWAY, 'jwtgate/orders.yaml'), 'utf8');
+    await assertRefused(
+      mutate(policy, 'name: orders\n  issuers:', 'name: orders\n      namespace: bank\n  issuers:'),
+      /\.spec\.targetRefs\[0\]\.namespace: field not declared in schema/,
+    );
+    await assertRefused(
+      mutate(policy, 'kind: HTTPRoute', 'kind: GRPCRoute'),
+      /spec\.targetRefs\[0\]\.kind: Unsupported value: "GRPCRoute"/,
+    );
+    await assertRefused(
+      mutate(policy, '  targetRefs:', '  targets: [{ hosts: [api.example.com] }]\n  targetRefs:'),
+      /exactly one of targets or targetRefs must be set/,
+    );
   });
 
   test('Envoy Gateway schema refuses a bad statusOnError, a port-less Service backend and a bad path action', async () => {
@@ -269,7 +317,42 @@ describe("the guides' files agree with each other", () => {
     assert.equal(grant.metadata.namespace, AUTHZ_SERVICE.namespace);
     assert.deepEqual(grant.spec.to, [{ group: '', kind: 'Service', name: AUTHZ_SERVICE.name }]);
     assert.deepEqual(security.spec.extAuth.contextExtensions, [{ name: 'namespace', type: 'Value', value: route.metadata.namespace }]);
+    // The jwtgate policy attaches to the route the SecurityPolicy sends to jwtgate, in the route's namespace.
     assert.equal(policy.metadata.namespace, route.metadata.namespace);
+    assert.deepEqual(policy.spec.targetRefs, security.spec.targetRefs);
+  });
+
+  test('Gateway recipes: the route attaches to the Gateway, whose listener admits it; the jwtgate policy targets the route', async () => {
+    for (const dir of [GATEWAY, ISTIO_GATEWAY]) {
+      const gateway = await readManifest(join(dir, 'gateway.yaml'), 'Gateway');
+      const route = await readManifest(join(dir, 'httproute.yaml'), 'HTTPRoute');
+      const [listener] = gateway.spec.listeners as Yaml[];
+      assert.deepEqual(route.spec.parentRefs, [
+        { name: gateway.metadata.name, namespace: gateway.metadata.namespace, sectionName: listener!.name },
+      ]);
+      assert.deepEqual(route.spec.hostnames, [listener!.hostname]);
+      assert.equal(listener!.allowedRoutes.namespaces.from, 'Selector', `${dir}: the Gateway admits labelled namespaces only`);
+      const policies = await readManifests(join(dir, 'jwtgate', dir === GATEWAY ? 'orders.yaml' : 'orders-route.yaml'));
+      assert.deepEqual(policies[0]!.spec.targetRefs, [
+        { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: route.metadata.name },
+      ]);
+      assert.equal(policies[0]!.metadata.namespace, route.metadata.namespace);
+    }
+  });
+
+  test('Istio Gateway API: the AuthorizationPolicy attaches to the Gateway in its own namespace and names the registered provider', async () => {
+    const [values] = await readManifests(join(ISTIO, 'istiod-values.yaml'));
+    const gateway = await readManifest(join(ISTIO_GATEWAY, 'gateway.yaml'), 'Gateway');
+    const policy = await readManifest(join(ISTIO_GATEWAY, 'authorization-policy.yaml'), 'AuthorizationPolicy');
+    assert.equal(gateway.spec.gatewayClassName, 'istio');
+    assert.equal(policy.metadata.namespace, gateway.metadata.namespace);
+    assert.deepEqual(policy.spec.targetRefs, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: gateway.metadata.name }]);
+    assert.equal(policy.spec.action, 'CUSTOM');
+    assert.equal(policy.spec.provider.name, values!.meshConfig.extensionProviders[0].name);
+    assert.deepEqual(policy.spec.rules, [{}]);
+    // The recipe's folder repeats the sidecar recipe's issuer: one object, whichever is applied last.
+    const issuer = (dir: string) => readManifest(join(dir, 'jwtgate/issuer.yaml'), 'JWTIssuer');
+    assert.deepEqual(await issuer(ISTIO_GATEWAY), await issuer(ISTIO));
   });
 });
 
@@ -311,41 +394,45 @@ describe('every guide turns on the Envoy path settings the README requires', () 
   });
 });
 
-describe("the guides' jwtgate policies decide as the guides say (real gRPC)", () => {
-  let demoKey: CryptoKey;
+/** The guides' demo IdP key (examples/keys/demo-private.jwk.json), imported once. */
+let demoKey: Promise<CryptoKey> | undefined;
+
+/** A token from the guides' demo IdP with `scope`. */
+async function demoToken(scope: string): Promise<string> {
+  demoKey ??= readFile(join(ROOT, 'examples/keys/demo-private.jwk.json'), 'utf8').then(
+    async (text) => (await importJWK(JSON.parse(text) as Record<string, unknown>, 'RS256')) as CryptoKey,
+  );
+  // Payload: { iss: https://idp.example.com, aud: orders-api, sub: alice, scope, iat, exp: +5 min }
+  return new SignJWT({ scope })
+    .setProtectedHeader({ alg: 'RS256', kid: 'ztvJ6Gsg-jdzomIg1M5KZCozk_p4Rkv1Dtgea2Yn0pQ' })
+    .setIssuer('https://idp.example.com')
+    .setAudience('orders-api')
+    .setSubject('alice')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(await demoKey);
+}
+
+/** Reads every manifest file of a guide's jwtgate folder, for `startStandalone`. */
+async function readPolicyFiles(dir: string): Promise<Record<string, string>> {
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.yaml'));
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(join(dir, name), 'utf8')] as const)));
+}
+
+/** `<allow|reason> by <policy id>`: the outcome and the deciding policy ("none" when no policy decided). */
+function decision(response: DecodedCheckResponse): string {
+  const verdict = response.http_response === 'ok_response' ? 'allow' : response.status.message;
+  const policy = structToJson(response.dynamic_metadata ?? { fields: {} }).policy;
+  return `${verdict} by ${typeof policy === 'string' ? policy : 'none'}`;
+}
+
+describe("the Istio sidecar guide's jwtgate policies decide as the guide says (real gRPC)", () => {
   let istio: StandaloneService;
-  let gateway: StandaloneService;
-
-  /** A token from the guides' demo IdP (examples/keys/demo-private.jwk.json) with `scope`. */
-  async function demoToken(scope: string): Promise<string> {
-    // Payload: { iss: https://idp.example.com, aud: orders-api, sub: alice, scope, iat, exp: +5 min }
-    return new SignJWT({ scope })
-      .setProtectedHeader({ alg: 'RS256', kid: 'ztvJ6Gsg-jdzomIg1M5KZCozk_p4Rkv1Dtgea2Yn0pQ' })
-      .setIssuer('https://idp.example.com')
-      .setAudience('orders-api')
-      .setSubject('alice')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(demoKey);
-  }
-
-  /** Reads every manifest file of the guide's jwtgate folder, for `startStandalone`. */
-  async function readPolicyFiles(dir: string): Promise<Record<string, string>> {
-    const names = (await readdir(dir)).filter((name) => name.endsWith('.yaml'));
-    return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(join(dir, name), 'utf8')] as const)));
-  }
 
   before(async () => {
-    const jwk = JSON.parse(await readFile(join(ROOT, 'examples/keys/demo-private.jwk.json'), 'utf8')) as Record<string, unknown>;
-    demoKey = (await importJWK(jwk, 'RS256')) as CryptoKey;
-    [istio, gateway] = await Promise.all([
-      startStandalone(await readPolicyFiles(join(ISTIO, 'jwtgate'))),
-      startStandalone(await readPolicyFiles(join(GATEWAY, 'jwtgate'))),
-    ]);
+    istio = await startStandalone(await readPolicyFiles(join(ISTIO, 'jwtgate')));
   });
-  after(async () => {
-    await Promise.all([istio?.close(), gateway?.close()]);
-  });
+  after(() => istio?.close());
 
   // As Istio's inbound sidecar of `orders` sends it over mTLS: the destination principal is the
   // workload's SPIFFE ID; the Host is whatever name the caller used.
@@ -379,27 +466,162 @@ describe("the guides' jwtgate policies decide as the guides say (real gRPC)", ()
       assert.equal(d.body.reason, 'no_policy', `principal ${JSON.stringify(principal)}`);
     }
   });
-
-  // As Envoy Gateway sends it: no SPIFFE identity for the backend, the SecurityPolicy's context
-  // extension names the namespace.
-  const gatewayRequest = (token: string, contextExtensions: Record<string, string>): HttpCheckInput => ({
-    method: 'GET',
-    host: 'api.example.com',
-    path: '/api/orders',
-    headers: { authorization: `Bearer ${token}` },
-    contextExtensions,
-  });
-
-  test('Envoy Gateway: allowed with the namespace context extension, and by host claim without it', async () => {
-    const token = await demoToken('orders:read');
-    for (const extensions of [{ namespace: 'shop' }, {}] as Record<string, string>[]) {
-      const response = await gateway.client.check(httpCheckRequest(gatewayRequest(token, extensions)));
-      assert.equal(response.http_response, 'ok_response', `${JSON.stringify(extensions)}: ${JSON.stringify(response)}`);
-    }
-  });
-
-  test('Envoy Gateway: a context extension naming another namespace finds no policy', async () => {
-    const d = denied(await gateway.client.check(httpCheckRequest(gatewayRequest(await demoToken('orders:read'), { namespace: 'bank' }))));
-    assert.equal(d.body.reason, 'no_policy');
-  });
 });
+
+/** A gateway recipe: its files, its Gateway controller, and what its proxy tells jwtgate. */
+interface GatewayRecipe {
+  guide: string;
+  dir: string;
+  /** The `controllerName` the Gateway controller writes into the route's status. */
+  controllerName: () => Promise<string>;
+  /** The JWTPolicy of the recipe's jwtgate folder, by id. */
+  policy: string;
+  /** The context extensions the proxy sends with each Check: the recipe's, and what else the guide explains. */
+  extensions: Record<string, Record<string, string>>;
+}
+
+const GATEWAY_RECIPES: GatewayRecipe[] = [
+  {
+    guide: 'Envoy Gateway',
+    dir: GATEWAY,
+    controllerName: async () => (await readManifest(join(GATEWAY, 'gateway.yaml'), 'GatewayClass')).spec.controllerName as string,
+    policy: 'JWTPolicy/shop/orders',
+    // The SecurityPolicy's context extension; and without it, should it ever be missing.
+    extensions: { 'namespace: shop': { namespace: 'shop' }, 'no extension': {} },
+  },
+  {
+    guide: 'Istio Gateway API',
+    dir: ISTIO_GATEWAY,
+    // istiod's Gateway controller (the GatewayClass `istio` it installs).
+    controllerName: async () => 'istio.io/gateway-controller',
+    policy: 'JWTPolicy/shop/orders-route',
+    // Istio's CUSTOM action sends no context extensions, and a gateway has no SPIFFE ID for the backend.
+    extensions: { 'no extension': {} },
+  },
+];
+
+for (const recipe of GATEWAY_RECIPES) {
+  describe(`the ${recipe.guide} guide's jwtgate policy decides as the guide says (real gRPC)`, { timeout: 60_000 }, () => {
+    let gateway: StandaloneService;
+    let controllerName: string;
+
+    /**
+     * What `jwtgate serve --policies` reads for this recipe: the guide's jwtgate/*.yaml, its
+     * gateway.yaml, its httproute.yaml with the status the Gateway controller would write (no
+     * controller runs here), and Namespace shop carrying the label the guide applies and the
+     * Gateway's allowedRoutes selector asks for. Plus another tenant of the shared Gateway for its
+     * own host: with policies in several namespaces no lone-namespace default grants shop its hosts
+     * (README "Standalone"), so only the Gateway's acceptance of the route grants api.example.com
+     * to shop, as on a cluster.
+     */
+    async function folder(accepted: boolean): Promise<Record<string, string>> {
+      const gatewayYaml = await readManifest(join(recipe.dir, 'gateway.yaml'), 'Gateway');
+      const labels = gatewayYaml.spec.listeners[0].allowedRoutes.namespaces.selector.matchLabels as Record<string, string>;
+      return {
+        ...(await readPolicyFiles(join(recipe.dir, 'jwtgate'))),
+        'gateway.yaml': await readFile(join(recipe.dir, 'gateway.yaml'), 'utf8'),
+        'httproute.yaml': await routeFile(accepted),
+        'namespace.yaml': toYaml(namespace('shop', labels)),
+        'another-tenant.yaml': jwtPolicy({
+          name: 'site',
+          namespace: 'bank',
+          spec: { mode: 'Disabled', targets: [{ hosts: ['bank.example.com'] }] },
+        }),
+      };
+    }
+    async function routeFile(accepted: boolean): Promise<string> {
+      const route = (await readManifest(join(recipe.dir, 'httproute.yaml'), 'HTTPRoute')) as HTTPRouteInput;
+      return toYaml(judgeRoute(route, { accepted, controllerName }));
+    }
+
+    // As the gateway sends it: the route's host and path, the recipe's context extensions.
+    const check = async (path: string, extensions: Record<string, string>, token?: string): Promise<DecodedCheckResponse> =>
+      gateway.client.check(
+        httpCheckRequest({
+          method: 'GET',
+          host: 'api.example.com',
+          path,
+          headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+          contextExtensions: extensions,
+        }),
+      );
+
+    before(async () => {
+      controllerName = await recipe.controllerName();
+      gateway = await startStandalone(await folder(true));
+    });
+    after(() => gateway?.close());
+
+    for (const [how, extensions] of Object.entries(recipe.extensions)) {
+      test(`${recipe.guide} (${how}): the route requires a token with orders:read; a valid one is allowed with x-user-id`, async () => {
+        const missing = await check('/api/orders', extensions);
+        assert.equal(decision(missing), `token_missing by ${recipe.policy}`);
+        assert.equal(denied(missing).status, 'Unauthorized');
+        const weak = denied(await check('/api/orders', extensions, await demoToken('orders:write')));
+        assert.deepEqual([weak.status, weak.body.error], ['Forbidden', 'insufficient_scope']);
+        const ok = await check('/api/orders', extensions, await demoToken('orders:read'));
+        assert.equal(decision(ok), `allow by ${recipe.policy}`);
+        assert.equal(headerRecord(ok.ok_response!.headers ?? [])['x-user-id'], 'alice');
+      });
+
+      test(`${recipe.guide} (${how}): a path of api.example.com that the route does not match is no policy's: 403 no_policy`, async () => {
+        const d = denied(await check('/admin', extensions, await demoToken('orders:read')));
+        assert.deepEqual([d.status, d.body.reason], ['Forbidden', 'no_policy']);
+      });
+    }
+
+    // Only for a recipe whose proxy sends the extension: Istio's CUSTOM action sends none.
+    if (Object.values(recipe.extensions).some((e) => e.namespace !== undefined))
+      test(`${recipe.guide}: a context extension naming another namespace finds no policy`, async () => {
+        const d = denied(await check('/api/orders', { namespace: 'bank' }, await demoToken('orders:read')));
+        assert.equal(d.body.reason, 'no_policy');
+      });
+
+    test(`${recipe.guide}: the route losing acceptance fails closed (reported as shop's: 503 policy_invalid; unreported: 403 host_not_granted), and is protected again once accepted`, async () => {
+      const token = await demoToken('orders:read');
+      await gateway.writeFile('httproute.yaml', await routeFile(false));
+      let last = '';
+      await waitFor('the route no longer accepted', async () => {
+        last = decision(await check('/api/orders', { namespace: 'shop' }, token));
+        return last === `policy_invalid by ${recipe.policy}`;
+      }).catch((error: Error) => assert.fail(`${error.message}; last decision: ${last}`));
+      assert.equal(denied(await check('/api/orders', { namespace: 'shop' }, token)).status, 'ServiceUnavailable');
+      // The grant of api.example.com went with the acceptance: a request that reports no namespace is nobody's.
+      assert.equal(decision(await check('/api/orders', {}, token)), 'host_not_granted by none');
+
+      await gateway.writeFile('httproute.yaml', await routeFile(true));
+      await waitFor(
+        'the route accepted again',
+        async () => decision(await check('/api/orders', {})) === `token_missing by ${recipe.policy}`,
+      );
+    });
+
+    test(`${recipe.guide}: a route the Gateway never accepted: the policy is not enforced (TargetNotAccepted) and decides nothing`, async () => {
+      const cold = await startStandalone(await folder(false));
+      try {
+        const report = await cold.svc.waitForLog((l) => l.reason === 'TargetNotAccepted');
+        assert.match(
+          String(report.msg),
+          /HTTPRoute shop\/orders is not accepted by a Gateway: .* has not accepted it \(NotAllowedByListeners\)/,
+        );
+        const token = await demoToken('orders:read');
+        for (const extensions of [{ namespace: 'shop' }, {}] as Record<string, string>[]) {
+          const d = denied(
+            await cold.client.check(
+              httpCheckRequest({
+                method: 'GET',
+                host: 'api.example.com',
+                path: '/api/orders',
+                headers: { authorization: `Bearer ${token}` },
+                contextExtensions: extensions,
+              }),
+            ),
+          );
+          assert.equal(d.body.reason, 'no_policy', JSON.stringify(extensions));
+        }
+      } finally {
+        await cold.close();
+      }
+    });
+  });
+}
