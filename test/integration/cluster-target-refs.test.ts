@@ -5,7 +5,9 @@
 // a only. a's route is protected once the Gateway accepts it (its acceptance is a's grant of the
 // host); b's HTTPRoute for the same host, which the Gateway refuses, and b's Disabled policy on
 // it change nothing for a, and b's policy says why (TargetNotAccepted); a route that loses
-// acceptance fails closed where it was protected (503 policy_invalid).
+// acceptance fails closed where it was protected (503 policy_invalid). Each policy's GEP-713
+// `status.ancestors` follows along: the Gateway its route names, Accepted False TargetNotFound
+// while the Gateway has not admitted the route, True once it has, False again when it no longer does.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readdir } from 'node:fs/promises';
@@ -45,10 +47,25 @@ interface Condition {
   reason: string;
   message: string;
 }
+interface Ancestor {
+  ancestorRef: { group: string; kind: string; namespace: string; name: string; sectionName?: string };
+  controllerName: string;
+  conditions: (Condition & { observedGeneration?: number; lastTransitionTime: string })[];
+}
 interface StatusedObject {
   metadata: { generation: number };
-  status?: { observedGeneration?: number; conditions?: Condition[] };
+  status?: { observedGeneration?: number; conditions?: Condition[]; ancestors?: Ancestor[] };
 }
+
+/** `Kind ns/name controllerName Accepted=Status/Reason` per ancestor entry. */
+function ancestorsOf(object: StatusedObject): string[] {
+  return (object.status?.ancestors ?? []).map((a) => {
+    const accepted = a.conditions.find((c) => c.type === 'Accepted');
+    return `${a.ancestorRef.kind} ${a.ancestorRef.namespace}/${a.ancestorRef.name} ${a.controllerName} Accepted=${accepted?.status}/${accepted?.reason}`;
+  });
+}
+const acceptedAt = (object: StatusedObject) => object.status?.ancestors?.[0]?.conditions.find((c) => c.type === 'Accepted');
+const PUBLIC_ANCESTOR = 'Gateway infra/public jwtgate.dev/operator';
 
 const gateway = `apiVersion: ${GROUP}/v1
 kind: Gateway
@@ -210,19 +227,29 @@ describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway
     await cluster?.stop();
   });
 
-  test('before a Gateway accepts the route, a’s policy is not enforced and says why; once it does, a gateway’s request for the host is a’s', async () => {
+  test('before a Gateway accepts the route, a’s policy is not enforced and says why (its Gateway ancestor: Accepted False TargetNotFound); once it does (True Accepted), a gateway’s request for the host is a’s', async () => {
     const pending = await waitForConditions('orders', 'a', ['Accepted=False/TargetNotAccepted', 'Ready=False/NotEnforced']);
     assert.match(
       condition(pending, 'Accepted')?.message ?? '',
       /spec\.targetRefs\[0\]: HTTPRoute a\/orders is not accepted by a Gateway: no parent Gateway has accepted it/,
     );
+    // GEP-713: the Gateway the route names is the ancestor; from there the target is not (yet) there.
+    assert.deepEqual(pending.status?.ancestors?.[0]?.ancestorRef, { group: GROUP, kind: 'Gateway', namespace: 'infra', name: 'public' });
+    assert.deepEqual(ancestorsOf(pending), [`${PUBLIC_ANCESTOR} Accepted=False/TargetNotFound`]);
+    assert.match(
+      acceptedAt(pending)?.message ?? '',
+      /HTTPRoute a\/orders is not attached here: Gateway infra\/public has not reported on it yet/,
+    );
+    assert.equal(acceptedAt(pending)?.observedGeneration, pending.metadata.generation);
     assert.ok(operator.logs.some((l) => l.msg === 'watching the Gateway API (httproutes, gateways) for JWTPolicy targetRefs'));
     // Nothing decides for a yet: a gateway's request with a token is denied as unmatched (the default).
     assert.match(await decide('/orders/42', undefined, token), /^\w+ by none$/);
     assert.notEqual((await check('/orders/42', undefined, token)).http_response, 'ok_response');
 
     await setAccepted('a', 'orders', true);
-    await waitForConditions('orders', 'a', ['Accepted=True/Accepted', 'Ready=True/Enforced']);
+    const enforced = await waitForConditions('orders', 'a', ['Accepted=True/Accepted', 'Ready=True/Enforced']);
+    assert.deepEqual(ancestorsOf(enforced), [`${PUBLIC_ANCESTOR} Accepted=True/Accepted`]);
+    assert.match(acceptedAt(enforced)?.message ?? '', /HTTPRoute a\/orders is attached to Gateway infra\/public, which admitted it/);
     for (const namespace of [undefined, 'a']) {
       await waitForDecision(`token_missing by ${A_POLICY}`, '/orders/42', namespace);
       const missing = denied(await check('/orders/42', namespace));
@@ -231,7 +258,7 @@ describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway
     }
   });
 
-  test('the attack: b’s HTTPRoute for a’s host, refused by the Gateway, and b’s Disabled policy on it — a’s protection holds, b’s policy reports TargetNotAccepted', async () => {
+  test('the attack: b’s HTTPRoute for a’s host, refused by the Gateway, and b’s Disabled policy on it — a’s protection holds, b’s policy reports TargetNotAccepted (ancestor TargetNotFound)', async () => {
     await kubectl(
       ['apply', '-f', '-'],
       joinManifests(
@@ -251,13 +278,22 @@ describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway
     );
     const event = await waitForEvent('grab', 'b', 'TargetNotAccepted');
     assert.equal(event.type, 'Warning');
+    assert.deepEqual(ancestorsOf(refused), [`${PUBLIC_ANCESTOR} Accepted=False/TargetNotFound`]);
+    assert.match(acceptedAt(refused)?.message ?? '', /Gateway infra\/public has not accepted it \(NotAllowedByListeners\)/);
 
     // A controller that (wrongly) accepts it changes nothing: the listener admits only namespace a.
     await setAccepted('b', 'grab', true);
-    await waitFor('b’s policy re-judged on the lying status', async () => {
+    const lied = await waitFor('b’s policy re-judged on the lying status', async () => {
       const object = await read('jwtpolicy', 'grab', 'b');
-      return /no HTTP listener of Gateway infra\/public admits namespace b/.test(condition(object, 'Accepted')?.message ?? '');
+      return /no HTTP listener of Gateway infra\/public admits namespace b/.test(condition(object, 'Accepted')?.message ?? '') && object;
     });
+    assert.deepEqual(ancestorsOf(lied), [`${PUBLIC_ANCESTOR} Accepted=False/TargetNotFound`], 'the Gateway never admitted it');
+    assert.match(acceptedAt(lied)?.message ?? '', /no HTTP listener of Gateway infra\/public admits namespace b/);
+    assert.equal(
+      acceptedAt(lied)?.lastTransitionTime,
+      acceptedAt(refused)?.lastTransitionTime,
+      'the same verdict for another reason: its transition time stays',
+    );
     for (const namespace of [undefined, 'a']) {
       assert.equal(await decide('/orders/admin', namespace), `token_missing by ${A_POLICY}`, `namespace ${namespace ?? 'none'}`);
       assert.equal(await decide('/orders/admin', namespace, token), `allow by ${A_POLICY}`, `namespace ${namespace ?? 'none'}`);
@@ -267,7 +303,7 @@ describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway
     await kubectl(['delete', 'httproute', 'grab', '-n', 'b']);
   });
 
-  test('a route that loses acceptance fails closed where it was protected (503 policy_invalid), and is a’s again once re-accepted', async () => {
+  test('a route that loses acceptance fails closed where it was protected (503 policy_invalid), its ancestor False again, and is a’s again once re-accepted', async () => {
     await setAccepted('a', 'orders', false);
     await waitForDecision(`policy_invalid by ${A_POLICY}`, '/orders/42', 'a');
     const failing = denied(await check('/orders/42', 'a', token));
@@ -278,10 +314,13 @@ describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway
     const status = await waitForConditions('orders', 'a', ['Accepted=False/TargetNotAccepted', 'Ready=False/FailingClosed']);
     assert.match(condition(status, 'Ready')?.message ?? '', /503 policy_invalid/);
     assert.equal((await waitForEvent('orders', 'a', 'TargetNotAccepted')).type, 'Warning');
+    assert.deepEqual(ancestorsOf(status), [`${PUBLIC_ANCESTOR} Accepted=False/TargetNotFound`], 'acceptance lost at its Gateway');
+    assert.match(acceptedAt(status)?.message ?? '', /Gateway infra\/public has not accepted it \(NotAllowedByListeners\)/);
 
     await setAccepted('a', 'orders', true);
     await waitForDecision(`allow by ${A_POLICY}`, '/orders/42', undefined, token);
-    await waitForConditions('orders', 'a', ['Accepted=True/Accepted', 'Ready=True/Enforced']);
+    const back = await waitForConditions('orders', 'a', ['Accepted=True/Accepted', 'Ready=True/Enforced']);
+    assert.deepEqual(ancestorsOf(back), [`${PUBLIC_ANCESTOR} Accepted=True/Accepted`]);
   });
 
   test('a spec change waits for the controller: acceptance of an older generation does not count', async () => {
@@ -295,7 +334,9 @@ describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway
       '-p',
       JSON.stringify({ spec: { hostnames: [HOST, 'www.example.com'] } }),
     ]);
-    await waitForConditions('orders', 'a', ['Accepted=False/TargetNotAccepted', 'Ready=False/FailingClosed']);
+    const stale = await waitForConditions('orders', 'a', ['Accepted=False/TargetNotAccepted', 'Ready=False/FailingClosed']);
+    assert.deepEqual(ancestorsOf(stale), [`${PUBLIC_ANCESTOR} Accepted=False/TargetNotFound`]);
+    assert.match(acceptedAt(stale)?.message ?? '', /accepted generation 1, not the current 2/);
     await waitForDecision(`policy_invalid by ${A_POLICY}`, '/orders/42', 'a');
     await setAccepted('a', 'orders', true);
     await waitForConditions('orders', 'a', ['Accepted=True/Accepted', 'Ready=True/Enforced']);
