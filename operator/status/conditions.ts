@@ -45,7 +45,8 @@ export function isAbnormal(type: string, status: string): boolean {
 
 /**
  * Every condition and Event reason the operator writes besides the compiler's diagnostic
- * reasons (which are passed through as they are, see compiler/diagnostics.ts).
+ * reasons (which are passed through as they are, see compiler/diagnostics.ts) and the GEP-713
+ * reasons of a JWTPolicy's `status.ancestors` (ANCESTOR_REASONS, compiler/policy-ancestors.ts).
  */
 export const CONDITION_REASONS = {
   Accepted: 'Accepted',
