@@ -4,11 +4,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
+import { httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { clusterJwtPolicy, jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
-import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
-import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import { startKubeStack, type KubeStack } from '../support/kube-stack.ts';
 import { generateTestKey, signToken, standardClaims, TEST_AUDIENCE, type TestKey } from '../../dev/fixtures/tokens.ts';
 import { waitFor as poll } from '../support/wait-for.ts';
 
@@ -49,8 +48,7 @@ interface StatusedObject {
 describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', { skip, timeout: 90_000 }, () => {
   let cluster: KubeCluster;
   let hmac: TestKey;
-  let operator: OperatorProcess;
-  let serve: ServeProcess;
+  let stack: KubeStack | undefined;
   let client: GrpcClient;
   let token: string;
 
@@ -80,15 +78,11 @@ describe('ClusterJWTPolicy on a real kube-apiserver (operator + serve --kube)', 
         }),
       ),
     );
-    operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath, namespace: NS, identity: 'op-1' });
-    await operator.waitForLog((l) => l.msg === 'started leading');
-    serve = await startServeProcess(['--kube', '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath], { JWTGATE_LOG_LEVEL: 'info' });
-    client = createGrpcClient(`127.0.0.1:${serve.grpcPort}`);
+    stack = await startKubeStack(cluster, NS);
+    ({ client } = stack);
   });
   after(async () => {
-    client?.close();
-    await serve?.stop();
-    await operator?.stop('SIGKILL');
+    await stack?.stop();
     await cluster?.stop();
   });
 

@@ -14,11 +14,11 @@ import { access, readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
+import { httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { jwtIssuer, jwtPolicy, joinManifests, k8sSecret } from '../../dev/fixtures/manifests.ts';
-import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
-import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import type { OperatorProcess } from '../support/operator-process.ts';
+import { startKubeStack, type KubeStack } from '../support/kube-stack.ts';
 import { generateTestKey, signToken, standardClaims, TEST_AUDIENCE } from '../../dev/fixtures/tokens.ts';
 import { waitFor as poll } from '../support/wait-for.ts';
 
@@ -98,8 +98,8 @@ spec:
 
 describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway controller)', { skip, timeout: 240_000 }, () => {
   let cluster: KubeCluster;
+  let stack: KubeStack | undefined;
   let operator: OperatorProcess;
-  let serve: ServeProcess;
   let client: GrpcClient;
   let token: string;
 
@@ -215,15 +215,11 @@ describe('JWTPolicy targetRefs on a real kube-apiserver (the test is the Gateway
         }),
       ),
     );
-    operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath, namespace: NS, identity: 'op-1' });
-    await operator.waitForLog((l) => l.msg === 'started leading');
-    serve = await startServeProcess(['--kube', '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath], { JWTGATE_LOG_LEVEL: 'info' });
-    client = createGrpcClient(`127.0.0.1:${serve.grpcPort}`);
+    stack = await startKubeStack(cluster, NS);
+    ({ operator, client } = stack);
   });
   after(async () => {
-    client?.close();
-    await serve?.stop();
-    await operator?.stop('SIGKILL');
+    await stack?.stop();
     await cluster?.stop();
   });
 

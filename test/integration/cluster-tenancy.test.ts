@@ -10,11 +10,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { denied } from '../support/decisions.ts';
-import { createGrpcClient, httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
+import { httpCheckRequest, structToJson, type DecodedCheckResponse, type GrpcClient } from '../../cli/grpc-client.ts';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.ts';
 import { jwtHostGrant, jwtIssuer, jwtPolicy, joinManifests, k8sSecret, type PolicyManifestSpec } from '../../dev/fixtures/manifests.ts';
-import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.ts';
-import { startServeProcess, type ServeProcess } from '../../dev/serve-process.ts';
+import { startKubeStack, type KubeStack } from '../support/kube-stack.ts';
 import { generateTestKey, signToken, standardClaims, TEST_AUDIENCE } from '../../dev/fixtures/tokens.ts';
 import { waitFor as poll } from '../support/wait-for.ts';
 
@@ -88,8 +87,7 @@ const ATTACKS: {
 
 describe('tenancy by grant on a real kube-apiserver (operator --unmatched allow + serve --kube)', { skip, timeout: 180_000 }, () => {
   let cluster: KubeCluster;
-  let operator: OperatorProcess;
-  let serve: ServeProcess;
+  let stack: KubeStack | undefined;
   let client: GrpcClient;
   let token: string;
 
@@ -197,20 +195,11 @@ describe('tenancy by grant on a real kube-apiserver (operator --unmatched allow 
       ),
     );
     // `--unmatched allow`: the setting under which an unowned route would be open (issue 10).
-    operator = await startOperatorProcess({
-      kubeconfigPath: cluster.kubeconfigPath,
-      namespace: NS,
-      identity: 'op-1',
-      args: ['--unmatched', 'allow'],
-    });
-    await operator.waitForLog((l) => l.msg === 'started leading');
-    serve = await startServeProcess(['--kube', '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath], { JWTGATE_LOG_LEVEL: 'info' });
-    client = createGrpcClient(`127.0.0.1:${serve.grpcPort}`);
+    stack = await startKubeStack(cluster, NS, ['--unmatched', 'allow']);
+    ({ client } = stack);
   });
   after(async () => {
-    client?.close();
-    await serve?.stop();
-    await operator?.stop('SIGKILL');
+    await stack?.stop();
     await cluster?.stop();
   });
 
