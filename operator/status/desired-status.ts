@@ -167,15 +167,16 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
           : 'the spec is valid',
     );
 
+    const notPublished = (): void =>
+      condition(
+        CONDITION_TYPES.Ready,
+        'False',
+        CONDITION_REASONS.NotEnforced,
+        errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot',
+      );
     if (kind === 'JWTHostGrant') {
       const granted = grants.get(`JWTHostGrant/${name}`);
-      if (granted === undefined)
-        condition(
-          CONDITION_TYPES.Ready,
-          'False',
-          CONDITION_REASONS.NotEnforced,
-          errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot',
-        );
+      if (granted === undefined) notPublished();
       else if (errors.length > 0)
         // Only a grant that does not compile has errors; the compiler kept its last good version.
         condition(
@@ -240,13 +241,7 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
         CONDITION_REASONS.FailingClosed,
         `its routes are denied with 503 policy_invalid until it is fixed: ${describe(errors)}`,
       );
-    else if (!enforced)
-      condition(
-        CONDITION_TYPES.Ready,
-        'False',
-        CONDITION_REASONS.NotEnforced,
-        errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot',
-      );
+    else if (!enforced) notPublished();
     else if (keyless.length > 0)
       condition(
         CONDITION_TYPES.Ready,
