@@ -13,6 +13,7 @@
  */
 import { hostOwners } from '../snapshot/host-owners.ts';
 import type { HostGrant, SnapshotPolicy } from '../snapshot/types.ts';
+import { policyId } from './compile-policy.ts';
 import { DIAGNOSTIC_REASONS, type Report, type ResourceRef } from './diagnostics.ts';
 import type { NamespaceInput } from './resources.ts';
 import { selectNamespaces } from './select-namespaces.ts';
@@ -57,7 +58,7 @@ export function compileGrant(resource: ValidGrant, namespaces: NamespaceInput[] 
       for (const ns of selection.namespaces ?? []) granted.add(ns);
     }
   }
-  return { id: `JWTHostGrant/${resource.ref.name}`, hosts: [...new Set(spec.hostnames)].sort(), namespaces: [...granted].sort() };
+  return { id: policyId(resource.ref), hosts: [...new Set(spec.hostnames)].sort(), namespaces: [...granted].sort() };
 }
 
 /**

@@ -152,7 +152,7 @@ export function compile(input: CompileInput): CompileResult {
     if (only?.resource.kind === 'JWTHostGrant') {
       // A grant that does not compile keeps its last good version: dropping it could hand its
       // hosts to a broader grant's namespaces.
-      const kept = input.previous?.grants.find((g) => g.id === `JWTHostGrant/${only.ref.name}`);
+      const kept = input.previous?.grants.find((g) => g.id === policyId(only.ref));
       if (kept === undefined) refusals.push(`${describeRef(only.ref)}: a grant that does not compile and was never in force`);
       else keptGrants.push(kept);
       continue;

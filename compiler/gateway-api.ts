@@ -35,6 +35,7 @@
  * // { accepted: true, hosts: ['api.example.com'] }  (hosts: 'any' when nothing narrows them)
  * ```
  */
+import { coveringPatterns } from '../snapshot/host-owners.ts';
 import { selectNamespaces } from './select-namespaces.ts';
 import {
   GATEWAY_API_GROUP,
@@ -220,8 +221,8 @@ export function intersectHosts(routeHosts: unknown, listenerHost: string | undef
 
 /** `pattern` matches every host `host` matches (`*.example.com` covers `a.example.com`, `*.a.example.com`). */
 function covers(pattern: string, host: string): boolean {
-  if (pattern === host) return true;
-  return pattern.startsWith('*.') && host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  for (const covering of coveringPatterns(host)) if (covering === pattern) return true;
+  return false;
 }
 
 function admitsRoute(

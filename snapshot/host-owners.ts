@@ -62,8 +62,17 @@ function normalizeHost(host: string): string {
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
-/** `a.b.c` → `a.b.c`, `*.b.c`, `*.c`, `*`; `*.b.c` → `*.b.c`, `*.c`, `*`: most specific first. */
-function* coveringPatterns(host: string): Generator<string> {
+/**
+ * The patterns that cover `host` (lower case, no trailing dot), most specific first: the one
+ * definition of wildcard coverage that grants and Gateway listener hostnames share.
+ *
+ * @example
+ * ```ts
+ * [...coveringPatterns('a.b.c')]; // ['a.b.c', '*.b.c', '*.c', '*']
+ * [...coveringPatterns('*.b.c')]; // ['*.b.c', '*.c', '*']
+ * ```
+ */
+export function* coveringPatterns(host: string): Generator<string> {
   if (!host.startsWith('*.')) yield host;
   for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.', dot + 1)) yield `*${host.slice(dot)}`;
   yield '*';

@@ -175,7 +175,7 @@ export function computeDesiredStatuses(input: StatusInput): Map<string, DesiredS
         errors.length > 0 ? `not in the published snapshot: ${describe(errors)}` : 'not in the published snapshot',
       );
     if (kind === 'JWTHostGrant') {
-      const granted = grants.get(`JWTHostGrant/${name}`);
+      const granted = grants.get(key); // a grant's snapshot id is its status key
       if (granted === undefined) notPublished();
       else if (errors.length > 0)
         // Only a grant that does not compile has errors; the compiler kept its last good version.
